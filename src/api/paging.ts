@@ -1,0 +1,35 @@
+import { detail, validationError } from "./errors";
+
+export interface Paging {
+  limit: number;
+  offset: number;
+}
+
+interface PagingBody {
+  limit?: number | null;
+  offset?: number | null;
+  page?: number | null;
+}
+
+/** Resolves limit/offset (or page) with Prefect's defaults and its exact 422 answers. */
+export function paging(body: PagingBody | undefined, defaultLimit: number): Paging & { page: number } {
+  const limit = body?.limit ?? defaultLimit;
+  if (limit > defaultLimit) throw detail(422, `Invalid limit: must be less than or equal to ${defaultLimit}.`);
+  if (limit < 0) throw rangeError("limit", limit, body);
+  const page = body?.page ?? 1;
+  if (page < 1) throw rangeError("page", page, body, 1);
+  const offset = body?.page != null ? (page - 1) * limit : (body?.offset ?? 0);
+  if (offset < 0) throw rangeError("offset", offset, body);
+  return { limit, offset, page };
+}
+
+function rangeError(field: string, value: number, body: unknown, min = 0) {
+  return validationError(
+    [{ type: "greater_than_equal", loc: ["body", field], msg: `Input should be greater than or equal to ${min}`, input: value }],
+    body,
+  );
+}
+
+export function paginated<T>(results: T[], count: number, limit: number, page: number) {
+  return { results, count, limit, pages: limit === 0 ? 0 : Math.ceil(count / limit), page };
+}

@@ -1,0 +1,12 @@
+import type { Clock } from "./clock";
+import type { Config } from "./config";
+import type { Store } from "./db/store";
+import type { Logger } from "./logger";
+
+/** What every route module and service is built from. */
+export interface AppContext {
+  config: Config;
+  store: Store;
+  clock: Clock;
+  logger: Logger;
+}

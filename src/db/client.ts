@@ -1,0 +1,37 @@
+import { Database } from "bun:sqlite";
+import { createHash } from "node:crypto";
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import { drizzle, type BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
+import type { MigrationMeta } from "drizzle-orm/migrator";
+import { migrations } from "./migrations.generated";
+import * as schema from "./schema";
+
+export type SqliteDb = BunSQLiteDatabase<typeof schema> & { $client: Database };
+
+/** Opens (creating if needed) the SQLite database and applies the embedded migrations. */
+export function openSqlite(path: string): SqliteDb {
+  if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+  const client = new Database(path, { create: true, strict: true });
+  // WAL + NORMAL: an acknowledged commit survives a process crash; busy_timeout
+  // lets a second process (or replica) wait for the write lock instead of failing.
+  client.run("PRAGMA journal_mode = WAL");
+  client.run("PRAGMA synchronous = NORMAL");
+  client.run("PRAGMA busy_timeout = 5000");
+  client.run("PRAGMA foreign_keys = ON");
+  const db = drizzle({ client, schema }) as SqliteDb;
+  migrate(db);
+  return db;
+}
+
+function migrate(db: SqliteDb): void {
+  const metas: MigrationMeta[] = migrations.map((m) => ({
+    sql: m.sql.split("--> statement-breakpoint"),
+    bps: m.breakpoints,
+    folderMillis: m.when,
+    hash: createHash("sha256").update(m.sql).digest("hex"),
+  }));
+  // What drizzle-orm/bun-sqlite/migrator does after reading the folder; the dialect and session are not in its public types.
+  const internals = db as unknown as { dialect: { migrate(m: MigrationMeta[], s: unknown, c: object): void }; session: unknown };
+  internals.dialect.migrate(metas, internals.session, { migrationsFolder: "(embedded)" });
+}

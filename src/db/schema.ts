@@ -1,0 +1,260 @@
+/**
+ * SQLite schema. Instants are integer microseconds since the epoch (UTC);
+ * durations are integer microseconds; JSON documents are TEXT.
+ * A PostgreSQL schema would live beside this file with the same table shapes.
+ */
+import { index, integer, sqliteTable, text, uniqueIndex, type AnySQLiteColumn } from "drizzle-orm/sqlite-core";
+import type { JsonObject, JsonValue } from "../lib/json";
+
+const id = () => text("id").primaryKey();
+const created = () => integer("created").notNull();
+const updated = () => integer("updated").notNull();
+const json = <T>(name: string) => text(name, { mode: "json" }).$type<T>();
+const instant = (name: string) => integer(name);
+
+export const flow = sqliteTable("flow", {
+  id: id(),
+  created: created(),
+  updated: updated(),
+  name: text("name").notNull().unique(),
+  tags: json<string[]>("tags").notNull(),
+  labels: json<JsonObject>("labels").notNull(),
+});
+
+export const flowRun = sqliteTable(
+  "flow_run",
+  {
+    id: id(),
+    created: created(),
+    updated: updated(),
+    name: text("name").notNull(),
+    flowId: text("flow_id").notNull().references(() => flow.id, { onDelete: "cascade" }),
+    stateId: text("state_id"),
+    deploymentId: text("deployment_id"),
+    deploymentVersion: text("deployment_version"),
+    workQueueId: text("work_queue_id"),
+    workQueueName: text("work_queue_name"),
+    flowVersion: text("flow_version"),
+    parameters: json<JsonObject>("parameters").notNull(),
+    idempotencyKey: text("idempotency_key"),
+    context: json<JsonObject>("context").notNull(),
+    empiricalPolicy: json<JsonObject>("empirical_policy").notNull(),
+    tags: json<string[]>("tags").notNull(),
+    labels: json<JsonObject>("labels").notNull(),
+    parentTaskRunId: text("parent_task_run_id").references((): AnySQLiteColumn => taskRun.id, { onDelete: "set null" }),
+    stateType: text("state_type"),
+    stateName: text("state_name"),
+    stateTimestamp: instant("state_timestamp"),
+    runCount: integer("run_count").notNull().default(0),
+    expectedStartTime: instant("expected_start_time"),
+    nextScheduledStartTime: instant("next_scheduled_start_time"),
+    startTime: instant("start_time"),
+    endTime: instant("end_time"),
+    totalRunTime: integer("total_run_time").notNull().default(0),
+    autoScheduled: integer("auto_scheduled", { mode: "boolean" }).notNull().default(false),
+    infrastructureDocumentId: text("infrastructure_document_id"),
+    infrastructurePid: text("infrastructure_pid"),
+    createdBy: json<JsonObject | null>("created_by"),
+    jobVariables: json<JsonObject | null>("job_variables"),
+  },
+  (t) => [
+    uniqueIndex("uq_flow_run__flow_id_idempotency_key").on(t.flowId, t.idempotencyKey),
+    index("ix_flow_run__flow_id").on(t.flowId),
+    index("ix_flow_run__deployment_id").on(t.deploymentId),
+    index("ix_flow_run__work_queue_id").on(t.workQueueId),
+    index("ix_flow_run__parent_task_run_id").on(t.parentTaskRunId),
+    index("ix_flow_run__state_type").on(t.stateType),
+    index("ix_flow_run__expected_start_time").on(t.expectedStartTime),
+    index("ix_flow_run__next_scheduled_start_time").on(t.nextScheduledStartTime),
+    index("ix_flow_run__start_time").on(t.startTime),
+    index("ix_flow_run__end_time").on(t.endTime),
+    index("ix_flow_run__name").on(t.name),
+  ],
+);
+
+const stateColumns = {
+  id: id(),
+  created: created(),
+  updated: updated(),
+  type: text("type").notNull(),
+  name: text("name").notNull(),
+  timestamp: instant("timestamp").notNull(),
+  message: text("message"),
+  data: json<JsonValue>("data"),
+  stateDetails: json<JsonObject>("state_details").notNull(),
+};
+
+export const flowRunState = sqliteTable(
+  "flow_run_state",
+  {
+    ...stateColumns,
+    flowRunId: text("flow_run_id").notNull().references(() => flowRun.id, { onDelete: "cascade" }),
+  },
+  (t) => [uniqueIndex("uq_flow_run_state__flow_run_id_timestamp").on(t.flowRunId, t.timestamp)],
+);
+
+export const taskRun = sqliteTable(
+  "task_run",
+  {
+    id: id(),
+    created: created(),
+    updated: updated(),
+    name: text("name").notNull(),
+    flowRunId: text("flow_run_id").references((): AnySQLiteColumn => flowRun.id, { onDelete: "cascade" }),
+    taskKey: text("task_key").notNull(),
+    dynamicKey: text("dynamic_key").notNull(),
+    cacheKey: text("cache_key"),
+    cacheExpiration: instant("cache_expiration"),
+    taskVersion: text("task_version"),
+    empiricalPolicy: json<JsonObject>("empirical_policy").notNull(),
+    tags: json<string[]>("tags").notNull(),
+    labels: json<JsonObject>("labels").notNull(),
+    stateId: text("state_id"),
+    taskInputs: json<JsonObject>("task_inputs").notNull(),
+    stateType: text("state_type"),
+    stateName: text("state_name"),
+    stateTimestamp: instant("state_timestamp"),
+    runCount: integer("run_count").notNull().default(0),
+    flowRunRunCount: integer("flow_run_run_count").notNull().default(0),
+    expectedStartTime: instant("expected_start_time"),
+    nextScheduledStartTime: instant("next_scheduled_start_time"),
+    startTime: instant("start_time"),
+    endTime: instant("end_time"),
+    totalRunTime: integer("total_run_time").notNull().default(0),
+  },
+  (t) => [
+    uniqueIndex("uq_task_run__flow_run_id_task_key_dynamic_key").on(t.flowRunId, t.taskKey, t.dynamicKey),
+    index("ix_task_run__flow_run_id").on(t.flowRunId),
+    index("ix_task_run__state_type").on(t.stateType),
+    index("ix_task_run__expected_start_time").on(t.expectedStartTime),
+    index("ix_task_run__name").on(t.name),
+  ],
+);
+
+export const taskRunState = sqliteTable(
+  "task_run_state",
+  {
+    ...stateColumns,
+    taskRunId: text("task_run_id").notNull().references(() => taskRun.id, { onDelete: "cascade" }),
+  },
+  (t) => [uniqueIndex("uq_task_run_state__task_run_id_timestamp").on(t.taskRunId, t.timestamp)],
+);
+
+export const taskRunStateCache = sqliteTable(
+  "task_run_state_cache",
+  {
+    id: id(),
+    created: created(),
+    updated: updated(),
+    cacheKey: text("cache_key").notNull(),
+    cacheExpiration: instant("cache_expiration"),
+    taskRunStateId: text("task_run_state_id").notNull(),
+  },
+  (t) => [index("ix_task_run_state_cache__cache_key_created").on(t.cacheKey, t.created)],
+);
+
+export const flowRunInput = sqliteTable(
+  "flow_run_input",
+  {
+    id: id(),
+    created: created(),
+    updated: updated(),
+    flowRunId: text("flow_run_id").notNull().references(() => flowRun.id, { onDelete: "cascade" }),
+    key: text("key").notNull(),
+    value: text("value").notNull(),
+    sender: text("sender"),
+  },
+  (t) => [uniqueIndex("uq_flow_run_input__flow_run_id_key").on(t.flowRunId, t.key)],
+);
+
+export const log = sqliteTable(
+  "log",
+  {
+    id: id(),
+    created: created(),
+    updated: updated(),
+    name: text("name").notNull(),
+    level: integer("level").notNull(),
+    flowRunId: text("flow_run_id"),
+    taskRunId: text("task_run_id"),
+    message: text("message").notNull(),
+    timestamp: instant("timestamp").notNull(),
+  },
+  (t) => [
+    index("ix_log__flow_run_id_timestamp").on(t.flowRunId, t.timestamp),
+    index("ix_log__task_run_id").on(t.taskRunId),
+    index("ix_log__timestamp").on(t.timestamp),
+  ],
+);
+
+export const variable = sqliteTable("variable", {
+  id: id(),
+  created: created(),
+  updated: updated(),
+  name: text("name").notNull().unique(),
+  value: json<JsonValue>("value"),
+  tags: json<string[]>("tags").notNull(),
+});
+
+export const blockType = sqliteTable("block_type", {
+  id: id(),
+  created: created(),
+  updated: updated(),
+  name: text("name").notNull(),
+  slug: text("slug").notNull().unique(),
+  logoUrl: text("logo_url"),
+  documentationUrl: text("documentation_url"),
+  description: text("description"),
+  codeExample: text("code_example"),
+  isProtected: integer("is_protected", { mode: "boolean" }).notNull().default(false),
+});
+
+export const blockSchema = sqliteTable(
+  "block_schema",
+  {
+    id: id(),
+    created: created(),
+    updated: updated(),
+    checksum: text("checksum").notNull(),
+    fields: json<JsonObject>("fields").notNull(),
+    blockTypeId: text("block_type_id").notNull().references(() => blockType.id, { onDelete: "cascade" }),
+    capabilities: json<string[]>("capabilities").notNull(),
+    version: text("version").notNull(),
+  },
+  (t) => [
+    uniqueIndex("uq_block_schema__checksum_version").on(t.checksum, t.version),
+    index("ix_block_schema__block_type_id").on(t.blockTypeId),
+  ],
+);
+
+export const blockDocument = sqliteTable(
+  "block_document",
+  {
+    id: id(),
+    created: created(),
+    updated: updated(),
+    name: text("name").notNull(),
+    data: json<JsonObject>("data").notNull(),
+    blockSchemaId: text("block_schema_id").notNull().references(() => blockSchema.id, { onDelete: "cascade" }),
+    blockTypeId: text("block_type_id").notNull().references(() => blockType.id, { onDelete: "cascade" }),
+    isAnonymous: integer("is_anonymous", { mode: "boolean" }).notNull().default(false),
+  },
+  (t) => [uniqueIndex("uq_block_document__block_type_id_name").on(t.blockTypeId, t.name)],
+);
+
+export const blockDocumentReference = sqliteTable(
+  "block_document_reference",
+  {
+    id: id(),
+    created: created(),
+    updated: updated(),
+    name: text("name").notNull(),
+    parentBlockDocumentId: text("parent_block_document_id")
+      .notNull()
+      .references(() => blockDocument.id, { onDelete: "cascade" }),
+    referenceBlockDocumentId: text("reference_block_document_id")
+      .notNull()
+      .references(() => blockDocument.id, { onDelete: "cascade" }),
+  },
+  (t) => [uniqueIndex("uq_block_document_reference__parent_name").on(t.parentBlockDocumentId, t.name)],
+);

@@ -1,0 +1,84 @@
+/**
+ * Prefect's filter models (schemas/filters.py). Every filter object forbids
+ * unknown keys; objects with an `operator` combine their criteria with and_/or_.
+ */
+import { t, type Static } from "elysia";
+import { DateTime, Maybe, Strict, Uuid } from "./common";
+
+const Operator = Maybe(t.Union([t.Literal("and_"), t.Literal("or_")]));
+const List = <S extends Parameters<typeof t.Array>[0]>(item: S) => Maybe(t.Array(item));
+
+const IdAny = Maybe(Strict({ any_: List(Uuid), not_any_: List(Uuid) }));
+const NameFilter = Maybe(Strict({ any_: List(t.String()), like_: Maybe(t.String()) }));
+const TagsFilter = Maybe(
+  Strict({ operator: Operator, all_: List(t.String()), any_: List(t.String()), is_null_: Maybe(t.Boolean()) }),
+);
+const TimeRange = Maybe(Strict({ before_: Maybe(DateTime), after_: Maybe(DateTime), is_null_: Maybe(t.Boolean()) }));
+const TimeBeforeAfter = Maybe(Strict({ before_: Maybe(DateTime), after_: Maybe(DateTime) }));
+
+export const FlowFilter = Strict({
+  operator: Operator,
+  id: IdAny,
+  deployment: Maybe(Strict({ operator: Operator, is_null_: Maybe(t.Boolean()) })),
+  name: NameFilter,
+  tags: TagsFilter,
+});
+
+const StateFilter = Maybe(
+  Strict({
+    operator: Operator,
+    type: Maybe(Strict({ any_: List(t.String()), not_any_: List(t.String()) })),
+    name: Maybe(Strict({ any_: List(t.String()), not_any_: List(t.String()) })),
+  }),
+);
+
+export const FlowRunFilter = Strict({
+  operator: Operator,
+  id: IdAny,
+  name: NameFilter,
+  tags: TagsFilter,
+  deployment_id: Maybe(Strict({ operator: Operator, any_: List(Uuid), is_null_: Maybe(t.Boolean()) })),
+  work_queue_name: Maybe(Strict({ operator: Operator, any_: List(t.String()), is_null_: Maybe(t.Boolean()) })),
+  state: StateFilter,
+  flow_version: Maybe(Strict({ any_: List(t.String()) })),
+  start_time: TimeRange,
+  end_time: TimeRange,
+  expected_start_time: TimeBeforeAfter,
+  next_scheduled_start_time: TimeBeforeAfter,
+  parent_flow_run_id: Maybe(Strict({ operator: Operator, any_: List(Uuid) })),
+  parent_task_run_id: Maybe(Strict({ operator: Operator, any_: List(Uuid), is_null_: Maybe(t.Boolean()) })),
+  idempotency_key: Maybe(Strict({ any_: List(t.String()), not_any_: List(t.String()) })),
+  created_by: Maybe(
+    Strict({ operator: Operator, id_: List(Uuid), type_: List(t.String()), is_null_: Maybe(t.Boolean()) }),
+  ),
+});
+
+export const TaskRunFilter = Strict({
+  operator: Operator,
+  id: IdAny,
+  name: NameFilter,
+  tags: TagsFilter,
+  state: StateFilter,
+  start_time: TimeRange,
+  end_time: TimeRange,
+  expected_start_time: TimeBeforeAfter,
+  subflow_runs: Maybe(Strict({ exists_: Maybe(t.Boolean()) })),
+  flow_run_id: Maybe(Strict({ operator: Operator, any_: List(Uuid), is_null_: Maybe(t.Boolean()) })),
+});
+
+export type FlowFilter = Static<typeof FlowFilter>;
+export type FlowRunFilter = Static<typeof FlowRunFilter>;
+export type TaskRunFilter = Static<typeof TaskRunFilter>;
+
+/** The cross-object filters accepted by flow, flow-run and task-run list/count endpoints. */
+export const RunFilters = {
+  flows: Maybe(FlowFilter),
+  flow_runs: Maybe(FlowRunFilter),
+  task_runs: Maybe(TaskRunFilter),
+};
+
+export interface RunFilterSet {
+  flows?: FlowFilter | null;
+  flow_runs?: FlowRunFilter | null;
+  task_runs?: TaskRunFilter | null;
+}

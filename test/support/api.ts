@@ -1,0 +1,55 @@
+/** In-process API harness: the real app over an in-memory database, no socket. */
+import { createApp } from "../../src/app";
+import { ManualClock, SystemClock, type Clock } from "../../src/clock";
+import { configFromEnv } from "../../src/config";
+import type { AppContext } from "../../src/context";
+import { Store } from "../../src/db/store";
+import { createLogger } from "../../src/logger";
+
+export interface ApiResponse<T = any> {
+  status: number;
+  body: T;
+  text: string;
+}
+
+export function createTestApi(options: { clock?: Clock } = {}) {
+  const clock = options.clock ?? new SystemClock();
+  const context: AppContext = {
+    config: { ...configFromEnv({}), databasePath: ":memory:", port: 0 },
+    store: Store.open(":memory:"),
+    clock,
+    logger: createLogger("error"),
+  };
+  const app = createApp(context);
+
+  async function request<T = any>(method: string, path: string, body?: unknown): Promise<ApiResponse<T>> {
+    const init: RequestInit = { method };
+    if (body !== undefined) {
+      init.body = JSON.stringify(body);
+      init.headers = { "content-type": "application/json" };
+    }
+    const res = await app.handle(new Request(`http://localhost/api${path}`, init));
+    const text = await res.text();
+    let parsed: unknown = undefined;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      parsed = text;
+    }
+    return { status: res.status, body: parsed as T, text };
+  }
+
+  return {
+    context,
+    clock,
+    request,
+    get: <T = any>(path: string) => request<T>("GET", path),
+    post: <T = any>(path: string, body?: unknown) => request<T>("POST", path, body ?? {}),
+    patch: <T = any>(path: string, body?: unknown) => request<T>("PATCH", path, body ?? {}),
+    put: <T = any>(path: string, body?: unknown) => request<T>("PUT", path, body ?? {}),
+    delete: <T = any>(path: string) => request<T>("DELETE", path),
+    close: () => context.store.close(),
+  };
+}
+
+export { ManualClock };
