@@ -1,0 +1,137 @@
+/**
+ * What one set_state decision sees and produces. The data layer loads a context
+ * inside a transaction, the engine mutates it through the policy's rules, and
+ * the data layer writes back the run, the validated state and the effects.
+ */
+import type { Micros } from "../lib/time";
+import type { State, StateType } from "./states";
+
+export type SetStateStatus = "ACCEPT" | "REJECT" | "ABORT" | "WAIT";
+
+export type ResponseDetails =
+  | { type: "accept_details" }
+  | { type: "reject_details"; reason: string | null }
+  | { type: "abort_details"; reason: string | null }
+  | { type: "wait_details"; delay_seconds: number; reason: string | null };
+
+export interface FlowRunPolicy {
+  max_retries: number;
+  retry_delay_seconds: number;
+  retries: number | null;
+  retry_delay: number | null;
+  pause_keys: string[];
+  resuming: boolean;
+  retry_type: "in_process" | "reschedule" | null;
+}
+
+export interface TaskRunPolicy {
+  max_retries: number;
+  retry_delay_seconds: number;
+  retries: number | null;
+  retry_delay: number | number[] | null;
+  retry_jitter_factor: number | null;
+}
+
+/** The run bookkeeping columns every run kind has (what the global transforms maintain). */
+export interface RunBookkeeping {
+  id: string;
+  stateType: StateType | null;
+  stateName: string | null;
+  stateTimestamp: Micros | null;
+  runCount: number;
+  startTime: Micros | null;
+  endTime: Micros | null;
+  totalRunTime: Micros;
+  expectedStartTime: Micros | null;
+  nextScheduledStartTime: Micros | null;
+}
+
+export interface FlowRunSnapshot extends RunBookkeeping {
+  kind: "flow_run";
+  deploymentId: string | null;
+  workQueueId: string | null;
+  parentTaskRunId: string | null;
+  infrastructurePid: string | null;
+  empiricalPolicy: FlowRunPolicy;
+}
+
+export interface TaskRunSnapshot extends RunBookkeeping {
+  kind: "task_run";
+  flowRunId: string | null;
+  flowRunRunCount: number;
+  empiricalPolicy: TaskRunPolicy;
+}
+
+export type RunSnapshot = FlowRunSnapshot | TaskRunSnapshot;
+
+/** The enclosing flow run of a task run, as the task rules need it. */
+export interface ParentFlowRun {
+  id: string;
+  runCount: number;
+  state: State | null;
+}
+
+/** Writes the engine asks for beyond the run row and its new state. */
+export type OrchestrationEffect =
+  /** Mirror a subflow's new state onto its parent's tracking task run (forced). */
+  | { kind: "set_parent_task_state"; taskRunId: string; state: State }
+  /** Remember a completed task state under its cache key. */
+  | { kind: "insert_cache"; cacheKey: string; cacheExpiration: Micros | null; stateId: string }
+  /** Drop flow-run inputs left by an earlier pause that asked for input. */
+  | { kind: "delete_flow_run_inputs"; keys: string[] };
+
+export class OrchestrationContext<R extends RunSnapshot = RunSnapshot> {
+  status: SetStateStatus = "ACCEPT";
+  details: ResponseDetails = { type: "accept_details" };
+  validatedState: State | null = null;
+  readonly effects: OrchestrationEffect[] = [];
+  /** Set when a rule's before-hook threw: universal transforms then skip their after-hooks. */
+  error: unknown = null;
+
+  constructor(
+    /** Mutable working copy of the run; the data layer persists whatever changed. */
+    public run: R,
+    public readonly initialState: State | null,
+    public proposedState: State | null,
+    /** Server time of the decision. */
+    public readonly now: Micros,
+    readonly extras: {
+      /** X-PREFECT-API-VERSION of the request; absent means latest. */
+      apiVersion?: string | null;
+      /** Task runs: the enclosing flow run. */
+      parentFlowRun?: ParentFlowRun | null;
+      /** Task runs: newest unexpired cached state for the proposal's cache key. */
+      cachedState?: State | null;
+    } = {},
+  ) {}
+
+  get initialType(): StateType | null {
+    return this.initialState?.type ?? null;
+  }
+
+  get proposedType(): StateType | null {
+    return this.proposedState?.type ?? null;
+  }
+
+  /** The state the response carries: the written one, else the run's current state. */
+  get resultState(): State | null {
+    return this.validatedState ?? this.initialState;
+  }
+}
+
+export interface OrchestrationResult {
+  state: State | null;
+  status: SetStateStatus;
+  details: ResponseDetails;
+}
+
+/** True when an API version string is older than `min` (absent = latest = not older). */
+export function apiVersionBelow(version: string | null | undefined, min: string): boolean {
+  if (!version) return false;
+  const a = version.split(".").map(Number);
+  const b = min.split(".").map(Number);
+  for (let i = 0; i < 3; i++) {
+    if ((a[i] ?? 0) !== (b[i] ?? 0)) return (a[i] ?? 0) < (b[i] ?? 0);
+  }
+  return false;
+}
