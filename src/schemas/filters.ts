@@ -82,3 +82,23 @@ export interface RunFilterSet {
   flow_runs?: FlowRunFilter | null;
   task_runs?: TaskRunFilter | null;
 }
+
+export const VariableFilter = Strict({
+  operator: Operator,
+  id: Maybe(Strict({ any_: List(Uuid) })),
+  name: NameFilter,
+  tags: Maybe(Strict({ operator: Operator, all_: List(t.String()), is_null_: Maybe(t.Boolean()) })),
+});
+
+/** `text.query` is capped at 200 characters by the route (pydantic counts code points, TypeBox UTF-16 units). */
+export const LogFilter = Strict({
+  operator: Operator,
+  level: Maybe(Strict({ ge_: Maybe(t.Integer()), le_: Maybe(t.Integer()) })),
+  timestamp: TimeBeforeAfter,
+  flow_run_id: Maybe(Strict({ any_: List(Uuid) })),
+  task_run_id: Maybe(Strict({ any_: List(Uuid), is_null_: Maybe(t.Boolean()) })),
+  text: Maybe(Strict({ query: t.String() })),
+});
+
+export type VariableFilter = Static<typeof VariableFilter>;
+export type LogFilter = Static<typeof LogFilter>;
