@@ -4,9 +4,11 @@
  */
 import { and, eq, gte, inArray, isNotNull, isNull, lte, not, notInArray, or, sql, type SQL } from "drizzle-orm";
 import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
+import { parseTextSearchQuery } from "../lib/text-search";
 import { parseDateTime } from "../lib/time";
-import type { FlowFilter, FlowRunFilter, RunFilterSet, TaskRunFilter } from "../schemas/filters";
-import { flow, flowRun, taskRun } from "./schema";
+import { canonicalUuids } from "../lib/uuid";
+import type { FlowFilter, FlowRunFilter, LogFilter, RunFilterSet, TaskRunFilter, VariableFilter } from "../schemas/filters";
+import { flow, flowRun, log, taskRun, variable } from "./schema";
 
 type Cond = SQL | undefined;
 type Operator = "and_" | "or_" | null | undefined;
@@ -16,6 +18,17 @@ export function combine(operator: Operator, conds: (Cond | null)[]): Cond {
   const present = conds.filter((c): c is SQL => c != null);
   if (present.length === 0) return undefined;
   return operator === "or_" ? or(...present) : and(...present);
+}
+
+/**
+ * A nested filter object (`name`, `tags`, `state`...): its criteria combined by its own
+ * operator (default and_). Prefect makes a present-but-empty object TRUE, which
+ * matters under the parent's `or_`; an absent one contributes nothing.
+ */
+export function group(f: object | null | undefined, conds: (Cond | null)[]): Cond {
+  if (f == null) return undefined;
+  const operator = "operator" in f ? (f.operator as Operator) : undefined;
+  return combine(operator, conds) ?? sql`1`;
 }
 
 export const anyOf = <T>(column: SQLiteColumn, values: T[] | null | undefined): Cond =>
@@ -56,9 +69,9 @@ interface TagCriteria {
 
 /** Tag arrays: all_ = contains every tag, any_ = at least one, is_null_ = empty list. */
 export function tagsCond(column: SQLiteColumn, f: TagCriteria | null | undefined): Cond {
-  if (!f) return undefined;
+  if (f == null) return undefined;
   const empty = sql`json_array_length(${column}) = 0`;
-  return combine(f.operator, [
+  return group(f, [
     f.all_ == null ? undefined : and(...f.all_.map((tag) => hasTag(column, tag)), sql`1`),
     f.any_ == null ? undefined : f.any_.length === 0 ? sql`0` : or(...f.any_.map((tag) => hasTag(column, tag))),
     f.is_null_ == null ? undefined : f.is_null_ ? empty : not(empty),
@@ -75,22 +88,17 @@ function stateCond(
   stateName: SQLiteColumn,
   f: { operator?: Operator; type?: TypeNameCriteria | null; name?: TypeNameCriteria | null } | null | undefined,
 ): Cond {
-  if (!f) return undefined;
-  return combine(f.operator, [
-    anyOf(stateType, f.type?.any_),
-    notAnyOf(stateType, f.type?.not_any_),
-    anyOf(stateName, f.name?.any_),
-    notAnyOf(stateName, f.name?.not_any_),
+  return group(f, [
+    group(f?.type, [anyOf(stateType, f?.type?.any_), notAnyOf(stateType, f?.type?.not_any_)]),
+    group(f?.name, [anyOf(stateName, f?.name?.any_), notAnyOf(stateName, f?.name?.not_any_)]),
   ]);
 }
 
 export function flowCond(f: FlowFilter | null | undefined): Cond {
   if (!f) return undefined;
   return combine(f.operator, [
-    anyOf(flow.id, f.id?.any_),
-    notAnyOf(flow.id, f.id?.not_any_),
-    anyOf(flow.name, f.name?.any_),
-    like(flow.name, f.name?.like_),
+    group(f.id, [anyOf(flow.id, f.id?.any_), notAnyOf(flow.id, f.id?.not_any_)]),
+    group(f.name, [anyOf(flow.name, f.name?.any_), like(flow.name, f.name?.like_)]),
     tagsCond(flow.tags, f.tags),
   ]);
 }
@@ -100,78 +108,92 @@ const effectiveStart = sql`COALESCE(${flowRun.startTime}, ${flowRun.expectedStar
 
 export function flowRunCond(f: FlowRunFilter | null | undefined): Cond {
   if (!f) return undefined;
+  const createdBy = f.created_by;
   return combine(f.operator, [
-    anyOf(flowRun.id, f.id?.any_),
-    notAnyOf(flowRun.id, f.id?.not_any_),
-    anyOf(flowRun.name, f.name?.any_),
-    like(flowRun.name, f.name?.like_),
+    group(f.id, [anyOf(flowRun.id, f.id?.any_), notAnyOf(flowRun.id, f.id?.not_any_)]),
+    group(f.name, [anyOf(flowRun.name, f.name?.any_), like(flowRun.name, f.name?.like_)]),
     tagsCond(flowRun.tags, f.tags),
-    f.deployment_id &&
-      combine(f.deployment_id.operator, [
-        anyOf(flowRun.deploymentId, f.deployment_id.any_),
-        isNullCond(flowRun.deploymentId, f.deployment_id.is_null_),
-      ]),
-    f.work_queue_name &&
-      combine(f.work_queue_name.operator, [
-        anyOf(flowRun.workQueueName, f.work_queue_name.any_),
-        isNullCond(flowRun.workQueueName, f.work_queue_name.is_null_),
-      ]),
+    group(f.deployment_id, [
+      anyOf(flowRun.deploymentId, f.deployment_id?.any_),
+      isNullCond(flowRun.deploymentId, f.deployment_id?.is_null_),
+    ]),
+    group(f.work_queue_name, [
+      anyOf(flowRun.workQueueName, f.work_queue_name?.any_),
+      isNullCond(flowRun.workQueueName, f.work_queue_name?.is_null_),
+    ]),
     stateCond(flowRun.stateType, flowRun.stateName, f.state),
-    anyOf(flowRun.flowVersion, f.flow_version?.any_),
-    before(effectiveStart, f.start_time?.before_),
-    after(effectiveStart, f.start_time?.after_),
-    isNullCond(flowRun.startTime, f.start_time?.is_null_),
-    before(flowRun.endTime, f.end_time?.before_),
-    after(flowRun.endTime, f.end_time?.after_),
-    isNullCond(flowRun.endTime, f.end_time?.is_null_),
-    before(flowRun.expectedStartTime, f.expected_start_time?.before_),
-    after(flowRun.expectedStartTime, f.expected_start_time?.after_),
-    before(flowRun.nextScheduledStartTime, f.next_scheduled_start_time?.before_),
-    after(flowRun.nextScheduledStartTime, f.next_scheduled_start_time?.after_),
-    f.parent_flow_run_id?.any_ == null
-      ? undefined
-      : sql`${flowRun.parentTaskRunId} IN (SELECT ${taskRun.id} FROM ${taskRun} WHERE ${anyOf(taskRun.flowRunId, f.parent_flow_run_id.any_)})`,
-    f.parent_task_run_id &&
-      combine(f.parent_task_run_id.operator, [
-        anyOf(flowRun.parentTaskRunId, f.parent_task_run_id.any_),
-        isNullCond(flowRun.parentTaskRunId, f.parent_task_run_id.is_null_),
-      ]),
-    anyOf(flowRun.idempotencyKey, f.idempotency_key?.any_),
-    notAnyOf(flowRun.idempotencyKey, f.idempotency_key?.not_any_),
-    f.created_by &&
-      combine(f.created_by.operator, [
-        f.created_by.id_ == null ? undefined : sql`json_extract(${flowRun.createdBy}, '$.id') IN ${f.created_by.id_.length ? f.created_by.id_ : [null]}`,
-        f.created_by.type_ == null ? undefined : sql`json_extract(${flowRun.createdBy}, '$.type') IN ${f.created_by.type_.length ? f.created_by.type_ : [null]}`,
-        isNullCond(flowRun.createdBy, f.created_by.is_null_),
-      ]),
+    group(f.flow_version, [anyOf(flowRun.flowVersion, f.flow_version?.any_)]),
+    group(f.start_time, [
+      before(effectiveStart, f.start_time?.before_),
+      after(effectiveStart, f.start_time?.after_),
+      isNullCond(flowRun.startTime, f.start_time?.is_null_),
+    ]),
+    group(f.end_time, [
+      before(flowRun.endTime, f.end_time?.before_),
+      after(flowRun.endTime, f.end_time?.after_),
+      isNullCond(flowRun.endTime, f.end_time?.is_null_),
+    ]),
+    group(f.expected_start_time, [
+      before(flowRun.expectedStartTime, f.expected_start_time?.before_),
+      after(flowRun.expectedStartTime, f.expected_start_time?.after_),
+    ]),
+    group(f.next_scheduled_start_time, [
+      before(flowRun.nextScheduledStartTime, f.next_scheduled_start_time?.before_),
+      after(flowRun.nextScheduledStartTime, f.next_scheduled_start_time?.after_),
+    ]),
+    group(f.parent_flow_run_id, [
+      f.parent_flow_run_id?.any_ == null
+        ? undefined
+        : sql`${flowRun.parentTaskRunId} IN (SELECT ${taskRun.id} FROM ${taskRun} WHERE ${anyOf(taskRun.flowRunId, f.parent_flow_run_id.any_)})`,
+    ]),
+    group(f.parent_task_run_id, [
+      anyOf(flowRun.parentTaskRunId, f.parent_task_run_id?.any_),
+      isNullCond(flowRun.parentTaskRunId, f.parent_task_run_id?.is_null_),
+    ]),
+    group(f.idempotency_key, [
+      anyOf(flowRun.idempotencyKey, f.idempotency_key?.any_),
+      notAnyOf(flowRun.idempotencyKey, f.idempotency_key?.not_any_),
+    ]),
+    group(createdBy, [
+      createdBy?.id_ == null ? undefined : jsonFieldIn(flowRun.createdBy, "$.id", createdBy.id_),
+      createdBy?.type_ == null ? undefined : jsonFieldIn(flowRun.createdBy, "$.type", createdBy.type_),
+      isNullCond(flowRun.createdBy, createdBy?.is_null_),
+    ]),
   ]);
 }
+
+const jsonFieldIn = (column: SQLiteColumn, path: string, values: string[]): SQL =>
+  values.length === 0 ? sql`0` : sql`json_extract(${column}, ${path}) IN ${values}`;
 
 export function taskRunCond(f: TaskRunFilter | null | undefined): Cond {
   if (!f) return undefined;
   const subflows = sql`EXISTS (SELECT 1 FROM ${flowRun} WHERE ${flowRun.parentTaskRunId} = ${taskRun.id})`;
+  const flowRunId = f.flow_run_id;
   return combine(f.operator, [
-    anyOf(taskRun.id, f.id?.any_),
-    notAnyOf(taskRun.id, f.id?.not_any_),
-    anyOf(taskRun.name, f.name?.any_),
-    like(taskRun.name, f.name?.like_),
+    group(f.id, [anyOf(taskRun.id, f.id?.any_), notAnyOf(taskRun.id, f.id?.not_any_)]),
+    group(f.name, [anyOf(taskRun.name, f.name?.any_), like(taskRun.name, f.name?.like_)]),
     tagsCond(taskRun.tags, f.tags),
     stateCond(taskRun.stateType, taskRun.stateName, f.state),
-    before(taskRun.startTime, f.start_time?.before_),
-    after(taskRun.startTime, f.start_time?.after_),
-    isNullCond(taskRun.startTime, f.start_time?.is_null_),
-    before(taskRun.endTime, f.end_time?.before_),
-    after(taskRun.endTime, f.end_time?.after_),
-    isNullCond(taskRun.endTime, f.end_time?.is_null_),
-    before(taskRun.expectedStartTime, f.expected_start_time?.before_),
-    after(taskRun.expectedStartTime, f.expected_start_time?.after_),
-    f.subflow_runs?.exists_ == null ? undefined : f.subflow_runs.exists_ ? subflows : not(subflows),
+    group(f.start_time, [
+      before(taskRun.startTime, f.start_time?.before_),
+      after(taskRun.startTime, f.start_time?.after_),
+      isNullCond(taskRun.startTime, f.start_time?.is_null_),
+    ]),
+    group(f.end_time, [
+      before(taskRun.endTime, f.end_time?.before_),
+      after(taskRun.endTime, f.end_time?.after_),
+      isNullCond(taskRun.endTime, f.end_time?.is_null_),
+    ]),
+    group(f.expected_start_time, [
+      before(taskRun.expectedStartTime, f.expected_start_time?.before_),
+      after(taskRun.expectedStartTime, f.expected_start_time?.after_),
+    ]),
+    group(f.subflow_runs, [f.subflow_runs?.exists_ == null ? undefined : f.subflow_runs.exists_ ? subflows : not(subflows)]),
     // Prefect's default: a present flow_run_id filter without any_ means "not a background task".
-    f.flow_run_id &&
-      combine(f.flow_run_id.operator, [
-        anyOf(taskRun.flowRunId, f.flow_run_id.any_),
-        f.flow_run_id.is_null_ ? isNull(taskRun.flowRunId) : f.flow_run_id.any_ == null ? isNotNull(taskRun.flowRunId) : undefined,
-      ]),
+    group(flowRunId, [
+      anyOf(taskRun.flowRunId, flowRunId?.any_),
+      flowRunId?.is_null_ ? isNull(taskRun.flowRunId) : flowRunId?.any_ == null ? isNotNull(taskRun.flowRunId) : undefined,
+    ]),
   ]);
 }
 
@@ -207,4 +229,45 @@ export function taskRunsWhere(filters: RunFilterSet): Cond {
     taskRunCond(filters.task_runs),
     needsRun ? sql`${taskRun.flowRunId} IN (SELECT ${flowRun.id} FROM ${flowRun}${runCond ? sql` WHERE ${runCond}` : sql``})` : undefined,
   );
+}
+
+export function variableCond(f: VariableFilter | null | undefined): Cond {
+  if (!f) return undefined;
+  return combine(f.operator, [
+    group(f.id, [anyOf(variable.id, canonicalUuids(f.id?.any_))]),
+    group(f.name, [anyOf(variable.name, f.name?.any_), like(variable.name, f.name?.like_)]),
+    // Prefect ignores an empty all_ here (where tagsCond would read it as TRUE, which differs under or_).
+    f.tags && (tagsCond(variable.tags, { ...f.tags, all_: f.tags.all_?.length ? f.tags.all_ : null }) ?? sql`1`),
+  ]);
+}
+
+/** Lowercased `message || ' ' || name`, the text Prefect's log search looks in. */
+const logSearchText = sql`lower(${log.message} || ' ' || ${log.name})`;
+// instr() needs no LIKE escaping; lower() on both sides matches Prefect's lower(..).contains(term.lower()).
+const logContains = (term: string) => sql`instr(${logSearchText}, ${term.toLowerCase()}) > 0`;
+
+/** Include terms OR-ed, exclude terms NOT-ed, required terms AND-ed: three separate criteria, as in Prefect. */
+function logTextConds(query: string | null | undefined): Cond[] {
+  if (query == null) return [];
+  const { include, exclude, required } = parseTextSearchQuery(query);
+  return [
+    include.length ? or(...include.map(logContains)) : undefined,
+    exclude.length ? and(...exclude.map((term) => not(logContains(term)))) : undefined,
+    required.length ? and(...required.map(logContains)) : undefined,
+  ];
+}
+
+export function logCond(f: LogFilter | null | undefined): Cond {
+  if (!f) return undefined;
+  return combine(f.operator, [
+    group(f.level, [ge(log.level, f.level?.ge_), le(log.level, f.level?.le_)]),
+    group(f.timestamp, [before(log.timestamp, f.timestamp?.before_), after(log.timestamp, f.timestamp?.after_)]),
+    group(f.flow_run_id, [anyOf(log.flowRunId, canonicalUuids(f.flow_run_id?.any_))]),
+    group(f.task_run_id, [
+      anyOf(log.taskRunId, canonicalUuids(f.task_run_id?.any_)),
+      isNullCond(log.taskRunId, f.task_run_id?.is_null_),
+    ]),
+    // Prefect splices the text criteria into this list rather than grouping them, so `or_` applies to each.
+    ...logTextConds(f.text?.query),
+  ]);
 }

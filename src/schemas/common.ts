@@ -6,6 +6,7 @@
 import { FormatRegistry, type TSchema, type TObject, type TProperties, type ObjectOptions } from "@sinclair/typebox";
 import { t } from "elysia";
 import { parseDateTime } from "../lib/time";
+import { canonicalUuid } from "../lib/uuid";
 
 FormatRegistry.Set("prefect-datetime", (value) => parseDateTime(value) !== null);
 
@@ -14,11 +15,19 @@ FormatRegistry.Set("prefect-uuid", (value) => UUID_RE.test(value));
 
 /** ISO-8601 datetime, `T` or space separated; converted to micros by the service. */
 export const DateTime = t.String({ format: "prefect-datetime" });
-export const Uuid = t.String({ format: "prefect-uuid" });
+/** A UUID in any form pydantic accepts, decoded to the canonical lowercase hyphenated form we store. */
+export const Uuid = t.Transform(t.String({ format: "prefect-uuid" })).Decode(canonicalUuid).Encode((id) => id);
 
 /** A model that rejects unknown keys. */
 export const Strict = <P extends TProperties>(properties: P, options: ObjectOptions = {}): TObject<P> =>
   t.Object(properties, { additionalProperties: false, ...options });
+
+/**
+ * A body made of several FastAPI `Body()` parameters (limit, offset, filters...):
+ * Prefect ignores unknown top-level keys there, where Elysia would reject them.
+ */
+export const Lenient = <P extends TProperties>(properties: P): TObject<P> =>
+  t.Object(properties, { additionalProperties: true });
 
 /** Optional and nullable: how Prefect declares most fields of its models. */
 export const Maybe = <S extends TSchema>(schema: S) => t.Optional(t.Union([schema, t.Null()]));
