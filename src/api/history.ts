@@ -1,0 +1,38 @@
+/** Run history buckets (api/run_history.py), shared by flow runs and task runs. */
+import { formatDateTime, type Micros } from "../lib/time";
+import { estimatedRunTime, estimatedStartTimeDelta } from "./run-json";
+
+export interface HistoryRow {
+  expectedStartTime: Micros | null;
+  stateType: string | null;
+  stateName: string | null;
+  stateTimestamp: Micros | null;
+  totalRunTime: Micros;
+  startTime: Micros | null;
+}
+
+/** Prefect caps a history at 500 intervals. */
+export function historyWindow(start: Micros, end: Micros, interval: Micros): { count: number; end: Micros } {
+  const count = end > start ? Math.min(Math.ceil((end - start) / interval), 500) : 0;
+  return { count, end: start + count * interval };
+}
+
+export function runHistory(rows: HistoryRow[], start: Micros, interval: Micros, count: number, now: Micros) {
+  const buckets = new Map<number, Map<string, { state_type: string | null; state_name: string | null; count_runs: number; sum_estimated_run_time: number; sum_estimated_lateness: number }>>();
+  for (const row of rows) {
+    const index = Math.floor((row.expectedStartTime! - start) / interval);
+    const key = `${row.stateType}\u0000${row.stateName}`;
+    const bucket = buckets.get(index) ?? new Map();
+    buckets.set(index, bucket);
+    const entry = bucket.get(key) ?? { state_type: row.stateType, state_name: row.stateName, count_runs: 0, sum_estimated_run_time: 0, sum_estimated_lateness: 0 };
+    entry.count_runs += 1;
+    entry.sum_estimated_run_time += Math.max(0, estimatedRunTime(row, now));
+    entry.sum_estimated_lateness += Math.max(0, estimatedStartTimeDelta(row, now));
+    bucket.set(key, entry);
+  }
+  return Array.from({ length: count }, (_, i) => ({
+    interval_start: formatDateTime(start + i * interval),
+    interval_end: formatDateTime(start + (i + 1) * interval),
+    states: [...(buckets.get(i)?.values() ?? [])],
+  }));
+}

@@ -1,0 +1,345 @@
+import { and, asc, desc, eq, sql, type SQL } from "drizzle-orm";
+import { alias } from "drizzle-orm/sqlite-core";
+import type { JsonObject } from "../../lib/json";
+import type { Micros } from "../../lib/time";
+import type { OrchestrationResult } from "../../orchestration/context";
+import { newState, type State } from "../../orchestration/states";
+import type { RunFilterSet } from "../../schemas/filters";
+import type { SqliteDb } from "../client";
+import { flowRunsWhere } from "../filters";
+import { flow, flowRun, flowRunInput, flowRunState, log, taskRun } from "../schema";
+import { stateFromRow, type FlowRunRow } from "./run-mapping";
+import { RunTransitions, type TransitionOptions } from "./transitions";
+
+export type FlowRunSort =
+  | "ID_DESC"
+  | "START_TIME_ASC"
+  | "START_TIME_DESC"
+  | "EXPECTED_START_TIME_ASC"
+  | "EXPECTED_START_TIME_DESC"
+  | "NAME_ASC"
+  | "NAME_DESC"
+  | "NEXT_SCHEDULED_START_TIME_ASC"
+  | "END_TIME_DESC";
+
+const effectiveStart = sql`COALESCE(${flowRun.startTime}, ${flowRun.expectedStartTime})`;
+// Postgres orders NULLs last on ASC and first on DESC; Prefect's behaviour follows it.
+const ORDER: Record<FlowRunSort, SQL[]> = {
+  ID_DESC: [desc(flowRun.id)],
+  START_TIME_ASC: [sql`${effectiveStart} ASC NULLS LAST`, desc(flowRun.id)],
+  START_TIME_DESC: [sql`${effectiveStart} DESC NULLS FIRST`, desc(flowRun.id)],
+  EXPECTED_START_TIME_ASC: [sql`${flowRun.expectedStartTime} ASC NULLS LAST`, desc(flowRun.id)],
+  EXPECTED_START_TIME_DESC: [sql`${flowRun.expectedStartTime} DESC NULLS FIRST`, desc(flowRun.id)],
+  NAME_ASC: [asc(flowRun.name)],
+  NAME_DESC: [desc(flowRun.name)],
+  NEXT_SCHEDULED_START_TIME_ASC: [sql`${flowRun.nextScheduledStartTime} ASC NULLS LAST`, desc(flowRun.id)],
+  END_TIME_DESC: [sql`${flowRun.endTime} DESC NULLS FIRST`, desc(flowRun.id)],
+};
+
+/** A flow run with its current state, as the API returns it. */
+export interface FlowRunWithState {
+  run: FlowRunRow;
+  state: State | null;
+}
+
+export interface FlowRunInsert {
+  flowId: string;
+  name: string;
+  flowVersion: string | null;
+  parameters: JsonObject;
+  context: JsonObject;
+  parentTaskRunId: string | null;
+  infrastructureDocumentId: string | null;
+  empiricalPolicy: JsonObject;
+  tags: string[];
+  labels: JsonObject;
+  idempotencyKey: string | null;
+  deploymentId: string | null;
+  workQueueId: string | null;
+  jobVariables: JsonObject | null;
+  createdBy: JsonObject | null;
+}
+
+export type FlowRunPatch = Partial<
+  Pick<FlowRunRow, "name" | "flowVersion" | "parameters" | "empiricalPolicy" | "tags" | "infrastructurePid" | "jobVariables" | "labels">
+>;
+
+const currentState = alias(flowRunState, "current_state");
+
+export class FlowRunRepository {
+  private readonly byId;
+  private readonly byIdempotencyKey;
+
+  constructor(
+    private readonly db: SqliteDb,
+    private readonly transitions: RunTransitions,
+  ) {
+    this.byId = db
+      .select({ run: flowRun, state: currentState })
+      .from(flowRun)
+      .leftJoin(currentState, eq(currentState.id, flowRun.stateId))
+      .where(eq(flowRun.id, sql.placeholder("id")))
+      .prepare();
+    this.byIdempotencyKey = db
+      .select({ id: flowRun.id })
+      .from(flowRun)
+      .where(and(eq(flowRun.flowId, sql.placeholder("flowId")), eq(flowRun.idempotencyKey, sql.placeholder("key"))))
+      .prepare();
+  }
+
+  /**
+   * Inserts a run and writes its initial state (forced, as Prefect does), or returns
+   * the existing run with the same (flow_id, idempotency_key) untouched.
+   */
+  async create(input: FlowRunInsert, initialState: State, options: TransitionOptions, now: Micros) {
+    return this.db.transaction(
+      () => {
+        if (input.idempotencyKey != null) {
+          const existing = this.byIdempotencyKey.get({ flowId: input.flowId, key: input.idempotencyKey });
+          if (existing) return { ...this.getSync(existing.id)!, created: false };
+        }
+        const flowLabels = this.db.select({ labels: flow.labels }).from(flow).where(eq(flow.id, input.flowId)).get();
+        const id = Bun.randomUUIDv7();
+        this.db
+          .insert(flowRun)
+          .values({
+            id,
+            created: now,
+            updated: now,
+            ...input,
+            // system labels: the flow's labels, then prefect.flow.id, then the run's own
+            labels: { ...(flowLabels?.labels ?? {}), "prefect.flow.id": input.flowId, ...input.labels },
+          })
+          .run();
+        this.transitions.setFlowRunState(id, initialState, { ...options, force: true }, now);
+        return { ...this.getSync(id)!, created: true };
+      },
+      { behavior: "immediate" },
+    );
+  }
+
+  private getSync(id: string): FlowRunWithState | undefined {
+    const row = this.byId.get({ id });
+    return row && { run: row.run, state: row.state ? stateFromRow(row.state) : null };
+  }
+
+  async get(id: string): Promise<FlowRunWithState | undefined> {
+    return this.getSync(id);
+  }
+
+  async exists(id: string): Promise<boolean> {
+    return this.db.select({ id: flowRun.id }).from(flowRun).where(eq(flowRun.id, id)).get() !== undefined;
+  }
+
+  async list(filters: RunFilterSet, sort: FlowRunSort, limit: number, offset: number): Promise<FlowRunWithState[]> {
+    const rows = this.db
+      .select({ run: flowRun, state: currentState })
+      .from(flowRun)
+      .leftJoin(currentState, eq(currentState.id, flowRun.stateId))
+      .where(flowRunsWhere(filters))
+      .orderBy(...ORDER[sort])
+      .limit(limit)
+      .offset(offset)
+      .all();
+    return rows.map((r) => ({ run: r.run, state: r.state ? stateFromRow(r.state) : null }));
+  }
+
+  async count(filters: RunFilterSet): Promise<number> {
+    return this.db.$count(flowRun, flowRunsWhere(filters));
+  }
+
+  async update(id: string, patch: FlowRunPatch, now: Micros): Promise<boolean> {
+    return this.db.update(flowRun).set({ ...patch, updated: now }).where(eq(flowRun.id, id)).returning({ id: flowRun.id }).all().length > 0;
+  }
+
+  /** Merges labels over the run's existing labels; false when the run does not exist. */
+  async mergeLabels(id: string, labels: JsonObject, now: Micros): Promise<boolean> {
+    return this.db.transaction(
+      () => {
+        const row = this.db.select({ labels: flowRun.labels }).from(flowRun).where(eq(flowRun.id, id)).get();
+        if (!row) return false;
+        this.db.update(flowRun).set({ labels: { ...row.labels, ...labels }, updated: now }).where(eq(flowRun.id, id)).run();
+        return true;
+      },
+      { behavior: "immediate" },
+    );
+  }
+
+  /** Deletes the run (states, task runs and inputs cascade) and its logs. */
+  async delete(id: string): Promise<boolean> {
+    return this.db.transaction(() => {
+      const deleted = this.db.delete(flowRun).where(eq(flowRun.id, id)).returning({ id: flowRun.id }).all().length > 0;
+      if (deleted) this.db.delete(log).where(eq(log.flowRunId, id)).run();
+      return deleted;
+    });
+  }
+
+  async bulkDelete(filters: RunFilterSet, limit: number): Promise<string[]> {
+    return this.db.transaction(() => {
+      const ids = this.db.select({ id: flowRun.id }).from(flowRun).where(flowRunsWhere(filters)).limit(limit).all().map((r) => r.id);
+      for (const id of ids) {
+        this.db.delete(flowRun).where(eq(flowRun.id, id)).run();
+        this.db.delete(log).where(eq(log.flowRunId, id)).run();
+      }
+      return ids;
+    });
+  }
+
+  /** Orchestrates a proposed state; null when the run does not exist. */
+  async setState(id: string, proposed: State, options: TransitionOptions, now: Micros): Promise<OrchestrationResult | null> {
+    return this.db.transaction(() => this.transitions.setFlowRunState(id, proposed, options, now), { behavior: "immediate" });
+  }
+
+  /**
+   * Resumes a paused run (one transaction): validates input against the schema the
+   * pause stored, proposes Running (or Scheduled "Resuming" for a suspended run), and
+   * keeps the input when the transition is accepted. Null when the run does not exist.
+   */
+  async resume(
+    id: string,
+    runInput: JsonObject | null,
+    validate: (value: unknown, schema: object) => string | null,
+    options: TransitionOptions,
+    now: Micros,
+  ): Promise<OrchestrationResult | null> {
+    return this.db.transaction(
+      () => {
+        const current = this.getSync(id);
+        if (!current) return null;
+        const state = current.state;
+        if (state?.type !== "PAUSED") {
+          return { state: null, status: "ABORT", details: { type: "abort_details", reason: "Cannot resume a flow run that is not paused." } };
+        }
+        const keyset = state.state_details.run_input_keyset;
+        const input = runInput ?? {};
+        if (keyset) {
+          const reject = (reason: string): OrchestrationResult => ({ state, status: "REJECT", details: { type: "reject_details", reason } });
+          const schemaRow = keyset.schema ? this.inputSync(id, keyset.schema) : undefined;
+          if (!schemaRow) return reject("Run input schema not found.");
+          let schema: unknown;
+          try {
+            schema = JSON.parse(schemaRow.value);
+          } catch {
+            return reject("Run input schema is not valid JSON.");
+          }
+          const failure = validate(input, schema as object);
+          if (failure) return reject(`Reason: ${failure}`);
+        }
+        const proposed = state.state_details.pause_reschedule
+          ? newState("SCHEDULED", now, { name: "Resuming", state_details: { scheduled_time: now } })
+          : newState("RUNNING", now);
+        const result = this.transitions.setFlowRunState(id, proposed, options, now)!;
+        if (keyset?.response && runInput && Object.keys(runInput).length > 0 && result.status === "ACCEPT") {
+          this.db
+            .insert(flowRunInput)
+            .values({ id: Bun.randomUUIDv7(), created: now, updated: now, flowRunId: id, key: keyset.response, value: JSON.stringify(runInput), sender: null })
+            .run();
+        }
+        return result;
+      },
+      { behavior: "immediate" },
+    );
+  }
+
+  private inputSync(flowRunId: string, key: string) {
+    return this.db
+      .select()
+      .from(flowRunInput)
+      .where(and(eq(flowRunInput.flowRunId, flowRunId), eq(flowRunInput.key, key)))
+      .get();
+  }
+
+  /** Bookkeeping of runs expected to start in [start, end), for run history. */
+  async historyRows(filters: RunFilterSet, start: Micros, end: Micros) {
+    return this.db
+      .select({
+        expectedStartTime: flowRun.expectedStartTime,
+        stateType: flowRun.stateType,
+        stateName: flowRun.stateName,
+        stateTimestamp: flowRun.stateTimestamp,
+        totalRunTime: flowRun.totalRunTime,
+        startTime: flowRun.startTime,
+      })
+      .from(flowRun)
+      .where(and(flowRunsWhere(filters), sql`${flowRun.expectedStartTime} >= ${start}`, sql`${flowRun.expectedStartTime} < ${end}`))
+      .all();
+  }
+
+  /** Subflow runs of a flow run, keyed by their tracking task run id, with their flow's name. */
+  async subflowsByParentTask(flowRunId: string): Promise<Map<string, { run: FlowRunRow; flowName: string }>> {
+    const rows = this.db
+      .select({ run: flowRun, flowName: flow.name })
+      .from(flowRun)
+      .innerJoin(flow, eq(flow.id, flowRun.flowId))
+      .where(sql`${flowRun.parentTaskRunId} IN (SELECT ${taskRun.id} FROM ${taskRun} WHERE ${taskRun.flowRunId} = ${flowRunId})`)
+      .all();
+    return new Map(rows.map((r) => [r.run.parentTaskRunId!, r]));
+  }
+
+  /** Runs matching the filters, for bulk state changes. */
+  async ids(filters: RunFilterSet, limit: number): Promise<string[]> {
+    return this.db.select({ id: flowRun.id }).from(flowRun).where(flowRunsWhere(filters)).orderBy(desc(flowRun.id)).limit(limit).all().map((r) => r.id);
+  }
+
+  async states(flowRunId: string): Promise<State[]> {
+    return this.db
+      .select()
+      .from(flowRunState)
+      .where(eq(flowRunState.flowRunId, flowRunId))
+      .orderBy(asc(flowRunState.timestamp))
+      .all()
+      .map(stateFromRow);
+  }
+
+  async state(stateId: string): Promise<State | null> {
+    const row = this.db.select().from(flowRunState).where(eq(flowRunState.id, stateId)).get();
+    return row ? stateFromRow(row) : null;
+  }
+
+  // Flow-run inputs (pause/suspend with input, send_input/receive_input).
+
+  /** Returns "missing_run" or "duplicate" instead of inserting when those apply. */
+  async createInput(flowRunId: string, key: string, value: string, sender: string | null, now: Micros) {
+    return this.db.transaction(() => {
+      if (!this.db.select({ id: flowRun.id }).from(flowRun).where(eq(flowRun.id, flowRunId)).get()) return "missing_run" as const;
+      const existing = this.db
+        .select({ id: flowRunInput.id })
+        .from(flowRunInput)
+        .where(and(eq(flowRunInput.flowRunId, flowRunId), eq(flowRunInput.key, key)))
+        .get();
+      if (existing) return "duplicate" as const;
+      this.db.insert(flowRunInput).values({ id: Bun.randomUUIDv7(), created: now, updated: now, flowRunId, key, value, sender }).run();
+      return "created" as const;
+    });
+  }
+
+  async readInput(flowRunId: string, key: string) {
+    return this.inputSync(flowRunId, key);
+  }
+
+  async filterInputs(flowRunId: string, prefix: string, limit: number, excludeKeys: string[]) {
+    return this.db
+      .select()
+      .from(flowRunInput)
+      .where(
+        and(
+          eq(flowRunInput.flowRunId, flowRunId),
+          sql`substr(${flowRunInput.key}, 1, ${prefix.length}) = ${prefix}`,
+          excludeKeys.length ? sql`${flowRunInput.key} NOT IN ${excludeKeys}` : undefined,
+        ),
+      )
+      .orderBy(asc(flowRunInput.created))
+      .limit(limit)
+      .all();
+  }
+
+  async deleteInput(flowRunId: string, key: string): Promise<boolean> {
+    return (
+      this.db
+        .delete(flowRunInput)
+        .where(and(eq(flowRunInput.flowRunId, flowRunId), eq(flowRunInput.key, key)))
+        .returning({ id: flowRunInput.id })
+        .all().length > 0
+    );
+  }
+}

@@ -1,0 +1,115 @@
+/** Row <-> domain conversions for runs and their states (what orchestration sees). */
+import type { JsonObject } from "../../lib/json";
+import type { FlowRunPolicy, FlowRunSnapshot, TaskRunPolicy, TaskRunSnapshot } from "../../orchestration/context";
+import { emptyStateDetails, type State, type StateDetails, type StateType } from "../../orchestration/states";
+import type { flowRun, flowRunState, taskRun, taskRunState } from "../schema";
+
+export type FlowRunRow = typeof flowRun.$inferSelect;
+export type TaskRunRow = typeof taskRun.$inferSelect;
+export type StateRow = typeof flowRunState.$inferSelect | typeof taskRunState.$inferSelect;
+
+export function stateFromRow(row: StateRow): State {
+  return {
+    id: row.id,
+    type: row.type as StateType,
+    name: row.name,
+    timestamp: row.timestamp,
+    message: row.message,
+    data: row.data ?? null,
+    state_details: { ...emptyStateDetails(), ...(row.stateDetails as Partial<StateDetails>) },
+  };
+}
+
+export function stateRowValues(state: State) {
+  return {
+    id: state.id,
+    created: state.timestamp,
+    updated: state.timestamp,
+    type: state.type,
+    name: state.name,
+    timestamp: state.timestamp,
+    message: state.message,
+    data: state.data,
+    stateDetails: state.state_details as unknown as JsonObject,
+  };
+}
+
+/** FlowRunPolicy with defaults; deprecated max_retries/retry_delay_seconds fill retries/retry_delay. */
+export function flowRunPolicy(json: JsonObject | null | undefined): FlowRunPolicy {
+  const p = (json ?? {}) as Partial<FlowRunPolicy>;
+  const maxRetries = p.max_retries ?? 0;
+  const retryDelaySeconds = p.retry_delay_seconds ?? 0;
+  return {
+    max_retries: maxRetries,
+    retry_delay_seconds: retryDelaySeconds,
+    retries: p.retries ?? (maxRetries !== 0 ? maxRetries : null),
+    retry_delay: p.retry_delay ?? (retryDelaySeconds !== 0 ? retryDelaySeconds : null),
+    pause_keys: [...new Set(p.pause_keys ?? [])],
+    resuming: p.resuming ?? false,
+    retry_type: p.retry_type ?? null,
+  };
+}
+
+export function taskRunPolicy(json: JsonObject | null | undefined): TaskRunPolicy {
+  const p = (json ?? {}) as Partial<TaskRunPolicy>;
+  const maxRetries = p.max_retries ?? 0;
+  const retryDelaySeconds = p.retry_delay_seconds ?? 0;
+  return {
+    max_retries: maxRetries,
+    retry_delay_seconds: retryDelaySeconds,
+    retries: p.retries ?? (maxRetries !== 0 ? maxRetries : null),
+    retry_delay: p.retry_delay ?? (retryDelaySeconds !== 0 ? retryDelaySeconds : null),
+    retry_jitter_factor: p.retry_jitter_factor ?? null,
+  };
+}
+
+const bookkeeping = (row: FlowRunRow | TaskRunRow) => ({
+  id: row.id,
+  stateType: row.stateType as StateType | null,
+  stateName: row.stateName,
+  stateTimestamp: row.stateTimestamp,
+  runCount: row.runCount,
+  startTime: row.startTime,
+  endTime: row.endTime,
+  totalRunTime: row.totalRunTime,
+  expectedStartTime: row.expectedStartTime,
+  nextScheduledStartTime: row.nextScheduledStartTime,
+});
+
+export function flowRunSnapshot(row: FlowRunRow): FlowRunSnapshot {
+  return {
+    kind: "flow_run",
+    ...bookkeeping(row),
+    deploymentId: row.deploymentId,
+    workQueueId: row.workQueueId,
+    parentTaskRunId: row.parentTaskRunId,
+    infrastructurePid: row.infrastructurePid,
+    empiricalPolicy: flowRunPolicy(row.empiricalPolicy),
+  };
+}
+
+export function taskRunSnapshot(row: TaskRunRow): TaskRunSnapshot {
+  return {
+    kind: "task_run",
+    ...bookkeeping(row),
+    flowRunId: row.flowRunId,
+    flowRunRunCount: row.flowRunRunCount,
+    empiricalPolicy: taskRunPolicy(row.empiricalPolicy),
+  };
+}
+
+/** The run columns orchestration may change. */
+export function bookkeepingValues(run: FlowRunSnapshot | TaskRunSnapshot) {
+  return {
+    stateType: run.stateType,
+    stateName: run.stateName,
+    stateTimestamp: run.stateTimestamp,
+    runCount: run.runCount,
+    startTime: run.startTime,
+    endTime: run.endTime,
+    totalRunTime: run.totalRunTime,
+    expectedStartTime: run.expectedStartTime,
+    nextScheduledStartTime: run.nextScheduledStartTime,
+    empiricalPolicy: run.empiricalPolicy as unknown as JsonObject,
+  };
+}

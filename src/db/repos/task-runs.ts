@@ -1,0 +1,182 @@
+import { and, asc, desc, eq, isNull, sql, type SQL } from "drizzle-orm";
+import { alias } from "drizzle-orm/sqlite-core";
+import type { JsonObject } from "../../lib/json";
+import type { Micros } from "../../lib/time";
+import type { OrchestrationResult } from "../../orchestration/context";
+import type { State } from "../../orchestration/states";
+import type { RunFilterSet } from "../../schemas/filters";
+import type { SqliteDb } from "../client";
+import { taskRunsWhere } from "../filters";
+import { flowRun, taskRun, taskRunState } from "../schema";
+import { stateFromRow, type TaskRunRow } from "./run-mapping";
+import { RunTransitions, type TransitionOptions } from "./transitions";
+
+export type TaskRunSort =
+  | "ID_DESC"
+  | "EXPECTED_START_TIME_ASC"
+  | "EXPECTED_START_TIME_DESC"
+  | "NAME_ASC"
+  | "NAME_DESC"
+  | "NEXT_SCHEDULED_START_TIME_ASC"
+  | "END_TIME_DESC";
+
+const ORDER: Record<TaskRunSort, SQL[]> = {
+  ID_DESC: [desc(taskRun.id)],
+  EXPECTED_START_TIME_ASC: [sql`${taskRun.expectedStartTime} ASC NULLS LAST`, desc(taskRun.id)],
+  EXPECTED_START_TIME_DESC: [sql`${taskRun.expectedStartTime} DESC NULLS FIRST`, desc(taskRun.id)],
+  NAME_ASC: [asc(taskRun.name)],
+  NAME_DESC: [desc(taskRun.name)],
+  NEXT_SCHEDULED_START_TIME_ASC: [sql`${taskRun.nextScheduledStartTime} ASC NULLS LAST`, desc(taskRun.id)],
+  END_TIME_DESC: [sql`${taskRun.endTime} DESC NULLS FIRST`, desc(taskRun.id)],
+};
+
+export interface TaskRunWithState {
+  run: TaskRunRow;
+  state: State | null;
+}
+
+export interface TaskRunInsert {
+  id: string | null;
+  name: string;
+  flowRunId: string | null;
+  taskKey: string;
+  dynamicKey: string;
+  cacheKey: string | null;
+  cacheExpiration: Micros | null;
+  taskVersion: string | null;
+  empiricalPolicy: JsonObject;
+  tags: string[];
+  labels: JsonObject;
+  taskInputs: JsonObject;
+}
+
+const currentState = alias(taskRunState, "current_state");
+
+export class TaskRunRepository {
+  private readonly byId;
+
+  constructor(
+    private readonly db: SqliteDb,
+    private readonly transitions: RunTransitions,
+  ) {
+    this.byId = db
+      .select({ run: taskRun, state: currentState })
+      .from(taskRun)
+      .leftJoin(currentState, eq(currentState.id, taskRun.stateId))
+      .where(eq(taskRun.id, sql.placeholder("id")))
+      .prepare();
+  }
+
+  private getSync(id: string): TaskRunWithState | undefined {
+    const row = this.byId.get({ id });
+    return row && { run: row.run, state: row.state ? stateFromRow(row.state) : null };
+  }
+
+  async get(id: string): Promise<TaskRunWithState | undefined> {
+    return this.getSync(id);
+  }
+
+  /**
+   * Inserts a task run and forces its initial state, or returns the existing run
+   * with the same (flow_run_id, task_key, dynamic_key) untouched.
+   */
+  async create(input: TaskRunInsert, initialState: State, options: TransitionOptions, now: Micros) {
+    return this.db.transaction(
+      () => {
+        const existing = this.db
+          .select({ id: taskRun.id })
+          .from(taskRun)
+          .where(
+            and(
+              input.flowRunId === null ? isNull(taskRun.flowRunId) : eq(taskRun.flowRunId, input.flowRunId),
+              eq(taskRun.taskKey, input.taskKey),
+              eq(taskRun.dynamicKey, input.dynamicKey),
+            ),
+          )
+          .get();
+        if (existing) return { ...this.getSync(existing.id)!, created: false };
+        const parent = input.flowRunId
+          ? this.db.select({ labels: flowRun.labels }).from(flowRun).where(eq(flowRun.id, input.flowRunId)).get()
+          : undefined;
+        const id = input.id ?? Bun.randomUUIDv7();
+        this.db
+          .insert(taskRun)
+          .values({
+            ...input,
+            id,
+            created: now,
+            updated: now,
+            // system labels: the flow run's labels, then prefect.flow-run.id, then the task's own
+            labels: {
+              ...(parent?.labels ?? {}),
+              ...(input.flowRunId ? { "prefect.flow-run.id": input.flowRunId } : {}),
+              ...input.labels,
+            },
+          })
+          .run();
+        this.transitions.setTaskRunState(id, initialState, { ...options, force: true }, now);
+        return { ...this.getSync(id)!, created: true };
+      },
+      { behavior: "immediate" },
+    );
+  }
+
+  async list(filters: RunFilterSet, sort: TaskRunSort, limit: number, offset: number): Promise<TaskRunWithState[]> {
+    return this.db
+      .select({ run: taskRun, state: currentState })
+      .from(taskRun)
+      .leftJoin(currentState, eq(currentState.id, taskRun.stateId))
+      .where(taskRunsWhere(filters))
+      .orderBy(...ORDER[sort])
+      .limit(limit)
+      .offset(offset)
+      .all()
+      .map((r) => ({ run: r.run, state: r.state ? stateFromRow(r.state) : null }));
+  }
+
+  async count(filters: RunFilterSet): Promise<number> {
+    return this.db.$count(taskRun, taskRunsWhere(filters));
+  }
+
+  async rename(id: string, name: string | null, now: Micros): Promise<boolean> {
+    const patch = name == null ? { updated: now } : { name, updated: now };
+    return this.db.update(taskRun).set(patch).where(eq(taskRun.id, id)).returning({ id: taskRun.id }).all().length > 0;
+  }
+
+  async delete(id: string): Promise<boolean> {
+    return this.db.delete(taskRun).where(eq(taskRun.id, id)).returning({ id: taskRun.id }).all().length > 0;
+  }
+
+  async setState(id: string, proposed: State, options: TransitionOptions, now: Micros): Promise<OrchestrationResult | null> {
+    return this.db.transaction(() => this.transitions.setTaskRunState(id, proposed, options, now), { behavior: "immediate" });
+  }
+
+  async states(taskRunId: string): Promise<State[]> {
+    return this.db
+      .select()
+      .from(taskRunState)
+      .where(eq(taskRunState.taskRunId, taskRunId))
+      .orderBy(asc(taskRunState.timestamp))
+      .all()
+      .map(stateFromRow);
+  }
+
+  async state(stateId: string): Promise<State | null> {
+    return this.transitions.taskRunState(stateId);
+  }
+
+  async historyRows(filters: RunFilterSet, start: Micros, end: Micros) {
+    return this.db
+      .select({
+        expectedStartTime: taskRun.expectedStartTime,
+        stateType: taskRun.stateType,
+        stateName: taskRun.stateName,
+        stateTimestamp: taskRun.stateTimestamp,
+        totalRunTime: taskRun.totalRunTime,
+        startTime: taskRun.startTime,
+      })
+      .from(taskRun)
+      .where(and(taskRunsWhere(filters), sql`${taskRun.expectedStartTime} >= ${start}`, sql`${taskRun.expectedStartTime} < ${end}`))
+      .all();
+  }
+}
