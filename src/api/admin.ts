@@ -1,10 +1,17 @@
 import { Elysia, t } from "elysia";
 import { API_VERSION, PREFECT_VERSION } from "../config";
 import type { AppContext } from "../context";
-import { detail } from "./errors";
+import { Strict, Uuid } from "../schemas/common";
+import { detail, notFound } from "./errors";
 
 /** Root, health and admin routes (§1.9 of the API reference). */
-export function adminRoutes({ store, config }: AppContext) {
+const STORAGE_KEY = "server-default-result-storage";
+
+export function adminRoutes({ store, config, clock }: AppContext) {
+  const readStorage = async () => ({
+    default_result_storage_block_id: (await store.configuration.read(STORAGE_KEY))?.default_result_storage_block_id ?? null,
+  });
+
   return new Elysia()
     .get("/health", () => true)
     .get("/version", () => API_VERSION)
@@ -25,6 +32,23 @@ export function adminRoutes({ store, config }: AppContext) {
         services: { enabled: config.servicesEnabled },
       },
     }))
+    .get("/admin/storage", readStorage)
+    .put(
+      "/admin/storage",
+      async ({ body }) => {
+        const id = body.default_result_storage_block_id;
+        const capabilities = await store.configuration.blockDocumentCapabilities(id);
+        if (capabilities === null) throw notFound(`Block document ${id} not found.`);
+        if (!capabilities.includes("write-path")) throw detail(422, `Block document ${id} cannot be used for result storage.`);
+        await store.configuration.write(STORAGE_KEY, { default_result_storage_block_id: id }, clock.now());
+        return readStorage();
+      },
+      { body: Strict({ default_result_storage_block_id: Uuid }) },
+    )
+    .delete("/admin/storage", async ({ set }) => {
+      await store.configuration.delete(STORAGE_KEY);
+      set.status = 204;
+    })
     // CSRF protection is not offered; this exact answer makes the client stop asking.
     .get(
       "/csrf-token",

@@ -258,3 +258,12 @@ export const blockDocumentReference = sqliteTable(
   },
   (t) => [uniqueIndex("uq_block_document_reference__parent_name").on(t.parentBlockDocumentId, t.name)],
 );
+
+/** Server-wide settings stored in the database (Prefect's `configuration` table). */
+export const configuration = sqliteTable("configuration", {
+  id: id(),
+  created: created(),
+  updated: updated(),
+  key: text("key").notNull().unique(),
+  value: json<JsonObject>("value").notNull(),
+});
