@@ -1,0 +1,384 @@
+/**
+ * Block types, block schemas and block documents (with their references).
+ * Schema fields are stored in the form src/blocks/schemas.ts gives them.
+ */
+import { and, asc, desc, eq, sql, type SQL } from "drizzle-orm";
+import { alias } from "drizzle-orm/sqlite-core";
+import type { JsonObject } from "../../lib/json";
+import type { Micros } from "../../lib/time";
+import { canonicalUuids } from "../../lib/uuid";
+import type {
+  BlockDocumentFilter,
+  BlockDocumentFilterSet,
+  BlockDocumentSort,
+  BlockSchemaFilter,
+  BlockTypeFilter,
+} from "../../schemas/blocks";
+import type { SqliteDb } from "../client";
+import { anyOf, combine, group, like } from "../filters";
+import { blockDocument, blockDocumentReference, blockSchema, blockType } from "../schema";
+
+export type BlockTypeRow = typeof blockType.$inferSelect;
+export type BlockSchemaRow = typeof blockSchema.$inferSelect;
+export type BlockDocumentRow = typeof blockDocument.$inferSelect;
+
+export type BlockTypeInput = Pick<BlockTypeRow, "name" | "slug" | "logoUrl" | "documentationUrl" | "description" | "codeExample">;
+export type BlockTypePatch = Partial<Pick<BlockTypeRow, "logoUrl" | "documentationUrl" | "description" | "codeExample">>;
+export type BlockSchemaInput = Pick<BlockSchemaRow, "checksum" | "fields" | "blockTypeId" | "capabilities" | "version">;
+export type BlockDocumentInput = Pick<BlockDocumentRow, "name" | "data" | "blockSchemaId" | "blockTypeId" | "isAnonymous">;
+
+/** A schema with the block type it belongs to (responses embed it). */
+export interface BlockSchemaRecord {
+  schema: BlockSchemaRow;
+  type: BlockTypeRow;
+}
+
+/** A document with its block type, its schema and the schema's block type. */
+export interface BlockDocumentRecord {
+  document: BlockDocumentRow;
+  type: BlockTypeRow;
+  schema: BlockSchemaRow;
+  schemaType: BlockTypeRow;
+}
+
+/** `data[name]` of the parent document is the referenced (child) document. */
+export interface DocumentReference {
+  parentId: string;
+  name: string;
+  childId: string;
+}
+
+/** Documents and every document they reference, transitively. */
+export interface DocumentGraph {
+  documents: Map<string, BlockDocumentRecord>;
+  references: DocumentReference[];
+}
+
+export interface DocumentChange {
+  data: JsonObject;
+  /** Moves the document to another schema of its block type. */
+  blockSchemaId?: string;
+  /** The references the document has after the change, as [name, child id]. */
+  references: [string, string][];
+}
+
+type Cond = SQL | undefined;
+
+export interface Paging {
+  limit: number;
+  offset: number;
+}
+
+const hasCapability = (capability: string) =>
+  sql`EXISTS (SELECT 1 FROM json_each(${blockSchema.capabilities}) WHERE json_each.value = ${capability})`;
+
+function blockTypeCond(f: BlockTypeFilter): Cond {
+  return combine("and_", [
+    group(f.name, [f.name?.like_ ? like(blockType.name, f.name.like_) : undefined]),
+    group(f.slug, [anyOf(blockType.slug, f.slug?.any_)]),
+  ]);
+}
+
+function blockSchemaCond(f: BlockSchemaFilter): Cond {
+  const capabilities = f.block_capabilities?.all_;
+  return combine(f.operator, [
+    group(f.block_type_id, [anyOf(blockSchema.blockTypeId, canonicalUuids(f.block_type_id?.any_))]),
+    group(f.block_capabilities, [capabilities?.length ? and(...capabilities.map(hasCapability)) : undefined]),
+    group(f.id, [anyOf(blockSchema.id, canonicalUuids(f.id?.any_))]),
+    group(f.version, [anyOf(blockSchema.version, f.version?.any_)]),
+  ]);
+}
+
+/** Anonymous documents are hidden unless the filter explicitly says otherwise (§4.2). */
+function blockDocumentCond(f: BlockDocumentFilter | null | undefined): Cond {
+  const hideAnonymous = eq(blockDocument.isAnonymous, false);
+  if (f == null) return hideAnonymous;
+  const anonymity = f.is_anonymous === undefined ? hideAnonymous : group(f.is_anonymous, [
+    f.is_anonymous?.eq_ == null ? undefined : eq(blockDocument.isAnonymous, f.is_anonymous.eq_),
+  ]);
+  return combine(f.operator, [
+    group(f.id, [anyOf(blockDocument.id, canonicalUuids(f.id?.any_))]),
+    anonymity,
+    group(f.block_type_id, [anyOf(blockDocument.blockTypeId, canonicalUuids(f.block_type_id?.any_))]),
+    group(f.name, [anyOf(blockDocument.name, f.name?.any_), f.name?.like_ ? like(blockDocument.name, f.name.like_) : undefined]),
+  ]);
+}
+
+function blockDocumentsWhere(filters: BlockDocumentFilterSet): Cond {
+  const typeCond = filters.block_types ? blockTypeCond(filters.block_types) : undefined;
+  const schemaCond = filters.block_schemas ? blockSchemaCond(filters.block_schemas) : undefined;
+  return and(
+    blockDocumentCond(filters.block_documents),
+    typeCond && sql`EXISTS (SELECT 1 FROM ${blockType} WHERE ${blockType.id} = ${blockDocument.blockTypeId} AND ${typeCond})`,
+    schemaCond &&
+      sql`EXISTS (SELECT 1 FROM ${blockSchema} WHERE ${blockSchema.id} = ${blockDocument.blockSchemaId} AND ${schemaCond})`,
+  );
+}
+
+const documentTypeName = sql`(SELECT ${blockType.name} FROM ${blockType} WHERE ${blockType.id} = ${blockDocument.blockTypeId})`;
+
+const DOCUMENT_ORDER: Record<BlockDocumentSort, SQL[]> = {
+  NAME_ASC: [asc(blockDocument.name), asc(blockDocument.id)],
+  NAME_DESC: [desc(blockDocument.name), desc(blockDocument.id)],
+  BLOCK_TYPE_AND_NAME_ASC: [asc(documentTypeName), asc(blockDocument.name), asc(blockDocument.id)],
+};
+
+export class BlockRepository {
+  private readonly typeById;
+  private readonly typeBySlug;
+  private readonly schemaById;
+  private readonly schemaByChecksum;
+  private readonly schemaByChecksumAndVersion;
+  private readonly documentById;
+  private readonly documentsByIds;
+  private readonly documentByTypeAndName;
+
+  constructor(private readonly db: SqliteDb) {
+    this.typeById = db.select().from(blockType).where(eq(blockType.id, sql.placeholder("id"))).prepare();
+    this.typeBySlug = db.select().from(blockType).where(eq(blockType.slug, sql.placeholder("slug"))).prepare();
+
+    const schemas = () =>
+      db.select({ schema: blockSchema, type: blockType }).from(blockSchema).innerJoin(blockType, eq(blockType.id, blockSchema.blockTypeId));
+    this.schemaById = schemas().where(eq(blockSchema.id, sql.placeholder("id"))).prepare();
+    // The same checksum may exist in several versions: the newest wins.
+    const newest = [desc(blockSchema.created), desc(blockSchema.id)];
+    this.schemaByChecksum = schemas()
+      .where(eq(blockSchema.checksum, sql.placeholder("checksum")))
+      .orderBy(...newest)
+      .limit(1)
+      .prepare();
+    this.schemaByChecksumAndVersion = schemas()
+      .where(and(eq(blockSchema.checksum, sql.placeholder("checksum")), eq(blockSchema.version, sql.placeholder("version"))))
+      .orderBy(...newest)
+      .limit(1)
+      .prepare();
+
+    const schemaType = alias(blockType, "schema_type");
+    const documents = () =>
+      db
+        .select({ document: blockDocument, type: blockType, schema: blockSchema, schemaType })
+        .from(blockDocument)
+        .innerJoin(blockType, eq(blockType.id, blockDocument.blockTypeId))
+        .innerJoin(blockSchema, eq(blockSchema.id, blockDocument.blockSchemaId))
+        .innerJoin(schemaType, eq(schemaType.id, blockSchema.blockTypeId));
+    this.documentById = documents().where(eq(blockDocument.id, sql.placeholder("id"))).prepare();
+    // The id list is bound as one JSON parameter, so the statement is prepared once.
+    this.documentsByIds = documents()
+      .where(sql`${blockDocument.id} IN (SELECT value FROM json_each(${sql.placeholder("ids")}))`)
+      .prepare();
+    this.documentByTypeAndName = db
+      .select({ id: blockDocument.id })
+      .from(blockDocument)
+      .where(and(eq(blockDocument.blockTypeId, sql.placeholder("typeId")), eq(blockDocument.name, sql.placeholder("name"))))
+      .prepare();
+  }
+
+  // --- block types
+
+  async getType(id: string): Promise<BlockTypeRow | undefined> {
+    return this.typeById.get({ id });
+  }
+
+  async getTypeBySlug(slug: string): Promise<BlockTypeRow | undefined> {
+    return this.typeBySlug.get({ slug });
+  }
+
+  /** Inserts the block type; undefined when the slug is taken. */
+  async createType(input: BlockTypeInput, now: Micros): Promise<BlockTypeRow | undefined> {
+    const row: BlockTypeRow = { id: Bun.randomUUIDv7(), created: now, updated: now, isProtected: false, ...input };
+    const inserted = this.db.insert(blockType).values(row).onConflictDoNothing({ target: blockType.slug }).returning().all();
+    return inserted[0];
+  }
+
+  /** Inserts a protected (system) block type, or overwrites the one with its slug as Prefect's upsert does. */
+  async upsertProtectedType(input: BlockTypeInput, now: Micros): Promise<BlockTypeRow> {
+    const row: BlockTypeRow = { id: Bun.randomUUIDv7(), created: now, updated: now, ...input, isProtected: true };
+    return this.db
+      .insert(blockType)
+      .values(row)
+      .onConflictDoUpdate({ target: blockType.slug, set: { ...input, isProtected: true } })
+      .returning()
+      .get()!;
+  }
+
+  /** Block types by name; `schemas` keeps the types having at least one matching schema. */
+  async listTypes(
+    filters: { types?: BlockTypeFilter | null; schemas?: BlockSchemaFilter | null },
+    limit: number,
+    offset: number,
+  ): Promise<BlockTypeRow[]> {
+    const schemaCond = filters.schemas ? blockSchemaCond(filters.schemas) : undefined;
+    const withSchema = sql`EXISTS (SELECT 1 FROM ${blockSchema} WHERE ${blockSchema.blockTypeId} = ${blockType.id}${
+      schemaCond ? sql` AND ${schemaCond}` : sql``
+    })`;
+    return this.db
+      .select()
+      .from(blockType)
+      .where(and(filters.types ? blockTypeCond(filters.types) : undefined, filters.schemas ? withSchema : undefined))
+      .orderBy(asc(blockType.name), asc(blockType.id))
+      .limit(limit)
+      .offset(offset)
+      .all();
+  }
+
+  /** Applies the given metadata fields (explicit nulls included); false when the type does not exist. */
+  async updateType(id: string, patch: BlockTypePatch, now: Micros): Promise<boolean> {
+    const updated = this.db.update(blockType).set({ ...patch, updated: now }).where(eq(blockType.id, id)).returning({ id: blockType.id });
+    return updated.all().length > 0;
+  }
+
+  /** Deletes the type with its schemas and documents (foreign-key cascade). */
+  async deleteType(id: string): Promise<boolean> {
+    return this.db.delete(blockType).where(eq(blockType.id, id)).returning({ id: blockType.id }).all().length > 0;
+  }
+
+  // --- block schemas
+
+  async getSchema(id: string): Promise<BlockSchemaRecord | undefined> {
+    return this.schemaById.get({ id });
+  }
+
+  /** The newest schema with the checksum, restricted to `version` when given. */
+  async getSchemaByChecksum(checksum: string, version?: string | null): Promise<BlockSchemaRecord | undefined> {
+    return version == null
+      ? this.schemaByChecksum.get({ checksum })
+      : this.schemaByChecksumAndVersion.get({ checksum, version });
+  }
+
+  /** Inserts the schemas in one transaction; a (checksum, version) that already exists is kept. */
+  async createSchemas(inputs: BlockSchemaInput[], now: Micros): Promise<void> {
+    this.db.transaction((tx) => {
+      for (const input of inputs) {
+        tx.insert(blockSchema)
+          .values({ id: Bun.randomUUIDv7(), created: now, updated: now, ...input })
+          .onConflictDoNothing({ target: [blockSchema.checksum, blockSchema.version] })
+          .run();
+      }
+    });
+  }
+
+  /** Newest first. */
+  async listSchemas(filter: BlockSchemaFilter | null | undefined, limit: number, offset: number): Promise<BlockSchemaRecord[]> {
+    return this.db
+      .select({ schema: blockSchema, type: blockType })
+      .from(blockSchema)
+      .innerJoin(blockType, eq(blockType.id, blockSchema.blockTypeId))
+      .where(filter ? blockSchemaCond(filter) : undefined)
+      .orderBy(desc(blockSchema.created), desc(blockSchema.id))
+      .limit(limit)
+      .offset(offset)
+      .all();
+  }
+
+  /** Deletes the schema with its documents (foreign-key cascade). */
+  async deleteSchema(id: string): Promise<boolean> {
+    return this.db.delete(blockSchema).where(eq(blockSchema.id, id)).returning({ id: blockSchema.id }).all().length > 0;
+  }
+
+  /** Every capability declared by some schema, sorted. */
+  async capabilities(): Promise<string[]> {
+    const rows = this.db.all<{ capability: string }>(
+      sql`SELECT DISTINCT json_each.value AS capability FROM ${blockSchema}, json_each(${blockSchema.capabilities}) ORDER BY capability`,
+    );
+    return rows.map((r) => r.capability);
+  }
+
+  // --- block documents
+
+  async documentNameTaken(blockTypeId: string, name: string): Promise<boolean> {
+    return this.documentByTypeAndName.get({ typeId: blockTypeId, name }) !== undefined;
+  }
+
+  /** Inserts a document and its references; undefined when its block type already has a document of that name. */
+  async createDocument(input: BlockDocumentInput, references: [string, string][], now: Micros): Promise<string | undefined> {
+    return this.db.transaction((tx) => {
+      if (this.documentByTypeAndName.get({ typeId: input.blockTypeId, name: input.name })) return undefined;
+      const id = Bun.randomUUIDv7();
+      tx.insert(blockDocument).values({ id, created: now, updated: now, ...input }).run();
+      this.insertReferences(tx, id, references, now);
+      return id;
+    });
+  }
+
+  async getDocument(id: string): Promise<BlockDocumentRecord | undefined> {
+    return this.documentById.get({ id });
+  }
+
+  /** Loads the documents and, transitively, the documents they reference. */
+  async loadDocumentGraph(ids: string[]): Promise<DocumentGraph> {
+    const references = this.db.all<DocumentReference>(sql`
+      WITH RECURSIVE edge(parent_id, name, child_id) AS (
+        SELECT ${blockDocumentReference.parentBlockDocumentId}, ${blockDocumentReference.name}, ${blockDocumentReference.referenceBlockDocumentId}
+        FROM ${blockDocumentReference}
+        WHERE ${blockDocumentReference.parentBlockDocumentId} IN (SELECT value FROM json_each(${JSON.stringify(ids)}))
+        UNION
+        SELECT r.parent_block_document_id, r.name, r.reference_block_document_id
+        FROM block_document_reference r JOIN edge ON r.parent_block_document_id = edge.child_id
+      )
+      SELECT parent_id AS parentId, name, child_id AS childId FROM edge`);
+    const allIds = [...new Set([...ids, ...references.map((r) => r.childId)])];
+    const records = this.documentsByIds.all({ ids: JSON.stringify(allIds) });
+    return { documents: new Map(records.map((r) => [r.document.id, r])), references };
+  }
+
+  /** Ids of the matching documents, in the requested order; all of them without `page`. */
+  async listDocumentIds(filters: BlockDocumentFilterSet, sort: BlockDocumentSort, page?: Paging): Promise<string[]> {
+    const query = this.db
+      .select({ id: blockDocument.id })
+      .from(blockDocument)
+      .where(blockDocumentsWhere(filters))
+      .orderBy(...DOCUMENT_ORDER[sort]);
+    const rows = page ? query.limit(page.limit).offset(page.offset).all() : query.all();
+    return rows.map((r) => r.id);
+  }
+
+  async countDocuments(filters: BlockDocumentFilterSet): Promise<number> {
+    return this.db.$count(blockDocument, blockDocumentsWhere(filters));
+  }
+
+  /** True when `parentId` is `childId` or is reachable from it: adding parent -> child would close a cycle. */
+  async wouldFormCycle(parentId: string, childId: string): Promise<boolean> {
+    if (parentId === childId) return true;
+    const hit = this.db.get<{ found: number }>(sql`
+      WITH RECURSIVE reachable(id) AS (
+        SELECT ${childId}
+        UNION
+        SELECT r.reference_block_document_id FROM block_document_reference r JOIN reachable ON r.parent_block_document_id = reachable.id
+      )
+      SELECT 1 AS found FROM reachable WHERE id = ${parentId} LIMIT 1`);
+    return hit != null;
+  }
+
+  /** Writes new data (and schema), keeping unchanged references and replacing the others, in one transaction. */
+  async updateDocument(id: string, change: DocumentChange, now: Micros): Promise<void> {
+    this.db.transaction((tx) => {
+      tx.update(blockDocument)
+        .set({ data: change.data, updated: now, ...(change.blockSchemaId ? { blockSchemaId: change.blockSchemaId } : {}) })
+        .where(eq(blockDocument.id, id))
+        .run();
+      const existing = tx.select().from(blockDocumentReference).where(eq(blockDocumentReference.parentBlockDocumentId, id)).all();
+      const wanted = new Set(change.references.map(([name, childId]) => `${name}\u0000${childId}`));
+      const kept = new Set<string>();
+      for (const ref of existing) {
+        const key = `${ref.name}\u0000${ref.referenceBlockDocumentId}`;
+        if (wanted.has(key)) kept.add(key);
+        else tx.delete(blockDocumentReference).where(eq(blockDocumentReference.id, ref.id)).run();
+      }
+      const added = change.references.filter(([name, childId]) => !kept.has(`${name}\u0000${childId}`));
+      this.insertReferences(tx, id, added, now);
+    });
+  }
+
+  async deleteDocument(id: string): Promise<boolean> {
+    return this.db.delete(blockDocument).where(eq(blockDocument.id, id)).returning({ id: blockDocument.id }).all().length > 0;
+  }
+
+  private insertReferences(tx: Pick<SqliteDb, "insert">, parentId: string, references: [string, string][], now: Micros): void {
+    for (const [name, childId] of references) {
+      const id = Bun.randomUUIDv7();
+      tx.insert(blockDocumentReference)
+        .values({ id, created: now, updated: now, name, parentBlockDocumentId: parentId, referenceBlockDocumentId: childId })
+        .run();
+    }
+  }
+}
