@@ -5,40 +5,18 @@
 import { Elysia, ValidationError } from "elysia";
 import { SQLiteError } from "bun:sqlite";
 import type { AppContext } from "./context";
-import { HttpError, INTEGRITY_CONFLICT, type ValidationIssue } from "./api/errors";
+import { HttpError, INTEGRITY_CONFLICT } from "./api/errors";
+import { validationIssues } from "./api/validation";
 import { adminRoutes } from "./api/admin";
 import { flowRoutes } from "./api/flows";
-
-/** TypeBox ValueErrorType numbers -> pydantic-style error type names, for the 422 body. */
-function issueType(message: string): string {
-  if (/required/i.test(message)) return "missing";
-  if (/additional/i.test(message) || /Unexpected property/i.test(message)) return "extra_forbidden";
-  return "value_error";
-}
-
-function valueAt(root: unknown, segments: string[]): unknown {
-  let value = root;
-  for (const s of segments) value = value != null && typeof value === "object" ? (value as Record<string, unknown>)[s] : undefined;
-  return value;
-}
-
-function validationIssues(error: ValidationError, source: "body" | "query" | "path", body: unknown): ValidationIssue[] {
-  const issues: ValidationIssue[] = [];
-  const seen = new Set<string>();
-  for (const e of error.all) {
-    if (!("path" in e)) continue;
-    const path = String(e.path);
-    if (seen.has(path)) continue; // TypeBox reports unions once per branch; one entry per location is enough
-    seen.add(path);
-    const segments = path.split("/").filter(Boolean);
-    const loc: (string | number)[] = [source, ...segments.map((p) => (/^\d+$/.test(p) ? Number(p) : p))];
-    const type = issueType(e.message);
-    // pydantic reports the enclosing object as the input of a missing field
-    const input = type === "missing" ? valueAt(body, segments.slice(0, -1)) : e.value;
-    issues.push({ type, loc, msg: type === "missing" ? "Field required" : type === "extra_forbidden" ? "Extra inputs are not permitted" : e.message, input: input ?? null });
-  }
-  return issues;
-}
+import { flowRunRoutes } from "./api/flow-runs";
+import { runStateRoutes } from "./api/run-states";
+import { taskRunRoutes } from "./api/task-runs";
+import { logRoutes } from "./api/logs";
+import { variableRoutes } from "./api/variables";
+import { blockTypeRoutes } from "./api/block-types";
+import { blockCapabilityRoutes, blockSchemaRoutes } from "./api/block-schemas";
+import { blockDocumentRoutes } from "./api/block-documents";
 
 const rawBodies = new WeakMap<Request, string>();
 
@@ -75,7 +53,7 @@ export function createApp(ctx: AppContext) {
           const source = error.type === "query" ? "query" : "body";
           return json(422, {
             exception_message: "Invalid request received.",
-            exception_detail: validationIssues(error, source, body),
+            exception_detail: validationIssues(error.all.filter((e) => "path" in e), source, body),
             request_body: body ?? null,
           });
         }
@@ -107,6 +85,15 @@ export function createApp(ctx: AppContext) {
       })
       .use(adminRoutes(ctx))
       .use(flowRoutes(ctx))
+      .use(flowRunRoutes(ctx))
+      .use(taskRunRoutes(ctx))
+      .use(runStateRoutes(ctx))
+      .use(variableRoutes(ctx))
+      .use(logRoutes(ctx))
+      .use(blockTypeRoutes(ctx))
+      .use(blockSchemaRoutes(ctx))
+      .use(blockCapabilityRoutes(ctx))
+      .use(blockDocumentRoutes(ctx))
   );
 }
 

@@ -2,7 +2,7 @@ import { Elysia, t } from "elysia";
 import type { AppContext } from "../context";
 import type { FlowRow } from "../db/repos/flows";
 import { formatDateTime } from "../lib/time";
-import { Enum, IdParams, Labels, LimitOffset, LimitPage, Maybe, NAME_FORBIDDEN, Strict, Tags } from "../schemas/common";
+import { Enum, IdParams, Lenient, Labels, LimitOffset, LimitPage, Maybe, NAME_FORBIDDEN, Strict, Tags } from "../schemas/common";
 import { RunFilters } from "../schemas/filters";
 import { invalidField, notFound } from "./errors";
 import { paginated, paging } from "./paging";
@@ -27,7 +27,7 @@ export function flowJson(row: FlowRow) {
 }
 
 export function flowRoutes({ store, clock, config }: AppContext) {
-  const listBody = t.Object({ ...RunFilters, ...LimitOffset, sort: FlowSortSchema });
+  const listBody = Lenient({ ...RunFilters, ...LimitOffset, sort: FlowSortSchema });
 
   return new Elysia({ prefix: "/flows" })
     .post(
@@ -54,7 +54,7 @@ export function flowRoutes({ store, clock, config }: AppContext) {
       },
       { body: listBody },
     )
-    .post("/count", ({ body }) => store.flows.count(body), { body: t.Object(RunFilters) })
+    .post("/count", ({ body }) => store.flows.count(body), { body: Lenient(RunFilters) })
     .post(
       "/paginate",
       async ({ body }) => {
@@ -65,7 +65,7 @@ export function flowRoutes({ store, clock, config }: AppContext) {
         ]);
         return paginated(rows.map(flowJson), count, limit, page);
       },
-      { body: t.Object({ ...RunFilters, ...LimitPage, sort: FlowSortSchema }) },
+      { body: Lenient({ ...RunFilters, ...LimitPage, sort: FlowSortSchema }) },
     )
     .post(
       "/bulk_delete",
@@ -74,7 +74,7 @@ export function flowRoutes({ store, clock, config }: AppContext) {
         if (limit < 1 || limit > 50) throw invalidField(["limit"], "Input should be between 1 and 50", limit, body);
         return { deleted: await store.flows.bulkDelete(body, limit) };
       },
-      { body: t.Object({ flows: RunFilters.flows, limit: Maybe(t.Integer()) }) },
+      { body: Lenient({ flows: RunFilters.flows, limit: Maybe(t.Integer()) }) },
     )
     .get(
       "/name/:name",

@@ -3,13 +3,33 @@
  * to a Store and never see SQL; a PostgreSQL Store would offer the same shape.
  */
 import { openSqlite, type SqliteDb } from "./client";
+import { BlockRepository } from "./repos/blocks";
+import { ConfigurationRepository } from "./repos/configuration";
+import { FlowRunRepository } from "./repos/flow-runs";
 import { FlowRepository } from "./repos/flows";
+import { LogRepository } from "./repos/logs";
+import { TaskRunRepository } from "./repos/task-runs";
+import { RunTransitions } from "./repos/transitions";
+import { VariableRepository } from "./repos/variables";
 
 export class Store {
+  readonly configuration: ConfigurationRepository;
   readonly flows: FlowRepository;
+  readonly flowRuns: FlowRunRepository;
+  readonly taskRuns: TaskRunRepository;
+  readonly variables: VariableRepository;
+  readonly logs: LogRepository;
+  readonly blocks: BlockRepository;
 
   constructor(readonly db: SqliteDb) {
+    this.configuration = new ConfigurationRepository(db);
     this.flows = new FlowRepository(db);
+    const transitions = new RunTransitions(db);
+    this.flowRuns = new FlowRunRepository(db, transitions);
+    this.taskRuns = new TaskRunRepository(db, transitions);
+    this.variables = new VariableRepository(db);
+    this.logs = new LogRepository(db);
+    this.blocks = new BlockRepository(db);
   }
 
   static open(path: string): Store {
