@@ -19,9 +19,25 @@ export function openSqlite(path: string): SqliteDb {
   client.run("PRAGMA synchronous = NORMAL");
   client.run("PRAGMA busy_timeout = 5000");
   client.run("PRAGMA foreign_keys = ON");
-  const db = drizzle({ client, schema }) as SqliteDb;
+  const db = drizzle({ client: withStatementCache(client), schema }) as SqliteDb;
   migrate(db);
   return db;
+}
+
+/**
+ * Drizzle compiles every query with Database.prepare(). Routing that to
+ * Database.query(), bun's per-SQL-text statement cache, means a query shape is
+ * compiled by SQLite once per connection instead of once per request.
+ * (Statements run to completion synchronously, so sharing one is safe.)
+ */
+function withStatementCache(client: Database): Database {
+  return new Proxy(client, {
+    get(target, prop) {
+      if (prop === "prepare") return (sql: string) => target.query(sql);
+      const value = Reflect.get(target, prop, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
 }
 
 function migrate(db: SqliteDb): void {
