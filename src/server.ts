@@ -6,7 +6,7 @@ import { SystemClock, type Clock } from "./clock";
 import { configFromEnv, type Config } from "./config";
 import type { AppContext } from "./context";
 import { Store } from "./db/store";
-import { createApp } from "./app";
+import { createApp, type App } from "./app";
 import { createLogger, type Logger } from "./logger";
 
 export interface ServerOptions extends Partial<Config> {
@@ -38,9 +38,19 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const logger = givenLogger ?? createLogger(config.logLevel);
   const store = Store.open(config.databasePath);
   const context: AppContext = { config, store, clock, logger };
-  const app = createApp(context).listen({ hostname: config.host, port: config.port });
+  // Elysia turns SO_REUSEPORT on by default, which lets a second server on the same
+  // port silently share its traffic; a taken port must be an error, as in Prefect.
+  let app: App;
+  try {
+    app = createApp(context).listen({ hostname: config.host, port: config.port, reusePort: false });
+  } catch (error) {
+    store.close(); // e.g. the port is taken: do not leave the database open behind a failed start
+    throw error;
+  }
   const server = app.server!;
-  const url = `http://${config.host}:${server.port}`;
+  // An IPv6 literal needs brackets inside a URL.
+  const host = config.host.includes(":") ? `[${config.host}]` : config.host;
+  const url = `http://${host}:${server.port}`;
   let stopped = false;
   return {
     url,

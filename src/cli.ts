@@ -1,0 +1,99 @@
+/**
+ * Command-line parsing, kept apart from src/main.ts so it can be unit-tested
+ * without starting a server or touching process state.
+ */
+import { parseArgs } from "node:util";
+import { configFromEnv, databasePathFromUrl, LOG_LEVELS, type Config, type LogLevel } from "./config";
+import pkg from "../package.json" with { type: "json" };
+
+export const VERSION: string = pkg.version;
+
+export const USAGE = `Usage: prefect-lite [options]
+
+A lightweight server for the Prefect 3 orchestration API.
+
+Options:
+  --host HOST          address to listen on (env PREFECT_SERVER_API_HOST; default 127.0.0.1)
+  --port PORT          port to listen on, 0 for any free port (env PREFECT_SERVER_API_PORT; default 4200)
+  --db PATH            SQLite file, :memory:, or sqlite:///PATH
+                       (env PREFECT_API_DATABASE_CONNECTION_URL; default $PREFECT_HOME/prefect-lite.db)
+  --no-services        do not run background services
+  --log-level LEVEL    ${LOG_LEVELS.join(", ")} (default info)
+  -h, --help           show this help
+  --version            show the version`;
+
+export type CliCommand = { kind: "serve"; config: Config } | { kind: "help" } | { kind: "version" };
+
+/** A usage mistake: main.ts prints it, points at --help and exits 2. */
+export class CliError extends Error {}
+
+type Env = Record<string, string | undefined>;
+
+/** Turns argv (without the executable and script) and the environment into what to do. Flags win over env. */
+export function parseCli(argv: string[], env: Env): CliCommand {
+  const { values } = asUsageError(() =>
+    parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        host: { type: "string" },
+        port: { type: "string" },
+        db: { type: "string" },
+        "no-services": { type: "boolean" },
+        "log-level": { type: "string" },
+        help: { type: "boolean", short: "h" },
+        version: { type: "boolean" },
+      },
+    }),
+  );
+  if (values.help) return { kind: "help" };
+  if (values.version) return { kind: "version" };
+
+  // --db replaces the environment's URL, so an unsupported one there (postgresql://...) must not stop it.
+  const envForConfig =
+    values.db === undefined
+      ? env
+      : { ...env, PREFECT_API_DATABASE_CONNECTION_URL: undefined, PREFECT_SERVER_DATABASE_CONNECTION_URL: undefined };
+  const config = asUsageError(() => configFromEnv(envForConfig));
+
+  if (values.host !== undefined) config.host = nonEmpty(values.host, "--host");
+  if (values.port !== undefined) config.port = parsePort(values.port, "--port");
+  else if (env.PREFECT_SERVER_API_PORT !== undefined) config.port = parsePort(env.PREFECT_SERVER_API_PORT, "PREFECT_SERVER_API_PORT");
+  if (values.db !== undefined) {
+    const url = nonEmpty(values.db, "--db");
+    config.databasePath = asUsageError(() => databasePathFromUrl(url));
+  }
+  if (values["no-services"]) config.servicesEnabled = false;
+  if (values["log-level"] !== undefined) config.logLevel = parseLogLevel(values["log-level"]);
+  return { kind: "serve", config };
+}
+
+/** parseArgs and the config helpers throw plain Errors for bad input; they are usage mistakes here. */
+function asUsageError<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (error) {
+    throw new CliError(error instanceof Error ? error.message : String(error));
+  }
+}
+
+function nonEmpty(text: string, flag: string): string {
+  if (text === "") throw new CliError(`${flag} must not be empty`);
+  return text;
+}
+
+function parsePort(text: string, source: string): number {
+  const port = Number(text);
+  if (!/^\d+$/.test(text) || port > 65535) throw new CliError(`${source} must be a port number from 0 to 65535, got '${text}'`);
+  return port;
+}
+
+function parseLogLevel(text: string): LogLevel {
+  // Prefect's settings spell levels in upper case (PREFECT_LOGGING_LEVEL=WARNING); accept both.
+  const level = text.toLowerCase();
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) {
+    throw new CliError(`--log-level must be one of ${LOG_LEVELS.join(", ")}, got '${text}'`);
+  }
+  return level as LogLevel;
+}
