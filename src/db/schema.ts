@@ -3,7 +3,7 @@
  * durations are integer microseconds; JSON documents are TEXT.
  * A PostgreSQL schema would live beside this file with the same table shapes.
  */
-import { index, integer, sqliteTable, text, uniqueIndex, type AnySQLiteColumn } from "drizzle-orm/sqlite-core";
+import { index, integer, real, sqliteTable, text, uniqueIndex, type AnySQLiteColumn } from "drizzle-orm/sqlite-core";
 import type { JsonObject, JsonValue } from "../lib/json";
 
 const id = () => text("id").primaryKey();
@@ -61,7 +61,10 @@ export const flowRun = sqliteTable(
     uniqueIndex("uq_flow_run__flow_id_idempotency_key").on(t.flowId, t.idempotencyKey),
     index("ix_flow_run__flow_id").on(t.flowId),
     index("ix_flow_run__deployment_id").on(t.deploymentId),
-    index("ix_flow_run__work_queue_id").on(t.workQueueId),
+    // worker polling: a queue's SCHEDULED runs in scheduled-time order
+    index("ix_flow_run__work_queue_id_state_type_next_scheduled").on(t.workQueueId, t.stateType, t.nextScheduledStartTime),
+    // late runs and the scheduler's "future runs of this deployment"
+    index("ix_flow_run__state_type_next_scheduled").on(t.stateType, t.nextScheduledStartTime),
     index("ix_flow_run__parent_task_run_id").on(t.parentTaskRunId),
     index("ix_flow_run__state_type").on(t.stateType),
     index("ix_flow_run__expected_start_time").on(t.expectedStartTime),
@@ -267,3 +270,146 @@ export const configuration = sqliteTable("configuration", {
   key: text("key").notNull().unique(),
   value: json<JsonObject>("value").notNull(),
 });
+
+export const workPool = sqliteTable("work_pool", {
+  id: id(),
+  created: created(),
+  updated: updated(),
+  name: text("name").notNull().unique(),
+  description: text("description"),
+  type: text("type").notNull(),
+  baseJobTemplate: json<JsonObject>("base_job_template").notNull(),
+  isPaused: integer("is_paused", { mode: "boolean" }).notNull().default(false),
+  defaultQueueId: text("default_queue_id"),
+  concurrencyLimit: integer("concurrency_limit"),
+  status: text("status"),
+  lastTransitionedStatusAt: instant("last_transitioned_status_at"),
+  storageConfiguration: json<JsonObject>("storage_configuration").notNull(),
+});
+
+export const workQueue = sqliteTable(
+  "work_queue",
+  {
+    id: id(),
+    created: created(),
+    updated: updated(),
+    name: text("name").notNull(),
+    description: text("description").notNull().default(""),
+    isPaused: integer("is_paused", { mode: "boolean" }).notNull().default(false),
+    concurrencyLimit: integer("concurrency_limit"),
+    priority: integer("priority").notNull(),
+    lastPolled: instant("last_polled"),
+    status: text("status").notNull().default("NOT_READY"),
+    filter: json<JsonObject | null>("filter"),
+    workPoolId: text("work_pool_id").notNull().references(() => workPool.id, { onDelete: "cascade" }),
+  },
+  (t) => [
+    uniqueIndex("uq_work_queue__work_pool_id_name").on(t.workPoolId, t.name),
+    index("ix_work_queue__work_pool_id_priority").on(t.workPoolId, t.priority),
+  ],
+);
+
+export const worker = sqliteTable(
+  "worker",
+  {
+    id: id(),
+    created: created(),
+    updated: updated(),
+    workPoolId: text("work_pool_id").notNull().references(() => workPool.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    lastHeartbeatTime: instant("last_heartbeat_time").notNull(),
+    heartbeatIntervalSeconds: integer("heartbeat_interval_seconds"),
+    status: text("status").notNull().default("OFFLINE"),
+  },
+  (t) => [
+    uniqueIndex("uq_worker__work_pool_id_name").on(t.workPoolId, t.name),
+    index("ix_worker__work_pool_id_last_heartbeat_time").on(t.workPoolId, t.lastHeartbeatTime),
+  ],
+);
+
+export const concurrencyLimitV2 = sqliteTable("concurrency_limit_v2", {
+  id: id(),
+  created: created(),
+  updated: updated(),
+  active: integer("active", { mode: "boolean" }).notNull().default(true),
+  name: text("name").notNull().unique(),
+  limit: integer("limit").notNull(),
+  activeSlots: integer("active_slots").notNull().default(0),
+  deniedSlots: integer("denied_slots").notNull().default(0),
+  slotDecayPerSecond: real("slot_decay_per_second").notNull().default(0),
+  avgSlotOccupancySeconds: real("avg_slot_occupancy_seconds").notNull().default(2),
+});
+
+/** Slots held on concurrency limits, released explicitly or repossessed when they expire. */
+export const concurrencyLease = sqliteTable(
+  "concurrency_lease",
+  {
+    id: id(),
+    created: created(),
+    updated: updated(),
+    expiration: instant("expiration").notNull(),
+    resourceIds: json<string[]>("resource_ids").notNull(),
+    slots: integer("slots").notNull(),
+    metadata: json<JsonObject | null>("metadata"),
+  },
+  (t) => [index("ix_concurrency_lease__expiration").on(t.expiration)],
+);
+
+export const deployment = sqliteTable(
+  "deployment",
+  {
+    id: id(),
+    created: created(),
+    updated: updated(),
+    name: text("name").notNull(),
+    version: text("version"),
+    description: text("description"),
+    flowId: text("flow_id").notNull().references(() => flow.id, { onDelete: "cascade" }),
+    paused: integer("paused", { mode: "boolean" }).notNull().default(false),
+    workQueueName: text("work_queue_name"),
+    workQueueId: text("work_queue_id").references(() => workQueue.id, { onDelete: "set null" }),
+    jobVariables: json<JsonObject>("job_variables").notNull(),
+    path: text("path"),
+    entrypoint: text("entrypoint"),
+    lastPolled: instant("last_polled"),
+    status: text("status").notNull().default("NOT_READY"),
+    concurrencyLimitId: text("concurrency_limit_id").references(() => concurrencyLimitV2.id, { onDelete: "set null" }),
+    concurrencyOptions: json<JsonObject | null>("concurrency_options"),
+    tags: json<string[]>("tags").notNull(),
+    labels: json<JsonObject>("labels").notNull(),
+    parameters: json<JsonObject>("parameters").notNull(),
+    pullSteps: json<JsonValue[] | null>("pull_steps"),
+    parameterOpenapiSchema: json<JsonObject | null>("parameter_openapi_schema"),
+    enforceParameterSchema: integer("enforce_parameter_schema", { mode: "boolean" }).notNull().default(true),
+    createdBy: json<JsonObject | null>("created_by"),
+    updatedBy: json<JsonObject | null>("updated_by"),
+    storageDocumentId: text("storage_document_id"),
+    infrastructureDocumentId: text("infrastructure_document_id"),
+    versionInfo: json<JsonObject | null>("version_info"),
+  },
+  (t) => [
+    uniqueIndex("uq_deployment__flow_id_name").on(t.flowId, t.name),
+    index("ix_deployment__work_queue_id").on(t.workQueueId),
+    index("ix_deployment__updated").on(t.updated),
+    index("ix_deployment__paused").on(t.paused),
+  ],
+);
+
+export const deploymentSchedule = sqliteTable(
+  "deployment_schedule",
+  {
+    id: id(),
+    created: created(),
+    updated: updated(),
+    deploymentId: text("deployment_id").notNull().references(() => deployment.id, { onDelete: "cascade" }),
+    schedule: json<JsonObject>("schedule").notNull(),
+    active: integer("active", { mode: "boolean" }).notNull().default(true),
+    maxScheduledRuns: integer("max_scheduled_runs"),
+    parameters: json<JsonObject>("parameters").notNull(),
+    slug: text("slug"),
+  },
+  (t) => [
+    index("ix_deployment_schedule__deployment_id").on(t.deploymentId),
+    uniqueIndex("uq_deployment_schedule__deployment_id_slug").on(t.deploymentId, t.slug),
+  ],
+);
