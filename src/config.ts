@@ -13,6 +13,60 @@ export interface Config {
   defaultLimit: number;
   /** Max serialised flow-run parameters in bytes; 0 = unlimited (PREFECT_SERVER_API_MAX_PARAMETER_SIZE). */
   maxParameterSize: number;
+  services: ServiceSettings;
+}
+
+/** Background service cadences and limits, named after Prefect's PREFECT_SERVER_SERVICES_* settings. */
+export interface ServiceSettings {
+  schedulerLoopSeconds: number;
+  schedulerRecentDeploymentsLoopSeconds: number;
+  schedulerDeploymentBatchSize: number;
+  schedulerMaxRuns: number;
+  schedulerMinRuns: number;
+  schedulerMaxScheduledTimeSeconds: number;
+  schedulerMinScheduledTimeSeconds: number;
+  lateRunsLoopSeconds: number;
+  lateRunsAfterSeconds: number;
+  foremanLoopSeconds: number;
+  foremanInactivityHeartbeatMultiple: number;
+  foremanFallbackHeartbeatIntervalSeconds: number;
+  foremanDeploymentLastPolledTimeoutSeconds: number;
+  foremanWorkQueueLastPolledTimeoutSeconds: number;
+  cancellationCleanupLoopSeconds: number;
+  cancellingTimeoutSeconds: number;
+  pauseExpirationsLoopSeconds: number;
+  repossessorLoopSeconds: number;
+}
+
+/** Each setting: its PREFECT_SERVER_SERVICES_ suffix and Prefect's default. */
+const SERVICE_SETTINGS: Record<keyof ServiceSettings, [string, number]> = {
+  schedulerLoopSeconds: ["SCHEDULER_LOOP_SECONDS", 60],
+  schedulerRecentDeploymentsLoopSeconds: ["SCHEDULER_RECENT_DEPLOYMENTS_LOOP_SECONDS", 5],
+  schedulerDeploymentBatchSize: ["SCHEDULER_DEPLOYMENT_BATCH_SIZE", 100],
+  schedulerMaxRuns: ["SCHEDULER_MAX_RUNS", 100],
+  schedulerMinRuns: ["SCHEDULER_MIN_RUNS", 3],
+  schedulerMaxScheduledTimeSeconds: ["SCHEDULER_MAX_SCHEDULED_TIME", 100 * 86400],
+  schedulerMinScheduledTimeSeconds: ["SCHEDULER_MIN_SCHEDULED_TIME", 3600],
+  lateRunsLoopSeconds: ["LATE_RUNS_LOOP_SECONDS", 5],
+  lateRunsAfterSeconds: ["LATE_RUNS_AFTER_SECONDS", 15],
+  foremanLoopSeconds: ["FOREMAN_LOOP_SECONDS", 15],
+  foremanInactivityHeartbeatMultiple: ["FOREMAN_INACTIVITY_HEARTBEAT_MULTIPLE", 3],
+  foremanFallbackHeartbeatIntervalSeconds: ["FOREMAN_FALLBACK_HEARTBEAT_INTERVAL_SECONDS", 30],
+  foremanDeploymentLastPolledTimeoutSeconds: ["FOREMAN_DEPLOYMENT_LAST_POLLED_TIMEOUT_SECONDS", 60],
+  foremanWorkQueueLastPolledTimeoutSeconds: ["FOREMAN_WORK_QUEUE_LAST_POLLED_TIMEOUT_SECONDS", 60],
+  cancellationCleanupLoopSeconds: ["CANCELLATION_CLEANUP_LOOP_SECONDS", 20],
+  cancellingTimeoutSeconds: ["CANCELLATION_CLEANUP_CANCELLING_TIMEOUT_SECONDS", 300],
+  pauseExpirationsLoopSeconds: ["PAUSE_EXPIRATIONS_LOOP_SECONDS", 5],
+  repossessorLoopSeconds: ["REPOSSESSOR_LOOP_SECONDS", 15],
+};
+
+/** Reads PREFECT_SERVER_SERVICES_* (durations as seconds); unset or invalid values keep Prefect's defaults. */
+export function serviceSettingsFromEnv(env: Env): ServiceSettings {
+  const entries = Object.entries(SERVICE_SETTINGS).map(([key, [suffix, fallback]]) => {
+    const value = Number(env[`PREFECT_SERVER_SERVICES_${suffix}`]);
+    return [key, Number.isFinite(value) && value > 0 ? value : fallback];
+  });
+  return Object.fromEntries(entries) as ServiceSettings;
 }
 
 export const LOG_LEVELS = ["debug", "info", "warning", "error"] as const;
@@ -56,5 +110,6 @@ export function configFromEnv(env: Env = process.env): Config {
     logLevel: "info",
     defaultLimit: Number(env.PREFECT_SERVER_API_DEFAULT_LIMIT ?? env.PREFECT_API_DEFAULT_LIMIT ?? 200),
     maxParameterSize: Number(env.PREFECT_SERVER_API_MAX_PARAMETER_SIZE ?? 524288),
+    services: serviceSettingsFromEnv(env),
   };
 }

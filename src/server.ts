@@ -8,6 +8,7 @@ import type { AppContext } from "./context";
 import { Store } from "./db/store";
 import { createApp, type App } from "./app";
 import { createLogger, type Logger } from "./logger";
+import { createServices } from "./services";
 
 export interface ServerOptions extends Partial<Config> {
   clock?: Clock;
@@ -47,6 +48,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     store.close(); // e.g. the port is taken: do not leave the database open behind a failed start
     throw error;
   }
+  const services = config.servicesEnabled ? createServices(context) : [];
+  for (const service of services) service.start();
   const server = app.server!;
   // An IPv6 literal needs brackets inside a URL.
   const host = config.host.includes(":") ? `[${config.host}]` : config.host;
@@ -60,6 +63,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     async stop() {
       if (stopped) return;
       stopped = true;
+      await Promise.all(services.map((s) => s.stop()));
       await app.stop();
       store.close();
     },

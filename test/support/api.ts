@@ -10,6 +10,7 @@ export interface ApiResponse<T = any> {
   status: number;
   body: T;
   text: string;
+  headers: Headers;
 }
 
 export function createTestApi(options: { clock?: Clock } = {}) {
@@ -36,7 +37,7 @@ export function createTestApi(options: { clock?: Clock } = {}) {
     } catch {
       parsed = text;
     }
-    return { status: res.status, body: parsed as T, text };
+    return { status: res.status, body: parsed as T, text, headers: res.headers };
   }
 
   return {

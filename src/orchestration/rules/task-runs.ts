@@ -1,6 +1,7 @@
 /** Task-run rules of Prefect's CoreTaskPolicy (orchestration/core_policy.py). */
 import { ALL_STATES, OrchestrationRule, states } from "../engine";
 import type { TaskRunSnapshot } from "../context";
+import { clampedPoissonInterval } from "../../lib/poisson";
 import {
   TERMINAL_STATES,
   carriesPersistedResult,
@@ -112,20 +113,6 @@ export function retryDelaySeconds(
     : (retryDelay ?? 0);
   if (!jitterFactor || base <= 0) return base;
   return clampedPoissonInterval(base, jitterFactor, random);
-}
-
-/**
- * prefect.utilities.math.clamped_poisson_interval: an exponential sample clamped so
- * that it stays within `average * (1 + clamping)` and the mean stays near `average`.
- */
-function clampedPoissonInterval(average: number, clamping: number, random: () => number): number {
-  const k = 1 + clamping;
-  const lowerMultiple = k >= 50 ? 0 : Math.log2(Math.max(2 ** k / (2 ** k - 1), 1e-10));
-  const cdf = (x: number) => 1 - Math.exp(-x / average);
-  const lowerRv = cdf(Math.max(0, average * lowerMultiple));
-  const upperRv = cdf(average * k);
-  const u = lowerRv + random() * (upperRv - lowerRv);
-  return -Math.log(Math.max(1 - u, 1e-10)) * average;
 }
 
 /** Remember which flow-run attempt this task attempt belongs to (drives task "Retrying" names). */

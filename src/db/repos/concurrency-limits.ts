@@ -1,0 +1,338 @@
+/**
+ * Global (v2) concurrency limits and the leases that hold their slots: every
+ * statement on `concurrency_limit_v2` and `concurrency_lease` lives here.
+ *
+ * Slot accounting (shared with orchestration, which takes deployment slots):
+ * - `active_slots` counts held slots. Rate limits (`slot_decay_per_second > 0`)
+ *   give slots back over time: the live count is `activeSlotsAt(row, now)` =
+ *   max(0, active_slots − floor(decay × seconds since `updated`)).
+ * - Every write that moves `updated` first settles the decay (stores the decayed
+ *   active and denied counts as of `now`), so no decay is lost or counted twice.
+ *   (Prefect moves `updated` on a refused increment or a PATCH without settling
+ *   `active_slots`, which forgets the decay earned until then.)
+ * - A lease row holds `slots` on each of its `resourceIds` until it is released:
+ *   releasing decrements those limits (never below 0) and deletes the row. A lease
+ *   whose `expiration` has passed is still held until the repossessor releases it.
+ *
+ * The `...Sync` methods are for callers that already run inside a transaction
+ * (bun:sqlite is synchronous, so orchestration can call them mid-transition):
+ * they join the caller's transaction, and each opens its own immediate
+ * transaction only when none is open, so every one of them is atomic either way.
+ * - `getSync(id)`, `readByNamesSync(names)`: limit rows.
+ * - `tryAcquireSync(limitIds, slots, now): boolean`: takes `slots` on every limit
+ *   or on none. False (nothing written) when an id is unknown or inactive, or a
+ *   limit lacks room after decay: Prefect's bulk_increment_active_slots.
+ * - `releaseSlotsSync(limitIds, slots, now, occupancySeconds?): boolean`: gives
+ *   slots back on the active limits among `limitIds`; true when every id was an
+ *   active limit (Prefect's bulk_decrement_active_slots).
+ * - `createLeaseSync(lease, now)`, `readLeaseSync(id)`, `renewLeaseSync(id, ttl, now)`,
+ *   `releaseLeaseSync(id, now, options?)`: the lease lifecycle.
+ * Orchestration takes a deployment slot with `tryAcquireSync([limitId], 1, now)`
+ * then `createLeaseSync({ resourceIds: [limitId], slots: 1, ttl })`, and gives it
+ * back with `releaseLeaseSync(leaseId, now, { recordOccupancy: false })`.
+ */
+import { asc, eq, inArray, lt, sql, type SQL } from "drizzle-orm";
+import type { JsonObject } from "../../lib/json";
+import { MICROS_PER_SECOND, type Micros } from "../../lib/time";
+import type { SqliteDb } from "../client";
+import { concurrencyLease, concurrencyLimitV2 } from "../schema";
+
+export type ConcurrencyLimitRow = typeof concurrencyLimitV2.$inferSelect;
+export type ConcurrencyLeaseRow = typeof concurrencyLease.$inferSelect;
+
+/** A limit named by id or by name (the `{id_or_name}` routes). */
+export type LimitRef = { id: string } | { name: string };
+
+export interface ConcurrencyLimitCreate {
+  name: string;
+  limit: number;
+  active: boolean;
+  activeSlots: number;
+  deniedSlots: number;
+  slotDecayPerSecond: number;
+}
+
+/** The fields a PATCH sent; an explicit null reaches the NOT NULL constraint (a 409, as in Prefect). */
+export type ConcurrencyLimitPatch = { [K in keyof ConcurrencyLimitCreate]?: ConcurrencyLimitCreate[K] | null };
+
+export type LeaseHolder = { type: "flow_run" | "task_run" | "deployment"; id: string };
+
+export interface LeaseCreate {
+  resourceIds: string[];
+  slots: number;
+  /** Time to live from `now`. */
+  ttl: Micros;
+  holder?: LeaseHolder | null;
+}
+
+/** Prefect's PREFECT_SERVER_TASKS_TAG_CONCURRENCY_SLOT_WAIT_SECONDS default. */
+const TAG_SLOT_WAIT_SECONDS = 10;
+/** Prefect's PREFECT_SERVER_CONCURRENCY_MAXIMUM_CONCURRENCY_SLOT_WAIT_SECONDS default. */
+const MAXIMUM_SLOT_WAIT_SECONDS = 30;
+/** Floor of the per-slot occupancy average, so its inverse (a decay rate) stays finite. */
+const MINIMUM_OCCUPANCY_SECONDS_PER_SLOT = 0.1;
+/** The occupancy average spans the last `limit × 2` releases. */
+const OCCUPANCY_SAMPLES_MULTIPLIER = 2;
+
+/**
+ * The longest a client is told to wait for a slot of a limit without decay: tag
+ * limits (`tag:<tag>`) use the task setting, every other limit the server-wide cap.
+ */
+export function slotWaitCapSeconds(name: string): number {
+  return name.startsWith("tag:") ? TAG_SLOT_WAIT_SECONDS : MAXIMUM_SLOT_WAIT_SECONDS;
+}
+
+/** Seconds since the row last changed; a clock set back never adds slots. */
+function secondsSinceUpdate(row: ConcurrencyLimitRow, now: Micros): number {
+  return Math.max(0, now - row.updated) / MICROS_PER_SECOND;
+}
+
+/** Held slots as of `now`, after rate-limit decay. */
+export function activeSlotsAt(row: ConcurrencyLimitRow, now: Micros): number {
+  return Math.max(0, row.activeSlots - Math.floor(row.slotDecayPerSecond * secondsSinceUpdate(row, now)));
+}
+
+/**
+ * Denied slots as of `now`. They decay at the limit's own rate for rate limits and
+ * otherwise at one per (capped) average occupancy, the pace at which slots free up.
+ */
+export function deniedSlotsAt(row: ConcurrencyLimitRow, now: Micros): number {
+  const occupancy = Math.max(MINIMUM_OCCUPANCY_SECONDS_PER_SLOT, Math.min(row.avgSlotOccupancySeconds, slotWaitCapSeconds(row.name)));
+  const rate = row.slotDecayPerSecond > 0 ? row.slotDecayPerSecond : 1 / occupancy;
+  return Math.max(0, row.deniedSlots - Math.floor(rate * secondsSinceUpdate(row, now)));
+}
+
+/**
+ * The running average of seconds a slot is held, moved one sample's weight toward
+ * this release. A zero limit has no samples to weigh (Prefect divides by zero there).
+ */
+function occupancyAverage(row: ConcurrencyLimitRow, slots: number, occupancySeconds: number): number {
+  if (row.limit === 0) return row.avgSlotOccupancySeconds;
+  const perSlot = Math.max(occupancySeconds / slots, MINIMUM_OCCUPANCY_SECONDS_PER_SLOT);
+  const samples = row.limit * OCCUPANCY_SAMPLES_MULTIPLIER;
+  return row.avgSlotOccupancySeconds + perSlot / samples - row.avgSlotOccupancySeconds / samples;
+}
+
+/** An explicit null becomes SQL NULL so NOT NULL columns refuse it; undefined leaves the column alone. */
+const sqlNull = <T>(value: T | null | undefined): T | SQL | undefined => (value === null ? sql`NULL` : value);
+
+const refWhere = (ref: LimitRef): SQL =>
+  "id" in ref ? eq(concurrencyLimitV2.id, ref.id) : eq(concurrencyLimitV2.name, ref.name);
+
+export class ConcurrencyLimitRepository {
+  private readonly byId;
+  private readonly byName;
+  private readonly leaseById;
+
+  constructor(private readonly db: SqliteDb) {
+    this.byId = db.select().from(concurrencyLimitV2).where(eq(concurrencyLimitV2.id, sql.placeholder("id"))).prepare();
+    this.byName = db.select().from(concurrencyLimitV2).where(eq(concurrencyLimitV2.name, sql.placeholder("name"))).prepare();
+    this.leaseById = db.select().from(concurrencyLease).where(eq(concurrencyLease.id, sql.placeholder("id"))).prepare();
+  }
+
+  // ---- limits -------------------------------------------------------------------------------
+
+  /** Inserts the limit; undefined when the name is taken. */
+  async create(input: ConcurrencyLimitCreate, now: Micros): Promise<ConcurrencyLimitRow | undefined> {
+    const inserted = this.db
+      .insert(concurrencyLimitV2)
+      .values({ id: Bun.randomUUIDv7(), created: now, updated: now, ...input })
+      .onConflictDoNothing({ target: concurrencyLimitV2.name })
+      .returning()
+      .all();
+    return inserted[0];
+  }
+
+  async get(ref: LimitRef): Promise<ConcurrencyLimitRow | undefined> {
+    return "id" in ref ? this.getSync(ref.id) : this.byName.get({ name: ref.name });
+  }
+
+  getSync(id: string): ConcurrencyLimitRow | undefined {
+    return this.byId.get({ id });
+  }
+
+  /** The limits among `names` that exist, by name (unknown names are skipped). */
+  async readByNames(names: string[]): Promise<ConcurrencyLimitRow[]> {
+    return this.readByNamesSync(names);
+  }
+
+  readByNamesSync(names: string[]): ConcurrencyLimitRow[] {
+    return this.db.select().from(concurrencyLimitV2).where(inArray(concurrencyLimitV2.name, names)).orderBy(asc(concurrencyLimitV2.name)).all();
+  }
+
+  async list(limit: number, offset: number): Promise<ConcurrencyLimitRow[]> {
+    return this.db.select().from(concurrencyLimitV2).orderBy(asc(concurrencyLimitV2.name)).limit(limit).offset(offset).all();
+  }
+
+  /** Writes the fields sent; false when the limit does not exist. A name clash throws the unique-constraint error (409). */
+  async update(ref: LimitRef, patch: ConcurrencyLimitPatch, now: Micros): Promise<boolean> {
+    return this.atomically(() => {
+      const row = this.db.select().from(concurrencyLimitV2).where(refWhere(ref)).get();
+      if (!row) return false;
+      const values = Object.fromEntries(Object.entries(patch).map(([key, value]) => [key, sqlNull(value)]));
+      this.db.update(concurrencyLimitV2).set({ ...this.settled(row, now), ...values }).where(eq(concurrencyLimitV2.id, row.id)).run();
+      return true;
+    });
+  }
+
+  /** Leases that hold slots on the limit are left alone: releasing them skips a missing limit. */
+  async delete(ref: LimitRef): Promise<boolean> {
+    return this.db.delete(concurrencyLimitV2).where(refWhere(ref)).returning({ id: concurrencyLimitV2.id }).all().length > 0;
+  }
+
+  // ---- slots --------------------------------------------------------------------------------
+
+  async increment(limitIds: string[], slots: number, now: Micros): Promise<boolean> {
+    return this.tryAcquireSync(limitIds, slots, now);
+  }
+
+  /** Takes the slots and records the lease in one transaction; null (nothing written) when the slots are not free. */
+  async incrementWithLease(limitIds: string[], lease: LeaseCreate, now: Micros): Promise<ConcurrencyLeaseRow | null> {
+    return this.atomically(() => (this.tryAcquireSync(limitIds, lease.slots, now) ? this.createLeaseSync(lease, now) : null));
+  }
+
+  /** All-or-nothing: see the contract at the top of this file. */
+  tryAcquireSync(limitIds: string[], slots: number, now: Micros): boolean {
+    const ids = [...new Set(limitIds)];
+    return this.atomically(() => {
+      const rows = this.readByIds(ids).filter((row) => row.active);
+      if (rows.length !== ids.length) return false;
+      if (rows.some((row) => activeSlotsAt(row, now) + slots > row.limit)) return false;
+      for (const row of rows) this.write(row.id, { ...this.settled(row, now), activeSlots: activeSlotsAt(row, now) + slots });
+      return true;
+    });
+  }
+
+  /** Counts a refused request on each active limit; the denials pace the Retry-After of later refusals. */
+  async recordDenied(limitIds: string[], slots: number, now: Micros): Promise<void> {
+    this.atomically(() => {
+      for (const row of this.readByIds(limitIds)) {
+        if (row.active) this.write(row.id, { ...this.settled(row, now), deniedSlots: deniedSlotsAt(row, now) + slots });
+      }
+    });
+  }
+
+  async decrement(limitIds: string[], slots: number, occupancySeconds: number | null, now: Micros): Promise<boolean> {
+    return this.releaseSlotsSync(limitIds, slots, now, occupancySeconds);
+  }
+
+  /**
+   * Gives `slots` back on each active limit among `limitIds` (never below 0). A
+   * positive `occupancySeconds` (how long the slots were held) feeds the occupancy
+   * average. True when every id named an active limit.
+   */
+  releaseSlotsSync(limitIds: string[], slots: number, now: Micros, occupancySeconds?: number | null): boolean {
+    const ids = [...new Set(limitIds)];
+    return this.atomically(() => {
+      const rows = this.readByIds(ids).filter((row) => row.active);
+      for (const row of rows) {
+        this.write(row.id, {
+          ...this.settled(row, now),
+          activeSlots: Math.max(0, activeSlotsAt(row, now) - slots),
+          ...(occupancySeconds ? { avgSlotOccupancySeconds: occupancyAverage(row, slots, occupancySeconds) } : {}),
+        });
+      }
+      return rows.length === ids.length;
+    });
+  }
+
+  // ---- leases -------------------------------------------------------------------------------
+
+  /** Records a lease; it does not take the slots (see `tryAcquireSync`). */
+  createLeaseSync(lease: LeaseCreate, now: Micros): ConcurrencyLeaseRow {
+    const row: ConcurrencyLeaseRow = {
+      id: Bun.randomUUIDv7(),
+      created: now,
+      updated: now,
+      expiration: now + lease.ttl,
+      resourceIds: lease.resourceIds,
+      slots: lease.slots,
+      metadata: lease.holder ? ({ holder: lease.holder } satisfies JsonObject) : null,
+    };
+    this.db.insert(concurrencyLease).values(row).run();
+    return row;
+  }
+
+  readLeaseSync(id: string): ConcurrencyLeaseRow | undefined {
+    return this.leaseById.get({ id });
+  }
+
+  async renewLease(id: string, ttl: Micros, now: Micros): Promise<boolean> {
+    return this.renewLeaseSync(id, ttl, now);
+  }
+
+  /** Moves the expiration to `now + ttl`; false when the lease is unknown or already expired. */
+  renewLeaseSync(id: string, ttl: Micros, now: Micros): boolean {
+    return this.atomically(() => {
+      const lease = this.readLeaseSync(id);
+      if (!lease || isExpired(lease, now)) return false;
+      this.db.update(concurrencyLease).set({ expiration: now + ttl, updated: now }).where(eq(concurrencyLease.id, id)).run();
+      return true;
+    });
+  }
+
+  async releaseLease(id: string, now: Micros): Promise<boolean> {
+    return this.releaseLeaseSync(id, now);
+  }
+
+  /**
+   * Gives the lease's slots back on its limits and deletes it; false when it is
+   * unknown. By default the time it was held feeds the limits' occupancy average,
+   * as for clients and the repossessor; Prefect's orchestration releases without it.
+   */
+  releaseLeaseSync(id: string, now: Micros, options: { recordOccupancy?: boolean } = {}): boolean {
+    return this.atomically(() => {
+      const lease = this.readLeaseSync(id);
+      if (!lease) return false;
+      const occupancySeconds = options.recordOccupancy === false ? null : (now - lease.created) / MICROS_PER_SECOND;
+      this.releaseSlotsSync(lease.resourceIds, lease.slots, now, occupancySeconds);
+      this.db.delete(concurrencyLease).where(eq(concurrencyLease.id, id)).run();
+      return true;
+    });
+  }
+
+  /** Ids of leases expired at `now`, the longest-expired first. */
+  async expiredLeaseIds(now: Micros, limit: number): Promise<string[]> {
+    return this.db
+      .select({ id: concurrencyLease.id })
+      .from(concurrencyLease)
+      .where(lt(concurrencyLease.expiration, now))
+      .orderBy(asc(concurrencyLease.expiration))
+      .limit(limit)
+      .all()
+      .map((row) => row.id);
+  }
+
+  /** Releases the lease if it is still expired: a renewal since it was listed wins. */
+  async repossessLease(id: string, now: Micros): Promise<boolean> {
+    return this.atomically(() => {
+      const lease = this.readLeaseSync(id);
+      return lease !== undefined && isExpired(lease, now) && this.releaseLeaseSync(id, now);
+    });
+  }
+
+  // ---- helpers ------------------------------------------------------------------------------
+
+  /** Joins the caller's transaction, or opens an immediate one so concurrent writers serialise. */
+  private atomically<T>(work: () => T): T {
+    return this.db.$client.inTransaction ? work() : this.db.transaction(work, { behavior: "immediate" });
+  }
+
+  private readByIds(ids: string[]): ConcurrencyLimitRow[] {
+    return ids.length === 0 ? [] : this.db.select().from(concurrencyLimitV2).where(inArray(concurrencyLimitV2.id, ids)).all();
+  }
+
+  /** The decayed counts as of `now`, to be written with any change that moves `updated`. */
+  private settled(row: ConcurrencyLimitRow, now: Micros) {
+    return { activeSlots: activeSlotsAt(row, now), deniedSlots: deniedSlotsAt(row, now), updated: now };
+  }
+
+  private write(id: string, values: Partial<ConcurrencyLimitRow>): void {
+    this.db.update(concurrencyLimitV2).set(values).where(eq(concurrencyLimitV2.id, id)).run();
+  }
+}
+
+/** A lease is live through its expiration instant (Prefect reaps only `expiration < now`). */
+function isExpired(lease: ConcurrencyLeaseRow, now: Micros): boolean {
+  return lease.expiration < now;
+}
