@@ -12,3 +12,23 @@ export function requestApiVersion(headers: Record<string, string | undefined>): 
   }
   return value;
 }
+
+// The Python client's User-Agent: `prefect/<version> (API <api version>)` (Prefect's PREFECT_CLIENT_USER_AGENT_PATTERN).
+const CLIENT_USER_AGENT = /^prefect\/(\d+)\.(\d+)\.(\d+)([a-z.+0-9]+)? \(API \S+\)$/;
+
+/**
+ * True when the request comes from a Prefect client whose version is at most `max`
+ * (`x.y.z`); false for other or unknown clients. A pre-release (`3.3.7rc1`, `.dev2`)
+ * counts as below its release, a post or local version (`.post1`, `+abc`) as above.
+ */
+export function clientVersionAtMost(headers: Record<string, string | undefined>, max: string): boolean {
+  const match = CLIENT_USER_AGENT.exec(headers["user-agent"] ?? "");
+  if (!match) return false;
+  const [major, minor, patch, suffix] = match.slice(1, 5);
+  const version = [Number(major), Number(minor), Number(patch)];
+  const limit = max.split(".").map(Number);
+  for (let i = 0; i < 3; i++) {
+    if (version[i] !== limit[i]) return version[i]! < limit[i]!;
+  }
+  return !suffix || !/^(\.post|\+)/.test(suffix);
+}

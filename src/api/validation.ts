@@ -35,9 +35,37 @@ function describe(error: ValueError): [type: string, msg: string] {
       return FORMAT_MESSAGES[String(error.schema.format)] ?? ["value_error", error.message];
     case ValueErrorType.Literal:
       return ["literal_error", `Input should be ${JSON.stringify(error.schema.const)}`];
+    case ValueErrorType.Union: {
+      const literals = stringLiterals(error.schema);
+      return literals ? ["enum", `Input should be ${pythonAlternatives(literals)}`] : ["value_error", error.message];
+    }
+    case ValueErrorType.IntegerMinimum:
+    case ValueErrorType.NumberMinimum:
+      return ["greater_than_equal", `Input should be greater than or equal to ${error.schema.minimum}`];
+    case ValueErrorType.IntegerExclusiveMinimum:
+    case ValueErrorType.NumberExclusiveMinimum:
+      return ["greater_than", `Input should be greater than ${error.schema.exclusiveMinimum}`];
+    case ValueErrorType.IntegerMaximum:
+    case ValueErrorType.NumberMaximum:
+      return ["less_than_equal", `Input should be less than or equal to ${error.schema.maximum}`];
+    case ValueErrorType.StringPattern:
+      return ["string_pattern_mismatch", `String should match pattern '${error.schema.pattern}'`];
     default:
       return ["value_error", error.message];
   }
+}
+
+/** The values of a union of string literals (how Python enums are declared here), else null. */
+function stringLiterals(schema: TSchema): string[] | null {
+  const branches = schema.anyOf as TSchema[] | undefined;
+  if (!branches?.length || !branches.every((b) => typeof b.const === "string")) return null;
+  return branches.map((b) => b.const as string);
+}
+
+/** pydantic's list of expected values: 'A', 'B' or 'C'. */
+function pythonAlternatives(values: string[]): string {
+  const quoted = values.map((v) => `'${v}'`);
+  return quoted.length === 1 ? quoted[0]! : `${quoted.slice(0, -1).join(", ")} or ${quoted.at(-1)}`;
 }
 
 const segmentsOf = (path: string): Loc => path.split("/").filter(Boolean).map((p) => (/^\d+$/.test(p) ? Number(p) : p));
@@ -53,11 +81,13 @@ function valueAt(root: unknown, loc: Loc): unknown {
  * the useful errors are those of the branch that matches the input's JSON kind.
  */
 function unionBranch(error: ValueError): TSchema | undefined {
+  if (stringLiterals(error.schema)) return undefined; // an enum: reported whole
   const branches = (error.schema.anyOf as TSchema[] | undefined) ?? [];
   const candidates = branches.filter((b) => b.type !== "null");
   if (candidates.length === 1) return candidates[0];
   const kind = Array.isArray(error.value) ? "array" : typeof error.value;
-  return candidates.find((b) => b.type === kind);
+  // a JSON number is a candidate for an integer branch too (t.Integer is integer | numeric string)
+  return candidates.find((b) => b.type === kind || (kind === "number" && b.type === "integer"));
 }
 
 function collect(errors: Iterable<ValueError>, prefix: Loc, root: unknown, out: ValidationIssue[], seen: Set<string>): void {

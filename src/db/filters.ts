@@ -7,8 +7,19 @@ import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import { parseTextSearchQuery } from "../lib/text-search";
 import { parseDateTime } from "../lib/time";
 import { canonicalUuids } from "../lib/uuid";
-import type { FlowFilter, FlowRunFilter, LogFilter, RunFilterSet, TaskRunFilter, VariableFilter } from "../schemas/filters";
-import { flow, flowRun, log, taskRun, variable } from "./schema";
+import type {
+  DeploymentFilter,
+  FlowFilter,
+  FlowRunFilter,
+  LogFilter,
+  RunFilterSet,
+  TaskRunFilter,
+  VariableFilter,
+  WorkerFilter,
+  WorkPoolFilter,
+  WorkQueueFilter,
+} from "../schemas/filters";
+import { deployment, flow, flowRun, log, taskRun, variable, worker, workPool, workQueue } from "./schema";
 
 type Cond = SQL | undefined;
 type Operator = "and_" | "or_" | null | undefined;
@@ -269,5 +280,75 @@ export function logCond(f: LogFilter | null | undefined): Cond {
     ]),
     // Prefect splices the text criteria into this list rather than grouping them, so `or_` applies to each.
     ...logTextConds(f.text?.query),
+  ]);
+}
+
+export function deploymentCond(f: DeploymentFilter | null | undefined): Cond {
+  if (!f) return undefined;
+  const nameLike = f.flow_or_deployment_name?.like_;
+  return combine(f.operator, [
+    group(f.id, [anyOf(deployment.id, f.id?.any_), notAnyOf(deployment.id, f.id?.not_any_)]),
+    group(f.name, [anyOf(deployment.name, f.name?.any_), like(deployment.name, f.name?.like_)]),
+    group(f.flow_or_deployment_name, [
+      nameLike == null
+        ? undefined
+        : or(like(deployment.name, nameLike), sql`${deployment.flowId} IN (SELECT ${flow.id} FROM ${flow} WHERE ${like(flow.name, nameLike)})`),
+    ]),
+    group(f.paused, [eqOf(deployment.paused, f.paused?.eq_)]),
+    tagsCond(deployment.tags, f.tags),
+    group(f.work_queue_name, [anyOf(deployment.workQueueName, f.work_queue_name?.any_)]),
+  ]);
+}
+
+export interface DeploymentFilterSet extends RunFilterSet {
+  deployments?: DeploymentFilter | null;
+}
+
+/** Deployments restricted by their flow, and by having runs (and task runs) that match. */
+export function deploymentsWhere(filters: DeploymentFilterSet): Cond {
+  const hasRuns = filters.flow_runs != null || filters.task_runs != null;
+  const runCond = and(flowRunCond(filters.flow_runs), taskRunsOfRun(filters.task_runs));
+  const flows = flowCond(filters.flows);
+  return and(
+    deploymentCond(filters.deployments),
+    filters.flows != null ? sql`${deployment.flowId} IN (SELECT ${flow.id} FROM ${flow}${flows ? sql` WHERE ${flows}` : sql``})` : undefined,
+    hasRuns
+      ? sql`EXISTS (SELECT 1 FROM ${flowRun} WHERE ${flowRun.deploymentId} = ${deployment.id}${runCond ? sql` AND ${runCond}` : sql``})`
+      : undefined,
+  );
+}
+
+export function workPoolCond(f: WorkPoolFilter | null | undefined): Cond {
+  if (!f) return undefined;
+  return combine(f.operator, [
+    group(f.id, [anyOf(workPool.id, canonicalUuids(f.id?.any_))]),
+    group(f.name, [anyOf(workPool.name, f.name?.any_)]),
+    group(f.type, [anyOf(workPool.type, f.type?.any_)]),
+  ]);
+}
+
+/**
+ * Case-insensitive prefix match on any of the prefixes (Prefect: ILIKE 'x%', wildcards
+ * unescaped). An empty list restricts nothing: SQLAlchemy drops an empty or_().
+ */
+const startsWithAny = (column: SQLiteColumn, prefixes: string[] | null | undefined): Cond =>
+  prefixes == null || prefixes.length === 0 ? undefined : or(...prefixes.map((p) => sql`${column} LIKE ${p + "%"}`));
+
+export function workQueueCond(f: WorkQueueFilter | null | undefined): Cond {
+  if (!f) return undefined;
+  return combine(f.operator, [
+    group(f.id, [anyOf(workQueue.id, canonicalUuids(f.id?.any_))]),
+    group(f.name, [anyOf(workQueue.name, f.name?.any_), startsWithAny(workQueue.name, f.name?.startswith_)]),
+  ]);
+}
+
+export function workerCond(f: WorkerFilter | null | undefined): Cond {
+  if (!f) return undefined;
+  return combine(f.operator, [
+    group(f.last_heartbeat_time, [
+      before(worker.lastHeartbeatTime, f.last_heartbeat_time?.before_),
+      after(worker.lastHeartbeatTime, f.last_heartbeat_time?.after_),
+    ]),
+    group(f.status, [anyOf(worker.status, f.status?.any_), notAnyOf(worker.status, f.status?.not_any_)]),
   ]);
 }

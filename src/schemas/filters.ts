@@ -102,3 +102,43 @@ export const LogFilter = Strict({
 
 export type VariableFilter = Static<typeof VariableFilter>;
 export type LogFilter = Static<typeof LogFilter>;
+
+export const DeploymentFilter = Strict({
+  operator: Operator,
+  id: IdAny,
+  name: NameFilter,
+  flow_or_deployment_name: Maybe(Strict({ like_: Maybe(t.String()) })),
+  paused: Maybe(Strict({ eq_: Maybe(t.Boolean()) })),
+  tags: TagsFilter,
+  work_queue_name: Maybe(Strict({ any_: List(t.String()) })),
+  // deprecated in Prefect and ignored, but still accepted
+  concurrency_limit: Maybe(Strict({ ge_: Maybe(t.Integer()), le_: Maybe(t.Integer()), is_null_: Maybe(t.Boolean()) })),
+});
+export type DeploymentFilter = Static<typeof DeploymentFilter>;
+
+export const WorkPoolFilter = Strict({
+  operator: Operator,
+  id: Maybe(Strict({ any_: List(Uuid) })),
+  name: Maybe(Strict({ any_: List(t.String()) })),
+  type: Maybe(Strict({ any_: List(t.String()) })),
+});
+
+/** `startswith_` is a case-insensitive prefix match on any of the given prefixes. */
+export const WorkQueueFilter = Strict({
+  operator: Operator,
+  id: Maybe(Strict({ any_: List(Uuid) })),
+  name: Maybe(Strict({ any_: List(t.String()), startswith_: List(t.String()) })),
+});
+
+const WorkerStatus = t.Union([t.Literal("ONLINE"), t.Literal("OFFLINE")]);
+
+/** `status` matches the stored status, which the foreman keeps (responses recompute it from the heartbeat). */
+export const WorkerFilter = Strict({
+  operator: Operator,
+  last_heartbeat_time: TimeBeforeAfter,
+  status: Maybe(Strict({ any_: List(WorkerStatus), not_any_: List(WorkerStatus) })),
+});
+
+export type WorkPoolFilter = Static<typeof WorkPoolFilter>;
+export type WorkQueueFilter = Static<typeof WorkQueueFilter>;
+export type WorkerFilter = Static<typeof WorkerFilter>;

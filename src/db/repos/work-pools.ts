@@ -1,0 +1,774 @@
+/**
+ * Work pools, their queues and workers (Prefect's models/workers.py and
+ * models/work_queues.py), with the status rules that tie them together.
+ *
+ * Multi-statement operations are atomic. Methods ending in `Sync` are helpers for
+ * deployment and flow-run code: they may run inside the caller's transaction
+ * (nesting uses a savepoint) and throw SQLite errors rather than mapping them.
+ */
+import { SQLiteError } from "bun:sqlite";
+import { and, asc, count, desc, eq, inArray, isNull, or, sql, type SQL } from "drizzle-orm";
+import type { SQLiteTable } from "drizzle-orm/sqlite-core";
+import type { JsonObject } from "../../lib/json";
+import { MICROS_PER_SECOND, type Micros } from "../../lib/time";
+import type { StateType } from "../../orchestration/states";
+import type { WorkerFilter, WorkPoolFilter, WorkQueueFilter } from "../../schemas/filters";
+import type { SqliteDb } from "../client";
+import { flowRunCond, workerCond, workPoolCond, workQueueCond } from "../filters";
+import { flowRun, worker, workPool, workQueue } from "../schema";
+import { firstFreePriority, rebalancePriorities } from "./queue-priorities";
+
+export type WorkPoolRow = typeof workPool.$inferSelect;
+export type WorkQueueRow = typeof workQueue.$inferSelect;
+export type WorkerRow = typeof worker.$inferSelect;
+
+export type WorkPoolStatus = "READY" | "NOT_READY" | "PAUSED";
+export type WorkQueueStatus = WorkPoolStatus;
+export type WorkerStatus = "ONLINE" | "OFFLINE";
+
+/** The pool legacy `/work_queues` live in, created on first use. */
+export const DEFAULT_AGENT_POOL = "default-agent-pool";
+/** Legacy agent pools have no status (stored as NULL). */
+export const AGENT_POOL_TYPE = "prefect-agent";
+export const DEFAULT_QUEUE_NAME = "default";
+/** An unpaused queue is READY again only if polled this recently (Prefect's WORK_QUEUE_LAST_POLLED_TIMEOUT). */
+export const QUEUE_POLL_FRESHNESS: Micros = 60 * MICROS_PER_SECOND;
+
+/**
+ * Which runs hold a queue's concurrency slots. The `/work_pools` routes count
+ * PENDING and RUNNING runs of the queue; the legacy `/work_queues` routes also count
+ * CANCELLING, and for tag-filtered queues count the runs the filter selects.
+ */
+export type SlotCounting = "pool" | "legacy";
+
+const POOL_SLOT_STATES: StateType[] = ["PENDING", "RUNNING"];
+const LEGACY_SLOT_STATES: StateType[] = ["PENDING", "RUNNING", "CANCELLING"];
+
+export interface WorkPoolView {
+  row: WorkPoolRow;
+  /** Slot-holding runs in the pool's queues; null when the pool has no concurrency limit. */
+  activeSlots: number | null;
+}
+
+export interface WorkQueueView {
+  row: WorkQueueRow;
+  poolName: string;
+  /** Slot-holding runs of the queue; null when it has no concurrency limit. */
+  activeSlots: number | null;
+}
+
+export interface WorkPoolInput {
+  name: string;
+  description: string | null;
+  type: string;
+  baseJobTemplate: JsonObject;
+  isPaused: boolean;
+  concurrencyLimit: number | null;
+  storageConfiguration: JsonObject;
+}
+
+/** The fields a PATCH sent; an explicit null on a NOT NULL column fails with a constraint error (409), as in Prefect. */
+export interface WorkPoolPatch {
+  description?: string | null;
+  isPaused?: boolean | null;
+  baseJobTemplate?: JsonObject | null;
+  concurrencyLimit?: number | null;
+  storageConfiguration?: JsonObject | null;
+}
+
+export interface WorkQueueInput {
+  name: string;
+  description: string;
+  isPaused: boolean;
+  concurrencyLimit: number | null;
+  /** null: the first free priority. */
+  priority: number | null;
+  filter: JsonObject | null;
+}
+
+export interface WorkQueuePatch {
+  name?: string | null;
+  description?: string | null;
+  isPaused?: boolean;
+  concurrencyLimit?: number | null;
+  priority?: number | null;
+  lastPolled?: Micros | null;
+  filter?: JsonObject | null;
+}
+
+/** Where a (pool, queue) name pair leads, or Prefect's 404 message when it leads nowhere. */
+export type QueueResolution =
+  | { found: true; poolId: string; queueId: string; queueName: string }
+  | { found: false; detail: string };
+
+/** A flow run holding a concurrency slot, as the concurrency_status routes list it. */
+export interface SlotHolder {
+  id: string;
+  name: string;
+  workQueueId: string | null;
+  stateType: string | null;
+  stateName: string | null;
+  startTime: Micros | null;
+  stateTimestamp: Micros | null;
+}
+
+export interface PoolConcurrency {
+  queues: WorkQueueRow[];
+  queueCount: number;
+  activeSlots: number;
+  slotsByQueue: Map<string, number>;
+  /** Slot holders of the listed queues, at most `flowRunLimit` per queue, ordered by id. */
+  holders: SlotHolder[];
+}
+
+/** A legacy tag-based queue filter (`WorkQueue.filter`). */
+interface QueueFilterValue {
+  tags?: string[] | null;
+  deployment_ids?: string[] | null;
+}
+
+/** An explicit null becomes SQL NULL (not the JSON text `null`); undefined leaves the column alone. */
+const sqlNull = <T>(value: T | null | undefined): T | SQL | undefined => (value === null ? sql`NULL` : value);
+
+const isConstraintError = (error: unknown): boolean =>
+  error instanceof SQLiteError && (error.code?.startsWith("SQLITE_CONSTRAINT") ?? false);
+
+/** A new pool's status: none for agent pools, else PAUSED or NOT_READY until a worker shows up. */
+const initialPoolStatus = (type: string, isPaused: boolean): WorkPoolStatus | null =>
+  type === AGENT_POOL_TYPE ? null : isPaused ? "PAUSED" : "NOT_READY";
+
+const queueRecentlyPolled = (lastPolled: Micros | null | undefined, now: Micros): boolean =>
+  lastPolled != null && now - lastPolled <= QUEUE_POLL_FRESHNESS;
+
+const slotHolderColumns = {
+  id: flowRun.id,
+  name: flowRun.name,
+  workQueueId: flowRun.workQueueId,
+  stateType: flowRun.stateType,
+  stateName: flowRun.stateName,
+  startTime: flowRun.startTime,
+  stateTimestamp: flowRun.stateTimestamp,
+};
+
+export class WorkPoolRepository {
+  private readonly poolByName;
+  private readonly poolById;
+  private readonly queueById;
+
+  constructor(private readonly db: SqliteDb) {
+    this.poolByName = db.select().from(workPool).where(eq(workPool.name, sql.placeholder("name"))).prepare();
+    this.poolById = db.select().from(workPool).where(eq(workPool.id, sql.placeholder("id"))).prepare();
+    this.queueById = db.select().from(workQueue).where(eq(workQueue.id, sql.placeholder("id"))).prepare();
+  }
+
+  // ---------------------------------------------------------------- work pools
+
+  /** Creates the pool and its `default` queue together; undefined when the name is taken. */
+  async createPool(input: WorkPoolInput, now: Micros): Promise<WorkPoolView | undefined> {
+    const row = this.mapConflict(() => this.atomic(() => this.insertPoolSync(input, now)));
+    return row && { row, activeSlots: row.concurrencyLimit == null ? null : 0 };
+  }
+
+  async getPool(name: string): Promise<WorkPoolView | undefined> {
+    const row = this.poolByName.get({ name });
+    return row && this.withPoolSlots([row])[0];
+  }
+
+  /** Ordered by name. */
+  async listPools(filter: WorkPoolFilter | null | undefined, limit: number, offset: number): Promise<WorkPoolView[]> {
+    const rows = this.db.select().from(workPool).where(workPoolCond(filter)).orderBy(asc(workPool.name)).limit(limit).offset(offset).all();
+    return this.withPoolSlots(rows);
+  }
+
+  async countPools(filter: WorkPoolFilter | null | undefined): Promise<number> {
+    return this.db.$count(workPool, workPoolCond(filter));
+  }
+
+  /**
+   * Writes the fields sent. Pausing makes the pool PAUSED; unpausing makes it READY
+   * if a worker is ONLINE, else NOT_READY (agent pools keep no status). False when
+   * the pool does not exist.
+   */
+  async updatePool(id: string, patch: WorkPoolPatch, now: Micros): Promise<boolean> {
+    return this.atomic(() => {
+      const current = this.poolById.get({ id });
+      if (!current) return false;
+      const status = this.statusAfterPauseChange(current, patch.isPaused);
+      this.db
+        .update(workPool)
+        .set({
+          description: patch.description,
+          isPaused: sqlNull(patch.isPaused),
+          baseJobTemplate: sqlNull(patch.baseJobTemplate),
+          concurrencyLimit: patch.concurrencyLimit,
+          storageConfiguration: sqlNull(patch.storageConfiguration),
+          updated: now,
+          ...(status && { status, lastTransitionedStatusAt: now }),
+        })
+        .where(eq(workPool.id, id))
+        .run();
+      return true;
+    });
+  }
+
+  /**
+   * Deletes the pool with its queues and workers. Flow runs of those queues lose their
+   * `work_queue_id` (Prefect's ON DELETE SET NULL; flow_run has no such foreign key here).
+   */
+  async deletePool(id: string): Promise<boolean> {
+    return this.atomic(() => {
+      const queueIds = this.db.select({ id: workQueue.id }).from(workQueue).where(eq(workQueue.workPoolId, id));
+      this.db.update(flowRun).set({ workQueueId: null }).where(inArray(flowRun.workQueueId, queueIds)).run();
+      return this.db.delete(workPool).where(eq(workPool.id, id)).returning({ id: workPool.id }).all().length > 0;
+    });
+  }
+
+  // --------------------------------------------------------------- work queues
+
+  /** Creates a queue in the pool; undefined when the name is taken there. */
+  async createQueue(poolId: string, input: WorkQueueInput, now: Micros): Promise<WorkQueueView | undefined> {
+    const row = this.mapConflict(() => this.atomic(() => this.insertQueueSync(poolId, input, now)));
+    return row && this.queueView(row.id, "pool");
+  }
+
+  async getQueue(poolName: string, queueName: string): Promise<WorkQueueView | undefined> {
+    const row = this.queueRowByNameSync(poolName, queueName);
+    return row && this.queueView(row.id, "pool");
+  }
+
+  async getQueueById(id: string, counting: SlotCounting): Promise<WorkQueueView | undefined> {
+    return this.queueView(id, counting);
+  }
+
+  /** The pool's queues ordered by priority. */
+  async listQueues(poolId: string, filter: WorkQueueFilter | null | undefined, limit: number, offset: number): Promise<WorkQueueView[]> {
+    const rows = this.queueViewQuery()
+      .where(and(eq(workQueue.workPoolId, poolId), workQueueCond(filter)))
+      .orderBy(asc(workQueue.priority), asc(workQueue.id))
+      .limit(limit)
+      .offset(offset)
+      .all();
+    return this.withQueueSlots(rows, "pool");
+  }
+
+  /**
+   * Writes the fields sent. Pausing makes the queue PAUSED; unpausing a PAUSED queue makes
+   * it READY if it was polled within the last minute, else NOT_READY. A new priority is
+   * made room for (see rebalancePriorities; Prefect's legacy route skips this and can leave
+   * two queues at one priority). False when the queue does not exist.
+   */
+  async updateQueue(id: string, patch: WorkQueuePatch, now: Micros): Promise<boolean> {
+    return this.atomic(() => {
+      const current = this.queueById.get({ id });
+      if (!current) return false;
+      const lastPolled = patch.lastPolled === undefined ? current.lastPolled : patch.lastPolled;
+      const status = patch.isPaused === undefined ? undefined : this.queueStatusAfterPauseChange(current, patch.isPaused, lastPolled, now);
+      this.db
+        .update(workQueue)
+        .set({
+          name: sqlNull(patch.name),
+          description: sqlNull(patch.description),
+          isPaused: patch.isPaused,
+          concurrencyLimit: patch.concurrencyLimit,
+          priority: sqlNull(patch.priority),
+          lastPolled: patch.lastPolled,
+          filter: sqlNull(patch.filter),
+          status,
+          updated: now,
+        })
+        .where(eq(workQueue.id, id))
+        .run();
+      if (patch.priority != null) this.applyPriorities(current.workPoolId, new Map([[id, patch.priority]]));
+      return true;
+    });
+  }
+
+  /**
+   * Deletes the queue; its flow runs lose their `work_queue_id`. A pool's default queue
+   * cannot be deleted (Prefect's foreign key refuses it).
+   */
+  async deleteQueue(id: string): Promise<"deleted" | "not-found" | "default-queue"> {
+    return this.atomic(() => {
+      const queue = this.queueById.get({ id });
+      if (!queue) return "not-found";
+      if (this.poolById.get({ id: queue.workPoolId })?.defaultQueueId === id) return "default-queue";
+      this.db.update(flowRun).set({ workQueueId: null }).where(eq(flowRun.workQueueId, id)).run();
+      this.db.delete(workQueue).where(eq(workQueue.id, id)).run();
+      this.applyPriorities(queue.workPoolId, new Map());
+      return "deleted";
+    });
+  }
+
+  // ------------------------------------------------------- legacy work queues
+
+  /**
+   * A legacy queue: created in the default agent pool (created first if needed). Asking
+   * for `default` right when that pool is created returns the pool's own default queue.
+   * Undefined on a name clash.
+   */
+  async createLegacyQueue(input: WorkQueueInput, now: Micros): Promise<WorkQueueView | undefined> {
+    const row = this.mapConflict(() =>
+      this.atomic(() => {
+        const { pool, created } = this.getOrCreateDefaultAgentPoolSync(now);
+        if (created && input.name === DEFAULT_QUEUE_NAME) return this.queueById.get({ id: pool.defaultQueueId! })!;
+        return this.insertQueueSync(pool.id, input, now);
+      }),
+    );
+    return row && this.queueView(row.id, "legacy");
+  }
+
+  async getLegacyQueueByName(name: string): Promise<WorkQueueView | undefined> {
+    const row = this.legacyQueueByNameSync(name);
+    return row && this.queueView(row.id, "legacy");
+  }
+
+  /** Queues of every pool, ordered by name (the legacy listing). */
+  async listAllQueues(filter: WorkQueueFilter | null | undefined, limit: number, offset: number): Promise<WorkQueueView[]> {
+    const rows = this.queueViewQuery()
+      .where(workQueueCond(filter))
+      .orderBy(asc(workQueue.name), asc(workQueue.id))
+      .limit(limit)
+      .offset(offset)
+      .all();
+    return this.withQueueSlots(rows, "legacy");
+  }
+
+  /** Runs of the queue whose current state is named `Late`. */
+  async lateRunsCount(queueId: string): Promise<number> {
+    return this.db.$count(flowRun, and(eq(flowRun.workQueueId, queueId), eq(flowRun.stateName, "Late")));
+  }
+
+  // ------------------------------------------------------------------ workers
+
+  /**
+   * Records a heartbeat: the worker is upserted ONLINE with last_heartbeat_time = now
+   * (its interval kept when none is sent), and a NOT_READY pool becomes READY.
+   */
+  async heartbeat(poolId: string, name: string, heartbeatIntervalSeconds: number | null, now: Micros): Promise<void> {
+    this.atomic(() => {
+      const changes = {
+        lastHeartbeatTime: now,
+        status: "ONLINE" satisfies WorkerStatus,
+        ...(heartbeatIntervalSeconds != null && { heartbeatIntervalSeconds }),
+      };
+      this.db
+        .insert(worker)
+        .values({ id: Bun.randomUUIDv7(), created: now, updated: now, workPoolId: poolId, name, ...changes })
+        // Prefect's ON CONFLICT update leaves `updated` alone.
+        .onConflictDoUpdate({ target: [worker.workPoolId, worker.name], set: changes })
+        .run();
+      this.setPoolStatus(poolId, "NOT_READY", "READY", now);
+    });
+  }
+
+  /** The pool's workers, newest heartbeat first. */
+  async listWorkers(poolId: string, filter: WorkerFilter | null | undefined, limit: number, offset: number): Promise<WorkerRow[]> {
+    return this.db
+      .select()
+      .from(worker)
+      .where(and(eq(worker.workPoolId, poolId), workerCond(filter)))
+      .orderBy(desc(worker.lastHeartbeatTime), asc(worker.id))
+      .limit(limit)
+      .offset(offset)
+      .all();
+  }
+
+  async deleteWorker(poolId: string, name: string): Promise<boolean> {
+    return (
+      this.db
+        .delete(worker)
+        .where(and(eq(worker.workPoolId, poolId), eq(worker.name, name)))
+        .returning({ id: worker.id })
+        .all().length > 0
+    );
+  }
+
+  // ----------------------------------------------------- concurrency status
+
+  /** The pool's slot usage with a page of its queues (by priority) and their slot holders. */
+  async poolConcurrency(poolId: string, limit: number, offset: number, flowRunLimit: number): Promise<PoolConcurrency> {
+    const queues = this.db
+      .select()
+      .from(workQueue)
+      .where(eq(workQueue.workPoolId, poolId))
+      .orderBy(asc(workQueue.priority), asc(workQueue.id))
+      .limit(limit)
+      .offset(offset)
+      .all();
+    const slotsByQueue = this.queueSlotCounts(
+      and(eq(workQueue.workPoolId, poolId), inArray(flowRun.stateType, POOL_SLOT_STATES)),
+    );
+    const holders = this.db
+      .select(slotHolderColumns)
+      .from(flowRun)
+      .where(and(inArray(flowRun.workQueueId, queues.map((q) => q.id)), inArray(flowRun.stateType, POOL_SLOT_STATES)))
+      .orderBy(asc(flowRun.id))
+      .all();
+    return {
+      queues,
+      queueCount: this.countSync(workQueue, eq(workQueue.workPoolId, poolId)),
+      activeSlots: [...slotsByQueue.values()].reduce((a, b) => a + b, 0),
+      slotsByQueue,
+      holders: capPerQueue(holders, flowRunLimit),
+    };
+  }
+
+  /**
+   * Runs holding the queue's slots (PENDING, RUNNING, CANCELLING), also those that only
+   * name the queue, ordered by id: the total and one page.
+   */
+  async queueConcurrency(queue: WorkQueueRow, limit: number, offset: number): Promise<{ count: number; holders: SlotHolder[] }> {
+    const where = and(
+      or(eq(flowRun.workQueueId, queue.id), and(isNull(flowRun.workQueueId), eq(flowRun.workQueueName, queue.name))),
+      inArray(flowRun.stateType, LEGACY_SLOT_STATES),
+    );
+    return {
+      count: this.countSync(flowRun, where),
+      holders: this.db.select(slotHolderColumns).from(flowRun).where(where).orderBy(asc(flowRun.id)).limit(limit).offset(offset).all(),
+    };
+  }
+
+  // ------------------------------------- helpers for deployment / flow-run code
+
+  /**
+   * Resolves a pool name and optional queue name to ids (Prefect's WorkerLookups).
+   * No queue name means the pool's default queue. Given `createMissingAt`, a missing
+   * queue is created in the (existing) pool at that instant. Not-found answers carry
+   * Prefect's 404 detail: `Work pool "p" not found.` or `Work pool queue 'p/q' not found.`
+   */
+  resolveQueueSync(poolName: string, queueName: string | null, createMissingAt?: Micros): QueueResolution {
+    const poolMissing = { found: false, detail: `Work pool "${poolName}" not found.` } as const;
+    if (queueName == null) {
+      const pool = this.poolByName.get({ name: poolName });
+      if (!pool) return poolMissing;
+      const queue = this.queueById.get({ id: pool.defaultQueueId! })!;
+      return { found: true, poolId: pool.id, queueId: queue.id, queueName: queue.name };
+    }
+    const existing = this.queueRowByNameSync(poolName, queueName);
+    if (existing) return { found: true, poolId: existing.workPoolId, queueId: existing.id, queueName };
+    if (createMissingAt == null) return { found: false, detail: `Work pool queue '${poolName}/${queueName}' not found.` };
+    const pool = this.poolByName.get({ name: poolName });
+    if (!pool) return poolMissing;
+    const queue = this.getOrCreateQueueSync(pool.id, queueName, createMissingAt);
+    return { found: true, poolId: pool.id, queueId: queue.id, queueName };
+  }
+
+  poolByNameSync(name: string): WorkPoolRow | undefined {
+    return this.poolByName.get({ name });
+  }
+
+  /** The pool's queue of that name, created (first free priority) when missing. */
+  getOrCreateQueueSync(poolId: string, name: string, now: Micros): WorkQueueRow {
+    return this.atomic(() => {
+      const existing = this.db
+        .select()
+        .from(workQueue)
+        .where(and(eq(workQueue.workPoolId, poolId), eq(workQueue.name, name)))
+        .get();
+      return existing ?? this.insertQueueSync(poolId, queueDefaults(name, null), now);
+    });
+  }
+
+  /** The `default-agent-pool` (type prefect-agent), created with its default queue when missing. */
+  getOrCreateDefaultAgentPoolSync(now: Micros): { pool: WorkPoolRow; created: boolean } {
+    return this.atomic(() => {
+      const existing = this.poolByName.get({ name: DEFAULT_AGENT_POOL });
+      if (existing) return { pool: existing, created: false };
+      const pool = this.insertPoolSync(
+        {
+          name: DEFAULT_AGENT_POOL,
+          description: null,
+          type: AGENT_POOL_TYPE,
+          baseJobTemplate: {},
+          isPaused: false,
+          concurrencyLimit: null,
+          storageConfiguration: {},
+        },
+        now,
+      );
+      return { pool, created: true };
+    });
+  }
+
+  /**
+   * Prefect's ensure_work_queue_exists, for a deployment given only a queue name: the
+   * legacy queue of that name, else one created in the default agent pool at priority 1
+   * (moving the others down), or that pool's default queue for `default`.
+   */
+  ensureLegacyQueueSync(name: string, now: Micros): WorkQueueRow {
+    return this.atomic(() => {
+      const existing = this.legacyQueueByNameSync(name);
+      if (existing) return existing;
+      const { pool } = this.getOrCreateDefaultAgentPoolSync(now);
+      if (name === DEFAULT_QUEUE_NAME) return this.queueById.get({ id: pool.defaultQueueId! })!;
+      return this.insertQueueSync(pool.id, queueDefaults(name, 1), now);
+    });
+  }
+
+  /**
+   * Records a poll of these queues: last_polled = now, and NOT_READY ones become READY
+   * (paused queues stay PAUSED). Returns the ids that became READY.
+   */
+  markQueuesPolledSync(queueIds: string[], now: Micros): string[] {
+    if (queueIds.length === 0) return [];
+    return this.atomic(() => {
+      const becameReady = this.db
+        .select({ id: workQueue.id })
+        .from(workQueue)
+        .where(and(inArray(workQueue.id, queueIds), eq(workQueue.status, "NOT_READY")))
+        .all()
+        .map((r) => r.id);
+      this.db.update(workQueue).set({ lastPolled: now, updated: now }).where(inArray(workQueue.id, queueIds)).run();
+      if (becameReady.length > 0) {
+        this.db.update(workQueue).set({ status: "READY" }).where(inArray(workQueue.id, becameReady)).run();
+      }
+      return becameReady;
+    });
+  }
+
+  /**
+   * Decision #8: a poll is a sign of life. A READY or NOT_READY pool becomes READY and
+   * `last_transitioned_status_at` becomes now, so for a READY pool that column is "last
+   * heartbeat-driven transition or poll", which the foreman compares with its timeout.
+   * PAUSED and agent pools are left alone. Returns true when the pool was NOT_READY.
+   */
+  markPoolPolledSync(poolId: string, now: Micros): boolean {
+    return this.atomic(() => {
+      const becameReady = this.setPoolStatus(poolId, "NOT_READY", "READY", now);
+      if (!becameReady) {
+        this.db
+          .update(workPool)
+          .set({ lastTransitionedStatusAt: now })
+          .where(and(eq(workPool.id, poolId), eq(workPool.status, "READY")))
+          .run();
+      }
+      return becameReady;
+    });
+  }
+
+  /** PENDING and RUNNING runs in each pool's queues (pools without such runs are absent). */
+  poolActiveSlotsSync(poolIds: string[]): Map<string, number> {
+    if (poolIds.length === 0) return new Map();
+    const rows = this.db
+      .select({ poolId: workQueue.workPoolId, n: count() })
+      .from(flowRun)
+      .innerJoin(workQueue, eq(flowRun.workQueueId, workQueue.id))
+      .where(and(inArray(workQueue.workPoolId, poolIds), inArray(flowRun.stateType, POOL_SLOT_STATES)))
+      .groupBy(workQueue.workPoolId)
+      .all();
+    return new Map(rows.map((r) => [r.poolId, r.n]));
+  }
+
+  /** Slot-holding runs per queue, counted as `counting` says (see SlotCounting). */
+  queueActiveSlotsSync(queueIds: string[], counting: SlotCounting): Map<string, number> {
+    if (queueIds.length === 0) return new Map();
+    if (counting === "pool") return this.queueSlotCounts(and(inArray(flowRun.workQueueId, queueIds), inArray(flowRun.stateType, POOL_SLOT_STATES)));
+    const queues = this.db.select({ id: workQueue.id, filter: workQueue.filter }).from(workQueue).where(inArray(workQueue.id, queueIds)).all();
+    const plain = queues.filter((q) => q.filter == null).map((q) => q.id);
+    const counts = plain.length
+      ? this.queueSlotCounts(and(inArray(flowRun.workQueueId, plain), inArray(flowRun.stateType, LEGACY_SLOT_STATES)))
+      : new Map<string, number>();
+    for (const q of queues) {
+      if (q.filter != null) counts.set(q.id, this.countSync(flowRun, legacyFilterSlotHolders(q.filter as QueueFilterValue)));
+    }
+    return counts;
+  }
+
+  // ----------------------------------------------------------------- private
+
+  /** `$count` is awaitable only; this runs inside synchronous transactions. */
+  private countSync(table: SQLiteTable, where: SQL | undefined): number {
+    return this.db.select({ n: count() }).from(table).where(where).get()!.n;
+  }
+
+  /** Runs `fn` in one immediate transaction, or in a savepoint of the caller's. */
+  private atomic<T>(fn: () => T): T {
+    return this.db.$client.transaction(fn).immediate();
+  }
+
+  /** The result of `fn`, or undefined when it failed on a constraint (Prefect maps any IntegrityError of a create to 409). */
+  private mapConflict<T>(fn: () => T): T | undefined {
+    try {
+      return fn();
+    } catch (error) {
+      if (isConstraintError(error)) return undefined;
+      throw error;
+    }
+  }
+
+  private insertPoolSync(input: WorkPoolInput, now: Micros): WorkPoolRow {
+    const row: WorkPoolRow = {
+      id: Bun.randomUUIDv7(),
+      created: now,
+      updated: now,
+      ...input,
+      defaultQueueId: null,
+      status: initialPoolStatus(input.type, input.isPaused),
+      lastTransitionedStatusAt: null,
+    };
+    this.db.insert(workPool).values(row).run();
+    const queue = this.insertQueueSync(row.id, { ...queueDefaults(DEFAULT_QUEUE_NAME, null), description: "The work pool's default queue." }, now);
+    this.db.update(workPool).set({ defaultQueueId: queue.id }).where(eq(workPool.id, row.id)).run();
+    return { ...row, defaultQueueId: queue.id };
+  }
+
+  /** Inserts at the requested priority (making room for it) or at the first free one. A new queue is NOT_READY even when paused, as in Prefect. */
+  private insertQueueSync(poolId: string, input: WorkQueueInput, now: Micros): WorkQueueRow {
+    const priority = input.priority ?? firstFreePriority(this.poolQueues(poolId).map((q) => q.priority));
+    const id = Bun.randomUUIDv7();
+    this.db
+      .insert(workQueue)
+      .values({
+        id,
+        created: now,
+        updated: now,
+        name: input.name,
+        description: input.description,
+        isPaused: input.isPaused,
+        concurrencyLimit: input.concurrencyLimit,
+        priority,
+        filter: input.filter,
+        workPoolId: poolId,
+      })
+      .run();
+    if (input.priority != null) this.applyPriorities(poolId, new Map([[id, input.priority]]));
+    return this.queueById.get({ id })!;
+  }
+
+  private poolQueues(poolId: string): { id: string; priority: number }[] {
+    return this.db
+      .select({ id: workQueue.id, priority: workQueue.priority })
+      .from(workQueue)
+      .where(eq(workQueue.workPoolId, poolId))
+      .orderBy(asc(workQueue.priority), asc(workQueue.id))
+      .all();
+  }
+
+  /** Gives `targets` their priorities and renumbers the pool's other queues as Prefect does. */
+  private applyPriorities(poolId: string, targets: ReadonlyMap<string, number>): void {
+    const queues = this.poolQueues(poolId);
+    const next = rebalancePriorities(queues, targets);
+    for (const queue of queues) {
+      const priority = next.get(queue.id)!;
+      if (priority !== queue.priority) this.db.update(workQueue).set({ priority }).where(eq(workQueue.id, queue.id)).run();
+    }
+  }
+
+  /** Moves the pool from one status to another; true when it was in `from`. */
+  private setPoolStatus(poolId: string, from: WorkPoolStatus, to: WorkPoolStatus, now: Micros): boolean {
+    return (
+      this.db
+        .update(workPool)
+        .set({ status: to, lastTransitionedStatusAt: now, updated: now })
+        .where(and(eq(workPool.id, poolId), eq(workPool.status, from)))
+        .returning({ id: workPool.id })
+        .all().length > 0
+    );
+  }
+
+  private statusAfterPauseChange(pool: WorkPoolRow, isPaused: boolean | null | undefined): WorkPoolStatus | undefined {
+    if (pool.type === AGENT_POOL_TYPE || isPaused == null) return undefined;
+    if (isPaused) return "PAUSED";
+    return this.hasOnlineWorker(pool.id) ? "READY" : "NOT_READY";
+  }
+
+  /** Only a change of pause state moves the status: re-pausing or re-unpausing leaves it as it is. */
+  private queueStatusAfterPauseChange(
+    queue: WorkQueueRow,
+    isPaused: boolean,
+    lastPolled: Micros | null | undefined,
+    now: Micros,
+  ): WorkQueueStatus | undefined {
+    if (isPaused) return queue.status === "PAUSED" ? undefined : "PAUSED";
+    if (queue.status !== "PAUSED") return undefined;
+    return queueRecentlyPolled(lastPolled, now) ? "READY" : "NOT_READY";
+  }
+
+  /** By the stored status, which heartbeats set and the foreman clears. */
+  private hasOnlineWorker(poolId: string): boolean {
+    return this.countSync(worker, and(eq(worker.workPoolId, poolId), eq(worker.status, "ONLINE"))) > 0;
+  }
+
+  private queueRowByNameSync(poolName: string, queueName: string): WorkQueueRow | undefined {
+    return this.db
+      .select({ row: workQueue })
+      .from(workQueue)
+      .innerJoin(workPool, eq(workPool.id, workQueue.workPoolId))
+      .where(and(eq(workPool.name, poolName), eq(workQueue.name, queueName)))
+      .get()?.row;
+  }
+
+  /**
+   * A legacy name lookup: the queue in the default agent pool. While that pool does not
+   * exist Prefect falls back to the first queue of that name in any pool.
+   */
+  private legacyQueueByNameSync(name: string): WorkQueueRow | undefined {
+    const agentPool = this.poolByName.get({ name: DEFAULT_AGENT_POOL });
+    return this.db
+      .select()
+      .from(workQueue)
+      .where(and(eq(workQueue.name, name), agentPool ? eq(workQueue.workPoolId, agentPool.id) : undefined))
+      .orderBy(asc(workQueue.created), asc(workQueue.id))
+      .get();
+  }
+
+  private queueViewQuery() {
+    return this.db.select({ row: workQueue, poolName: workPool.name }).from(workQueue).innerJoin(workPool, eq(workPool.id, workQueue.workPoolId));
+  }
+
+  private queueView(id: string, counting: SlotCounting): WorkQueueView | undefined {
+    const row = this.queueViewQuery().where(eq(workQueue.id, id)).get();
+    return row && this.withQueueSlots([row], counting)[0];
+  }
+
+  private withPoolSlots(rows: WorkPoolRow[]): WorkPoolView[] {
+    const counts = this.poolActiveSlotsSync(rows.filter((r) => r.concurrencyLimit != null).map((r) => r.id));
+    return rows.map((row) => ({ row, activeSlots: row.concurrencyLimit == null ? null : (counts.get(row.id) ?? 0) }));
+  }
+
+  private withQueueSlots(rows: { row: WorkQueueRow; poolName: string }[], counting: SlotCounting): WorkQueueView[] {
+    const counts = this.queueActiveSlotsSync(rows.filter((r) => r.row.concurrencyLimit != null).map((r) => r.row.id), counting);
+    return rows.map((r) => ({ ...r, activeSlots: r.row.concurrencyLimit == null ? null : (counts.get(r.row.id) ?? 0) }));
+  }
+
+  /** Runs matching `where` (flow_run joined to its queue), counted per queue. */
+  private queueSlotCounts(where: SQL | undefined): Map<string, number> {
+    const rows = this.db
+      .select({ queueId: workQueue.id, n: count() })
+      .from(flowRun)
+      .innerJoin(workQueue, eq(flowRun.workQueueId, workQueue.id))
+      .where(where)
+      .groupBy(workQueue.id)
+      .all();
+    return new Map(rows.map((r) => [r.queueId, r.n]));
+  }
+}
+
+/** A queue as created on the fly: Prefect's WorkQueueCreate defaults. */
+const queueDefaults = (name: string, priority: number | null): WorkQueueInput => ({
+  name,
+  description: "",
+  isPaused: false,
+  concurrencyLimit: null,
+  priority,
+  filter: null,
+});
+
+/** PENDING/RUNNING runs a tag-based legacy queue selects: all its tags, one of its deployments (any, but one). */
+function legacyFilterSlotHolders(filter: QueueFilterValue): SQL | undefined {
+  return flowRunCond({
+    tags: { all_: filter.tags ?? null },
+    deployment_id: { any_: filter.deployment_ids ?? null, is_null_: false },
+    state: { type: { any_: ["PENDING", "RUNNING"] } },
+  });
+}
+
+/** At most `limit` holders per queue, keeping their order. */
+function capPerQueue(holders: SlotHolder[], limit: number): SlotHolder[] {
+  const taken = new Map<string | null, number>();
+  return holders.filter((h) => {
+    const n = taken.get(h.workQueueId) ?? 0;
+    taken.set(h.workQueueId, n + 1);
+    return n < limit;
+  });
+}
