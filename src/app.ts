@@ -17,6 +17,9 @@ import { variableRoutes } from "./api/variables";
 import { blockTypeRoutes } from "./api/block-types";
 import { blockCapabilityRoutes, blockSchemaRoutes } from "./api/block-schemas";
 import { blockDocumentRoutes } from "./api/block-documents";
+import { workPoolRoutes } from "./api/work-pools";
+import { workQueueRoutes } from "./api/work-queues";
+import { concurrencyLimitV2Routes } from "./api/concurrency-limits-v2";
 
 const rawBodies = new WeakMap<Request, string>();
 
@@ -94,6 +97,9 @@ export function createApp(ctx: AppContext) {
       .use(blockSchemaRoutes(ctx))
       .use(blockCapabilityRoutes(ctx))
       .use(blockDocumentRoutes(ctx))
+      .use(workPoolRoutes(ctx))
+      .use(workQueueRoutes(ctx))
+      .use(concurrencyLimitV2Routes(ctx))
   );
 }
 

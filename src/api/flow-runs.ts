@@ -27,7 +27,7 @@ import { requestApiVersion } from "./request";
 import { estimatedRunTime, estimatedStartTimeDelta } from "./run-json";
 import { nullableStateJson, orchestrationResultJson } from "./state-json";
 
-export function flowRunJson({ run, state }: FlowRunWithState, now: Micros) {
+export function flowRunJson({ run, state, workPool }: FlowRunWithState, now: Micros) {
   return {
     id: run.id,
     created: formatDateTime(run.created),
@@ -61,9 +61,8 @@ export function flowRunJson({ run, state }: FlowRunWithState, now: Micros) {
     infrastructure_document_id: run.infrastructureDocumentId,
     infrastructure_pid: run.infrastructurePid,
     created_by: run.createdBy,
-    // work pools arrive with the deployments issue; until then no run has one
-    work_pool_id: null,
-    work_pool_name: null,
+    work_pool_id: workPool?.id ?? null,
+    work_pool_name: workPool?.name ?? null,
     state: nullableStateJson(state),
     job_variables: run.jobVariables,
   };
@@ -95,7 +94,8 @@ export function flowRunRoutes({ store, clock, config }: AppContext) {
             );
           }
         }
-        if (body.work_pool_name) throw notFound(`Work pool "${body.work_pool_name}" not found.`);
+        const queue = body.work_pool_name ? store.workPools.resolveQueueSync(body.work_pool_name, body.work_queue_name ?? null) : null;
+        if (queue && !queue.found) throw notFound(queue.detail);
         const now = clock.now();
         const init = body.state ? stateInit(body.state) : {};
         const nextScheduled = body.next_scheduled_start_time ? parseDateTime(body.next_scheduled_start_time) : null;
@@ -117,7 +117,9 @@ export function flowRunRoutes({ store, clock, config }: AppContext) {
             labels: body.labels ?? {},
             idempotencyKey: body.idempotency_key ?? null,
             deploymentId: body.deployment_id ?? null,
-            workQueueId: null,
+            workQueueId: queue?.found ? queue.queueId : null,
+            workQueueName: queue?.found ? queue.queueName : (body.work_queue_name ?? null),
+            deploymentVersion: null,
             jobVariables: body.job_variables ?? {},
             createdBy: null,
           },

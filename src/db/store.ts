@@ -4,6 +4,7 @@
  */
 import { openSqlite, type SqliteDb } from "./client";
 import { BlockRepository } from "./repos/blocks";
+import { ConcurrencyLimitRepository } from "./repos/concurrency-limits";
 import { ConfigurationRepository } from "./repos/configuration";
 import { FlowRunRepository } from "./repos/flow-runs";
 import { FlowRepository } from "./repos/flows";
@@ -11,6 +12,7 @@ import { LogRepository } from "./repos/logs";
 import { TaskRunRepository } from "./repos/task-runs";
 import { RunTransitions } from "./repos/transitions";
 import { VariableRepository } from "./repos/variables";
+import { WorkPoolRepository } from "./repos/work-pools";
 
 export class Store {
   readonly configuration: ConfigurationRepository;
@@ -20,6 +22,8 @@ export class Store {
   readonly variables: VariableRepository;
   readonly logs: LogRepository;
   readonly blocks: BlockRepository;
+  readonly workPools: WorkPoolRepository;
+  readonly concurrencyLimits: ConcurrencyLimitRepository;
 
   constructor(readonly db: SqliteDb) {
     this.configuration = new ConfigurationRepository(db);
@@ -30,6 +34,8 @@ export class Store {
     this.variables = new VariableRepository(db);
     this.logs = new LogRepository(db);
     this.blocks = new BlockRepository(db);
+    this.workPools = new WorkPoolRepository(db);
+    this.concurrencyLimits = new ConcurrencyLimitRepository(db);
   }
 
   static open(path: string): Store {

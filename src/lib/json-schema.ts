@@ -3,11 +3,22 @@ import Ajv2020 from "ajv/dist/2020";
 
 const ajv = new Ajv2020({ strict: false, allErrors: false, validateFormats: false });
 
+/** Drops every `required` list, for Prefect's `ignore_required=True` validations of partial values. */
+function withoutRequired(schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(withoutRequired);
+  if (schema === null || typeof schema !== "object") return schema;
+  return Object.fromEntries(
+    Object.entries(schema)
+      .filter(([key, value]) => !(key === "required" && Array.isArray(value)))
+      .map(([key, value]) => [key, withoutRequired(value)]),
+  );
+}
+
 /** Returns null when `value` is valid, else Prefect-style failure text. */
-export function validateJsonSchema(value: unknown, schema: object): string | null {
+export function validateJsonSchema(value: unknown, schema: object, options: { ignoreRequired?: boolean } = {}): string | null {
   let validate;
   try {
-    validate = ajv.compile(schema);
+    validate = ajv.compile((options.ignoreRequired ? withoutRequired(schema) : schema) as object);
   } catch (error) {
     return `Invalid schema: ${(error as Error).message}`;
   }

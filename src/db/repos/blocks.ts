@@ -300,6 +300,11 @@ export class BlockRepository {
     });
   }
 
+  /** For references from other objects (deployments' storage and infrastructure blocks). */
+  documentExistsSync(id: string): boolean {
+    return this.documentById.get({ id }) !== undefined;
+  }
+
   async getDocument(id: string): Promise<BlockDocumentRecord | undefined> {
     return this.documentById.get({ id });
   }

@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, sql, type SQL } from "drizzle-orm";
+import { and, asc, desc, eq, gte, inArray, lte, sql, type SQL } from "drizzle-orm";
 import { alias } from "drizzle-orm/sqlite-core";
 import type { JsonObject } from "../../lib/json";
 import type { Micros } from "../../lib/time";
@@ -7,8 +7,8 @@ import { newState, type State } from "../../orchestration/states";
 import type { RunFilterSet } from "../../schemas/filters";
 import type { SqliteDb } from "../client";
 import { flowRunsWhere } from "../filters";
-import { flow, flowRun, flowRunInput, flowRunState, log, taskRun } from "../schema";
-import { stateFromRow, type FlowRunRow } from "./run-mapping";
+import { deployment, flow, flowRun, flowRunInput, flowRunState, log, taskRun, workPool, workQueue } from "../schema";
+import { stateFromRow, type FlowRunRow, type StateRow } from "./run-mapping";
 import { RunTransitions, type TransitionOptions } from "./transitions";
 
 export type FlowRunSort =
@@ -36,14 +36,25 @@ const ORDER: Record<FlowRunSort, SQL[]> = {
   END_TIME_DESC: [sql`${flowRun.endTime} DESC NULLS FIRST`, desc(flowRun.id)],
 };
 
-/** A flow run with its current state, as the API returns it. */
+/** A flow run with its current state and work pool, as the API returns it. */
 export interface FlowRunWithState {
   run: FlowRunRow;
   state: State | null;
+  workPool: { id: string; name: string } | null;
 }
+
+type JoinedRow = { run: FlowRunRow; state: StateRow | null; workPoolId: string | null; workPoolName: string | null };
+
+const fromJoined = (r: JoinedRow): FlowRunWithState => ({
+  run: r.run,
+  state: r.state ? stateFromRow(r.state) : null,
+  workPool: r.workPoolId && r.workPoolName ? { id: r.workPoolId, name: r.workPoolName } : null,
+});
 
 export interface FlowRunInsert {
   flowId: string;
+  workQueueName: string | null;
+  deploymentVersion: string | null;
   name: string;
   flowVersion: string | null;
   parameters: JsonObject;
@@ -74,12 +85,7 @@ export class FlowRunRepository {
     private readonly db: SqliteDb,
     private readonly transitions: RunTransitions,
   ) {
-    this.byId = db
-      .select({ run: flowRun, state: currentState })
-      .from(flowRun)
-      .leftJoin(currentState, eq(currentState.id, flowRun.stateId))
-      .where(eq(flowRun.id, sql.placeholder("id")))
-      .prepare();
+    this.byId = this.joined().where(eq(flowRun.id, sql.placeholder("id"))).prepare();
     this.byIdempotencyKey = db
       .select({ id: flowRun.id })
       .from(flowRun)
@@ -98,18 +104,10 @@ export class FlowRunRepository {
           const existing = this.byIdempotencyKey.get({ flowId: input.flowId, key: input.idempotencyKey });
           if (existing) return { ...this.getSync(existing.id)!, created: false };
         }
-        const flowLabels = this.db.select({ labels: flow.labels }).from(flow).where(eq(flow.id, input.flowId)).get();
         const id = Bun.randomUUIDv7();
         this.db
           .insert(flowRun)
-          .values({
-            id,
-            created: now,
-            updated: now,
-            ...input,
-            // system labels: the flow's labels, then prefect.flow.id, then the run's own
-            labels: { ...(flowLabels?.labels ?? {}), "prefect.flow.id": input.flowId, ...input.labels },
-          })
+          .values({ id, created: now, updated: now, ...input, labels: this.systemLabelsSync(input) })
           .run();
         this.transitions.setFlowRunState(id, initialState, { ...options, force: true }, now);
         return { ...this.getSync(id)!, created: true };
@@ -118,9 +116,35 @@ export class FlowRunRepository {
     );
   }
 
-  private getSync(id: string): FlowRunWithState | undefined {
+  /**
+   * Prefect's system labels: a deployment run starts from its deployment's labels plus
+   * prefect.flow.id and prefect.deployment.id; any other run from its flow's labels plus
+   * prefect.flow.id. The run's own labels win.
+   */
+  private systemLabelsSync(input: FlowRunInsert): JsonObject {
+    const parent = input.deploymentId
+      ? this.db.select({ labels: deployment.labels }).from(deployment).where(eq(deployment.id, input.deploymentId)).get()
+      : undefined;
+    if (parent) {
+      return { ...parent.labels, "prefect.flow.id": input.flowId, "prefect.deployment.id": input.deploymentId!, ...input.labels };
+    }
+    const flowLabels = this.db.select({ labels: flow.labels }).from(flow).where(eq(flow.id, input.flowId)).get();
+    return { ...(flowLabels?.labels ?? {}), "prefect.flow.id": input.flowId, ...input.labels };
+  }
+
+  /** Runs joined with their current state and their queue's work pool. */
+  private joined() {
+    return this.db
+      .select({ run: flowRun, state: currentState, workPoolId: workPool.id, workPoolName: workPool.name })
+      .from(flowRun)
+      .leftJoin(currentState, eq(currentState.id, flowRun.stateId))
+      .leftJoin(workQueue, eq(workQueue.id, flowRun.workQueueId))
+      .leftJoin(workPool, eq(workPool.id, workQueue.workPoolId));
+  }
+
+  getSync(id: string): FlowRunWithState | undefined {
     const row = this.byId.get({ id });
-    return row && { run: row.run, state: row.state ? stateFromRow(row.state) : null };
+    return row && fromJoined(row);
   }
 
   async get(id: string): Promise<FlowRunWithState | undefined> {
@@ -132,16 +156,7 @@ export class FlowRunRepository {
   }
 
   async list(filters: RunFilterSet, sort: FlowRunSort, limit: number, offset: number): Promise<FlowRunWithState[]> {
-    const rows = this.db
-      .select({ run: flowRun, state: currentState })
-      .from(flowRun)
-      .leftJoin(currentState, eq(currentState.id, flowRun.stateId))
-      .where(flowRunsWhere(filters))
-      .orderBy(...ORDER[sort])
-      .limit(limit)
-      .offset(offset)
-      .all();
-    return rows.map((r) => ({ run: r.run, state: r.state ? stateFromRow(r.state) : null }));
+    return this.joined().where(flowRunsWhere(filters)).orderBy(...ORDER[sort]).limit(limit).offset(offset).all().map(fromJoined);
   }
 
   async count(filters: RunFilterSet): Promise<number> {
@@ -274,6 +289,40 @@ export class FlowRunRepository {
       .where(sql`${flowRun.parentTaskRunId} IN (SELECT ${taskRun.id} FROM ${taskRun} WHERE ${taskRun.flowRunId} = ${flowRunId})`)
       .all();
     return new Map(rows.map((r) => [r.run.parentTaskRunId!, r]));
+  }
+
+  /** Runs per queue whose state type is one of `stateTypes` (what queue and pool concurrency limits count). */
+  activeCountsSync(queueIds: string[], stateTypes: string[]): Map<string, number> {
+    if (queueIds.length === 0) return new Map();
+    const rows = this.db
+      .select({ queueId: flowRun.workQueueId, n: sql<number>`count(*)` })
+      .from(flowRun)
+      .where(and(inArray(flowRun.workQueueId, queueIds), inArray(flowRun.stateType, stateTypes)))
+      .groupBy(flowRun.workQueueId)
+      .all();
+    return new Map(rows.map((r) => [r.queueId!, r.n]));
+  }
+
+  /**
+   * A queue's SCHEDULED runs that a worker may pick up, soonest first: not in-process
+   * retries (their engine is still running them), within the optional time window.
+   */
+  pollableInQueueSync(queueId: string, window: { before: Micros | null; after: Micros | null }, limit: number): FlowRunWithState[] {
+    if (limit <= 0) return [];
+    return this.joined()
+      .where(
+        and(
+          eq(flowRun.workQueueId, queueId),
+          eq(flowRun.stateType, "SCHEDULED"),
+          sql`coalesce(json_extract(${flowRun.empiricalPolicy}, '$.retry_type'), '') != 'in_process'`,
+          window.before === null ? undefined : lte(flowRun.nextScheduledStartTime, window.before),
+          window.after === null ? undefined : gte(flowRun.nextScheduledStartTime, window.after),
+        ),
+      )
+      .orderBy(asc(flowRun.nextScheduledStartTime))
+      .limit(limit)
+      .all()
+      .map(fromJoined);
   }
 
   /** Runs matching the filters, for bulk state changes. */
