@@ -30,13 +30,13 @@ export function parseDateTime(text: string): Micros | null {
   return (ms - offsetMinutes * 60_000) * 1000 + micros;
 }
 
-/** UTC ISO-8601 with `Z`; the fraction appears only when non-zero (as Prefect serialises). */
+/** UTC ISO-8601 with `Z`; six fraction digits, only when non-zero (Python's isoformat, as Prefect serialises). */
 export function formatDateTime(value: Micros): string {
   const ms = Math.floor(value / 1000);
   const micros = value - ms * 1000;
   const iso = new Date(ms).toISOString(); // YYYY-MM-DDTHH:MM:SS.mmmZ
-  const fraction = (iso.slice(20, 23) + String(micros).padStart(3, "0")).replace(/0+$/, "");
-  return iso.slice(0, 19) + (fraction ? "." + fraction : "") + "Z";
+  const fraction = iso.slice(20, 23) + String(micros).padStart(3, "0");
+  return iso.slice(0, 19) + (fraction === "000000" ? "" : "." + fraction) + "Z";
 }
 
 export function formatNullable(value: Micros | null | undefined): string | null {

@@ -46,7 +46,7 @@ describe("logs: create", () => {
       name: "prefect.test",
       level: 40,
       message: "shaped",
-      timestamp: "2024-01-01T01:00:03.5Z",
+      timestamp: "2024-01-01T01:00:03.500000Z",
       flow_run_id: FLOW_RUN,
       task_run_id: TASK_RUN,
     } as LogJson);
