@@ -9,7 +9,9 @@ import { HttpError, INTEGRITY_CONFLICT } from "./api/errors";
 import { validationIssues } from "./api/validation";
 import { adminRoutes } from "./api/admin";
 import { flowRoutes } from "./api/flows";
+import { deploymentRoutes } from "./api/deployments";
 import { flowRunRoutes } from "./api/flow-runs";
+import { pollingRoutes } from "./api/polling";
 import { runStateRoutes } from "./api/run-states";
 import { taskRunRoutes } from "./api/task-runs";
 import { logRoutes } from "./api/logs";
@@ -89,6 +91,8 @@ export function createApp(ctx: AppContext) {
       .use(adminRoutes(ctx))
       .use(flowRoutes(ctx))
       .use(flowRunRoutes(ctx))
+      .use(deploymentRoutes(ctx))
+      .use(pollingRoutes(ctx))
       .use(taskRunRoutes(ctx))
       .use(runStateRoutes(ctx))
       .use(variableRoutes(ctx))

@@ -6,6 +6,7 @@ import { openSqlite, type SqliteDb } from "./client";
 import { BlockRepository } from "./repos/blocks";
 import { ConcurrencyLimitRepository } from "./repos/concurrency-limits";
 import { ConfigurationRepository } from "./repos/configuration";
+import { DeploymentRepository } from "./repos/deployments";
 import { FlowRunRepository } from "./repos/flow-runs";
 import { FlowRepository } from "./repos/flows";
 import { LogRepository } from "./repos/logs";
@@ -24,10 +25,12 @@ export class Store {
   readonly blocks: BlockRepository;
   readonly workPools: WorkPoolRepository;
   readonly concurrencyLimits: ConcurrencyLimitRepository;
+  readonly deployments: DeploymentRepository;
 
   constructor(readonly db: SqliteDb) {
     this.configuration = new ConfigurationRepository(db);
     this.flows = new FlowRepository(db);
+    this.deployments = new DeploymentRepository(db);
     const transitions = new RunTransitions(db);
     this.flowRuns = new FlowRunRepository(db, transitions);
     this.taskRuns = new TaskRunRepository(db, transitions);

@@ -2,7 +2,7 @@
  * Deployments and their schedules. Upserts, schedule replacement and the
  * clean-up of stale auto-scheduled runs happen in one immediate transaction.
  */
-import { and, asc, desc, eq, gt, inArray, lte, ne, type SQL } from "drizzle-orm";
+import { and, asc, desc, eq, gt, gte, inArray, lte, ne, sql, type SQL } from "drizzle-orm";
 import type { JsonObject } from "../../lib/json";
 import type { Micros } from "../../lib/time";
 import type { SqliteDb } from "../client";
@@ -127,10 +127,13 @@ export class DeploymentRepository {
     this.db
       .insert(deployment)
       .values({
+        // the column defaults Prefect's ORM applies to keys a create did not send
         jobVariables: {},
         tags: [],
         labels: {},
         parameters: {},
+        parameterOpenapiSchema: {},
+        pullSteps: [],
         ...values,
         id,
         created: now,
@@ -281,6 +284,43 @@ export class DeploymentRepository {
         .returning({ id: deploymentSchedule.id })
         .all().length > 0
     );
+  }
+
+  // Scheduler selection (services/scheduler.py)
+
+  /**
+   * Unpaused deployments, after `afterId` in id order, having an active schedule with
+   * fewer than `minRuns` future auto-scheduled runs or whose last such run is earlier
+   * than `horizon`. Runs belong to a schedule through `created_by.id`.
+   */
+  needingRunsSync(now: Micros, minRuns: number, horizon: Micros, batchSize: number, afterId: string | null): string[] {
+    const scheduleRuns = sql`FROM ${flowRun} WHERE ${flowRun.deploymentId} = ${deploymentSchedule.deploymentId}
+      AND ${flowRun.stateType} = 'SCHEDULED' AND ${flowRun.nextScheduledStartTime} >= ${now}
+      AND ${flowRun.autoScheduled} = 1 AND json_extract(${flowRun.createdBy}, '$.id') = ${deploymentSchedule.id}`;
+    const needsRuns = sql`EXISTS (SELECT 1 FROM ${deploymentSchedule} WHERE ${deploymentSchedule.deploymentId} = ${deployment.id}
+      AND ${deploymentSchedule.active} = 1
+      AND ((SELECT count(*) ${scheduleRuns}) < ${minRuns} OR (SELECT max(${flowRun.nextScheduledStartTime}) ${scheduleRuns}) < ${horizon}))`;
+    return this.db
+      .select({ id: deployment.id })
+      .from(deployment)
+      .where(and(eq(deployment.paused, false), needsRuns, afterId ? gt(deployment.id, afterId) : undefined))
+      .orderBy(asc(deployment.id))
+      .limit(batchSize)
+      .all()
+      .map((r) => r.id);
+  }
+
+  /** Unpaused deployments with an active schedule, updated since `since` (the recent-changes loop). */
+  updatedSinceSync(since: Micros, batchSize: number, afterId: string | null): string[] {
+    const hasActiveSchedule = sql`EXISTS (SELECT 1 FROM ${deploymentSchedule} WHERE ${deploymentSchedule.deploymentId} = ${deployment.id} AND ${deploymentSchedule.active} = 1)`;
+    return this.db
+      .select({ id: deployment.id })
+      .from(deployment)
+      .where(and(eq(deployment.paused, false), gte(deployment.updated, since), hasActiveSchedule, afterId ? gt(deployment.id, afterId) : undefined))
+      .orderBy(asc(deployment.id))
+      .limit(batchSize)
+      .all()
+      .map((r) => r.id);
   }
 
   /** Bumps `updated`, which the scheduler's recent-changes loop watches. */

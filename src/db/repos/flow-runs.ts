@@ -8,7 +8,7 @@ import type { RunFilterSet } from "../../schemas/filters";
 import type { SqliteDb } from "../client";
 import { flowRunsWhere } from "../filters";
 import { deployment, flow, flowRun, flowRunInput, flowRunState, log, taskRun, workPool, workQueue } from "../schema";
-import { stateFromRow, type FlowRunRow, type StateRow } from "./run-mapping";
+import { stateFromRow, stateRowValues, type FlowRunRow, type StateRow } from "./run-mapping";
 import { RunTransitions, type TransitionOptions } from "./transitions";
 
 export type FlowRunSort =
@@ -70,6 +70,12 @@ export interface FlowRunInsert {
   jobVariables: JsonObject | null;
   createdBy: JsonObject | null;
 }
+
+/** A run the scheduler creates directly, with its first state (no orchestration, as in Prefect). */
+export type ScheduledRunInsert = Omit<typeof flowRun.$inferInsert, "created" | "updated" | "stateId" | "stateType" | "stateName" | "stateTimestamp"> & {
+  id: string;
+  state: State;
+};
 
 export type FlowRunPatch = Partial<
   Pick<FlowRunRow, "name" | "flowVersion" | "parameters" | "empiricalPolicy" | "tags" | "infrastructurePid" | "jobVariables" | "labels">
@@ -289,6 +295,27 @@ export class FlowRunRepository {
       .where(sql`${flowRun.parentTaskRunId} IN (SELECT ${taskRun.id} FROM ${taskRun} WHERE ${taskRun.flowRunId} = ${flowRunId})`)
       .all();
     return new Map(rows.map((r) => [r.run.parentTaskRunId!, r]));
+  }
+
+  /**
+   * Inserts scheduler-generated runs with their Scheduled state, skipping any whose
+   * (flow_id, idempotency_key) already exists: running the scheduler twice, or on two
+   * processes sharing the database, never duplicates a run. Returns the inserted ids.
+   */
+  insertScheduledSync(runs: ScheduledRunInsert[], now: Micros): string[] {
+    const inserted: string[] = [];
+    for (const { state, ...run } of runs) {
+      const row = this.db
+        .insert(flowRun)
+        .values({ ...run, created: now, updated: now, stateId: state.id, stateType: state.type, stateName: state.name, stateTimestamp: state.timestamp })
+        .onConflictDoNothing({ target: [flowRun.flowId, flowRun.idempotencyKey] })
+        .returning({ id: flowRun.id })
+        .get();
+      if (!row) continue;
+      this.db.insert(flowRunState).values({ ...stateRowValues(state), flowRunId: row.id }).run();
+      inserted.push(row.id);
+    }
+    return inserted;
   }
 
   /** Runs per queue whose state type is one of `stateTypes` (what queue and pool concurrency limits count). */

@@ -457,6 +457,24 @@ export class WorkPoolRepository {
     return this.poolByName.get({ name });
   }
 
+  /** A pool's queues in priority order (what worker polling walks). */
+  queuesOfPoolSync(poolId: string): WorkQueueRow[] {
+    return this.db.select().from(workQueue).where(eq(workQueue.workPoolId, poolId)).orderBy(asc(workQueue.priority)).all();
+  }
+
+  /** The queue with this name in the pool, if any. */
+  queueInPoolSync(poolName: string, queueName: string): WorkQueueRow | undefined {
+    return this.queueRowByNameSync(poolName, queueName);
+  }
+
+  queueByIdSync(id: string): WorkQueueRow | undefined {
+    return this.queueById.get({ id });
+  }
+
+  poolByIdSync(id: string): WorkPoolRow | undefined {
+    return this.db.select().from(workPool).where(eq(workPool.id, id)).get();
+  }
+
   /** The pool's queue of that name, created (first free priority) when missing. */
   getOrCreateQueueSync(poolId: string, name: string, now: Micros): WorkQueueRow {
     return this.atomic(() => {

@@ -1,0 +1,313 @@
+import { Elysia, t } from "elysia";
+import type { AppContext } from "../context";
+import type { DeploymentScheduleRow, DeploymentSort, DeploymentView } from "../db/repos/deployments";
+import { DeploymentService, parseSchedule } from "../deployments/service";
+import { createFlowRunFromDeployment } from "../deployments/flow-runs";
+import { formatDateTime, formatNullable, MICROS_PER_SECOND, parseDateTime, type Micros } from "../lib/time";
+import { DeploymentScheduling } from "../deployments/scheduling";
+import { IdParams, Lenient, Maybe, Uuid } from "../schemas/common";
+import {
+  DeploymentCountBody,
+  DeploymentCreate,
+  DeploymentFlowRunCreate,
+  DeploymentListBody,
+  DeploymentPageBody,
+  DeploymentScheduleCreate,
+  DeploymentScheduleUpdate,
+  DeploymentUpdate,
+  LEGACY_DEPLOYMENT_KEYS,
+  ScheduleBackfillBody,
+  ScheduledRunsBody,
+} from "../schemas/deployments";
+import { DeploymentFilter } from "../schemas/filters";
+import { globalConcurrencyLimitJson } from "./concurrency-limits-v2";
+import { invalidField, notFound, validationError } from "./errors";
+import { flowRunJson } from "./flow-runs";
+import { paginated, paging } from "./paging";
+import { requestApiVersion } from "./request";
+import { MAX_SCHEDULED_RUNS_PER_SCHEDULE } from "../deployments/service";
+
+export function deploymentScheduleJson(s: DeploymentScheduleRow) {
+  return {
+    id: s.id,
+    created: formatDateTime(s.created),
+    updated: formatDateTime(s.updated),
+    deployment_id: s.deploymentId,
+    schedule: s.schedule,
+    active: s.active,
+    max_scheduled_runs: s.maxScheduledRuns,
+    parameters: s.parameters,
+    slug: s.slug,
+  };
+}
+
+export function deploymentJson({ row, schedules, workPoolName, workQueueName, concurrencyLimit }: DeploymentView, now: Micros) {
+  return {
+    id: row.id,
+    created: formatDateTime(row.created),
+    updated: formatDateTime(row.updated),
+    name: row.name,
+    version: row.version,
+    description: row.description,
+    flow_id: row.flowId,
+    paused: row.paused,
+    schedules: schedules.map(deploymentScheduleJson),
+    // deprecated: the limit lives in global_concurrency_limit
+    concurrency_limit: null,
+    global_concurrency_limit: concurrencyLimit ? globalConcurrencyLimitJson(concurrencyLimit, now) : null,
+    concurrency_options: row.concurrencyOptions,
+    job_variables: row.jobVariables,
+    parameters: row.parameters,
+    tags: row.tags,
+    labels: row.labels,
+    work_queue_name: workQueueName,
+    work_queue_id: row.workQueueId,
+    last_polled: formatNullable(row.lastPolled),
+    parameter_openapi_schema: row.parameterOpenapiSchema,
+    path: row.path,
+    pull_steps: row.pullSteps,
+    entrypoint: row.entrypoint,
+    storage_document_id: row.storageDocumentId,
+    infrastructure_document_id: row.infrastructureDocumentId,
+    created_by: row.createdBy,
+    updated_by: row.updatedBy,
+    work_pool_name: workPoolName,
+    status: row.status,
+    enforce_parameter_schema: row.enforceParameterSchema,
+  };
+}
+
+/** Old clients still send these keys; Prefect drops them before validating. */
+function stripLegacyKeys({ body }: { body: unknown }) {
+  if (body && typeof body === "object") for (const key of LEGACY_DEPLOYMENT_KEYS) delete (body as Record<string, unknown>)[key];
+}
+
+export function deploymentRoutes(ctx: AppContext) {
+  const { store, clock, config } = ctx;
+  const service = new DeploymentService(ctx);
+  const scheduling = new DeploymentScheduling(store, config.services, ctx.logger);
+  const sortOf = (sort: DeploymentSort | null | undefined): DeploymentSort => sort ?? "NAME_ASC";
+  const read = async (id: string) => {
+    const view = await store.deployments.get(id);
+    if (!view) throw notFound("Deployment not found");
+    return view;
+  };
+
+  return new Elysia({ prefix: "/deployments" })
+    .post(
+      "/",
+      async ({ body, set }) => {
+        const { id, created } = await service.upsert(body);
+        set.status = created ? 201 : 200;
+        return deploymentJson(await read(id), clock.now());
+      },
+      { body: DeploymentCreate, transform: stripLegacyKeys },
+    )
+    .post(
+      "/filter",
+      async ({ body }) => {
+        const { limit, offset } = paging(body, config.defaultLimit);
+        const now = clock.now();
+        return (await store.deployments.list(body, sortOf(body.sort), limit, offset)).map((d) => deploymentJson(d, now));
+      },
+      { body: DeploymentListBody },
+    )
+    .post(
+      "/paginate",
+      async ({ body }) => {
+        const { limit, offset, page } = paging(body, config.defaultLimit);
+        const [views, count] = await Promise.all([store.deployments.list(body, sortOf(body.sort), limit, offset), store.deployments.count(body)]);
+        const now = clock.now();
+        return paginated(
+          views.map((d) => deploymentJson(d, now)),
+          count,
+          limit,
+          page,
+        );
+      },
+      { body: DeploymentPageBody },
+    )
+    .post("/count", ({ body }) => store.deployments.count(body), { body: DeploymentCountBody })
+    .post(
+      "/bulk_delete",
+      async ({ body }) => {
+        const limit = body.limit ?? 50;
+        if (limit < 1 || limit > 50) throw invalidField(["limit"], "Input should be between 1 and 50", limit, body);
+        return { deleted: await store.deployments.bulkDelete({ deployments: body.deployments }, limit, clock.now()) };
+      },
+      { body: Lenient({ deployments: Maybe(DeploymentFilter), limit: Maybe(t.Integer()) }) },
+    )
+    .post(
+      "/get_scheduled_flow_runs",
+      async ({ body }) => {
+        const { limit } = paging(body, config.defaultLimit);
+        const now = clock.now();
+        const before = body.scheduled_before ? parseDateTime(body.scheduled_before) : null;
+        const runs = store.deployments.transaction(() => {
+          const ids = store.deployments.scheduledRunIdsSync(body.deployment_ids, before, limit);
+          store.deployments.markPolledSync(body.deployment_ids, now);
+          return ids.map((id) => store.flowRuns.getSync(id)!);
+        });
+        return runs.map((r) => flowRunJson(r, now));
+      },
+      { body: ScheduledRunsBody },
+    )
+    .get(
+      "/name/:flow_name/:deployment_name",
+      async ({ params }) => {
+        const view = await store.deployments.getByName(params.flow_name, params.deployment_name);
+        if (!view) throw notFound("Deployment not found");
+        return deploymentJson(view, clock.now());
+      },
+    )
+    .get("/:id", async ({ params }) => deploymentJson(await read(params.id), clock.now()), { params: IdParams })
+    .patch(
+      "/:id",
+      async ({ params, body, set }) => {
+        await service.update(params.id, body);
+        set.status = 204;
+      },
+      { params: IdParams, body: DeploymentUpdate, transform: stripLegacyKeys },
+    )
+    .delete(
+      "/:id",
+      async ({ params, set }) => {
+        if (!(await store.deployments.delete(params.id, clock.now()))) throw notFound("Deployment not found");
+        set.status = 204;
+      },
+      { params: IdParams },
+    )
+    .post(
+      "/:id/create_flow_run",
+      async ({ params, body, set, headers }) => {
+        const { run, created } = await createFlowRunFromDeployment(ctx, params.id, body, requestApiVersion(headers));
+        set.status = created ? 201 : 200;
+        return flowRunJson(run, clock.now());
+      },
+      { params: IdParams, body: DeploymentFlowRunCreate },
+    )
+    .post(
+      "/:id/create_flow_run/bulk",
+      async ({ params, body, headers }) => {
+        if (body.length > 100) throw invalidField([], "List should have at most 100 items after validation", body.length, body);
+        const apiVersion = requestApiVersion(headers);
+        const results = [];
+        for (const item of body) {
+          try {
+            const { run } = await createFlowRunFromDeployment(ctx, params.id, item, apiVersion);
+            results.push({ flow_run_id: run.run.id, status: "CREATED", error: null });
+          } catch (error) {
+            results.push({ flow_run_id: null, status: "FAILED", error: error instanceof Error ? error.message : String(error) });
+          }
+        }
+        return { results };
+      },
+      { params: IdParams, body: t.Array(DeploymentFlowRunCreate) },
+    )
+    // decisions.md #5 and #6: 204 with no body (the SDK pauses through PATCH and ignores these answers)
+    .post(
+      "/:id/pause_deployment",
+      async ({ params, set }) => {
+        await read(params.id);
+        await service.update(params.id, { paused: true });
+        await store.deployments.deleteScheduledRuns(params.id, { autoScheduledOnly: true, futureOnly: false }, clock.now());
+        set.status = 204;
+      },
+      { params: IdParams },
+    )
+    .post(
+      "/:id/resume_deployment",
+      async ({ params, set }) => {
+        await read(params.id);
+        await service.update(params.id, { paused: false });
+        set.status = 204;
+      },
+      { params: IdParams },
+    )
+    .post(
+      "/:id/schedule",
+      async ({ params, body }) => {
+        await read(params.id);
+        const now = clock.now();
+        const defaults = scheduling.defaultWindow(now);
+        const start = body.start_time ? parseDateTime(body.start_time)! : now;
+        scheduling.scheduleSync(
+          [params.id],
+          {
+            start,
+            end: body.end_time ? parseDateTime(body.end_time)! : start + (defaults.end - now),
+            minTime: body.min_time != null ? Math.round(body.min_time * MICROS_PER_SECOND) : defaults.minTime,
+            minRuns: body.min_runs ?? defaults.minRuns,
+            maxRuns: body.max_runs ?? defaults.maxRuns,
+          },
+          now,
+        );
+        return null;
+      },
+      { params: IdParams, body: ScheduleBackfillBody },
+    )
+    .get("/:id/schedules", async ({ params }) => (await read(params.id)).schedules.map(deploymentScheduleJson), { params: IdParams })
+    .post(
+      "/:id/schedules",
+      async ({ params, body, set }) => {
+        await read(params.id);
+        // decisions.md #7: a single schedule object is accepted as a list of one
+        const list = Array.isArray(body) ? body : [body];
+        const now = clock.now();
+        const rows = store.deployments.transaction(() => {
+          const inserts = list.map((s, i) => {
+            const parsed = parseSchedule(s.schedule, ["body", ...(Array.isArray(body) ? [i] : []), "schedule"], now);
+            if (Array.isArray(parsed)) throw validationError(parsed, body);
+            if (s.max_scheduled_runs != null && s.max_scheduled_runs > MAX_SCHEDULED_RUNS_PER_SCHEDULE) {
+              throw invalidField(["max_scheduled_runs"], `Value error, max_scheduled_runs must be less than or equal to ${MAX_SCHEDULED_RUNS_PER_SCHEDULE}`, s.max_scheduled_runs, body);
+            }
+            return { schedule: parsed as never, active: s.active ?? true, maxScheduledRuns: s.max_scheduled_runs ?? null, parameters: s.parameters ?? {}, slug: s.slug ?? null };
+          });
+          const created = store.deployments.createSchedulesSync(params.id, inserts, now);
+          store.deployments.touchSync(params.id, now);
+          return created;
+        });
+        set.status = 201;
+        return rows.map(deploymentScheduleJson);
+      },
+      { params: IdParams, body: t.Union([t.Array(DeploymentScheduleCreate), DeploymentScheduleCreate]) },
+    )
+    .patch(
+      "/:id/schedules/:schedule_id",
+      async ({ params, body, set }) => {
+        await read(params.id);
+        const now = clock.now();
+        const patch = { ...(body.active != null && { active: body.active }), ...(body.max_scheduled_runs !== undefined && { maxScheduledRuns: body.max_scheduled_runs }), ...(body.parameters !== undefined && { parameters: body.parameters }), ...(body.slug != null && { slug: body.slug }) } as Record<string, unknown>;
+        if (body.schedule != null) {
+          const parsed = parseSchedule(body.schedule, ["body", "schedule"], now);
+          if (Array.isArray(parsed)) throw validationError(parsed, body);
+          patch.schedule = parsed;
+        }
+        const found = store.deployments.transaction(() => {
+          if (!store.deployments.updateScheduleSync(params.id, { id: params.schedule_id }, patch, now)) return false;
+          // future auto-scheduled runs are regenerated from the changed schedule
+          store.deployments.deleteScheduledRunsSync(params.id, { autoScheduledOnly: true, futureOnly: true }, now);
+          store.deployments.touchSync(params.id, now);
+          return true;
+        });
+        if (!found) throw notFound("Schedule not found.");
+        set.status = 204;
+      },
+      { params: t.Object({ id: Uuid, schedule_id: Uuid }), body: DeploymentScheduleUpdate },
+    )
+    .delete(
+      "/:id/schedules/:schedule_id",
+      async ({ params, set }) => {
+        await read(params.id);
+        const now = clock.now();
+        const found = store.deployments.transaction(() => {
+          if (!store.deployments.deleteScheduleSync(params.id, params.schedule_id)) return false;
+          store.deployments.deleteScheduledRunsSync(params.id, { autoScheduledOnly: true, futureOnly: true }, now);
+          return true;
+        });
+        if (!found) throw notFound("Schedule not found.");
+        set.status = 204;
+      },
+      { params: t.Object({ id: Uuid, schedule_id: Uuid }) },
+    );
+}

@@ -1,0 +1,77 @@
+/** `POST /deployments/{id}/create_flow_run`: a run of a deployment with its parameters, tags and queue. */
+import type { Static } from "elysia";
+import { conflict, detail, notFound } from "../api/errors";
+import type { AppContext } from "../context";
+import type { FlowRunWithState } from "../db/repos/flow-runs";
+import { flowRunPolicy } from "../db/repos/run-mapping";
+import type { JsonObject } from "../lib/json";
+import { validateJsonSchema } from "../lib/json-schema";
+import { randomRunName } from "../lib/names";
+import { newState } from "../orchestration/states";
+import type { DeploymentFlowRunCreate } from "../schemas/deployments";
+import { stateInit } from "../schemas/states";
+
+type Body = Static<typeof DeploymentFlowRunCreate>;
+
+export async function createFlowRunFromDeployment(
+  { store, clock }: AppContext,
+  deploymentId: string,
+  body: Body,
+  apiVersion: string | null,
+): Promise<{ run: FlowRunWithState; created: boolean }> {
+  const view = await store.deployments.get(deploymentId);
+  if (!view) throw notFound("Deployment not found");
+  const { row } = view;
+  // the request's parameters are laid over the deployment's
+  const parameters: JsonObject = { ...row.parameters, ...(body.parameters ?? {}) };
+  if (body.enforce_parameter_schema ?? row.enforceParameterSchema) {
+    const schema = row.parameterOpenapiSchema;
+    if (schema === null || typeof schema !== "object") {
+      throw conflict(
+        "Error updating deployment: Cannot update parameters because parameter schema enforcement is enabled and the deployment does not have a valid parameter schema.",
+      );
+    }
+    const failure = validateJsonSchema(parameters, schema);
+    if (failure) throw conflict(`Error creating flow run: ${failure}`);
+  }
+  const now = clock.now();
+  let queue = { id: row.workQueueId, name: view.workQueueName };
+  if (body.work_queue_name) {
+    if (!view.workPoolName) {
+      throw detail(
+        400,
+        `Cannot create flow run in work queue ${body.work_queue_name} because deployment ${deploymentId} is not associated with a work pool. Please remove work_pool_name and try again.`,
+      );
+    }
+    const resolved = store.workPools.resolveQueueSync(view.workPoolName, body.work_queue_name, now);
+    if (!resolved.found) throw notFound(resolved.detail);
+    queue = { id: resolved.queueId, name: resolved.queueName };
+  }
+  // a deployment run waits for its worker: SCHEDULED (now) unless told otherwise
+  const initial = newState(body.state?.type ?? "SCHEDULED", now, body.state ? stateInit(body.state) : {});
+  const { created, ...run } = await store.flowRuns.create(
+    {
+      flowId: row.flowId,
+      name: body.name ?? randomRunName(),
+      flowVersion: null,
+      parameters,
+      context: (body.context ?? {}) as JsonObject,
+      parentTaskRunId: body.parent_task_run_id ?? null,
+      infrastructureDocumentId: body.infrastructure_document_id ?? row.infrastructureDocumentId,
+      empiricalPolicy: flowRunPolicy((body.empirical_policy ?? {}) as JsonObject) as unknown as JsonObject,
+      tags: [...new Set([...row.tags, ...(body.tags ?? [])])],
+      labels: body.labels ?? {},
+      idempotencyKey: body.idempotency_key ?? null,
+      deploymentId: row.id,
+      deploymentVersion: row.version,
+      workQueueId: queue.id,
+      workQueueName: queue.name,
+      jobVariables: (body.job_variables ?? {}) as JsonObject,
+      createdBy: null,
+    },
+    initial,
+    { force: true, apiVersion },
+    now,
+  );
+  return { run, created };
+}

@@ -1,0 +1,292 @@
+/**
+ * Deployment writes (api/deployments.py + models/deployments.py): validation,
+ * work-queue resolution, schedules, the deployment concurrency limit and the
+ * clean-up of stale auto-scheduled runs, each write in one transaction.
+ */
+import type { Static } from "elysia";
+import { conflict, detail, notFound, validationError, type ValidationIssue } from "../api/errors";
+import type { AppContext } from "../context";
+import type { DeploymentValues, ScheduleInsert, SchedulePatch } from "../db/repos/deployments";
+import type { JsonObject, JsonValue } from "../lib/json";
+import { validateJsonSchema } from "../lib/json-schema";
+import type { Micros } from "../lib/time";
+import { normalizeSchedule, validateSchedule, type ScheduleModel } from "../schedules/schemas";
+import type { DeploymentCreate, DeploymentScheduleCreate, DeploymentScheduleUpdate, DeploymentUpdate } from "../schemas/deployments";
+
+type CreateBody = Static<typeof DeploymentCreate>;
+type UpdateBody = Static<typeof DeploymentUpdate>;
+type ScheduleCreateBody = Static<typeof DeploymentScheduleCreate>;
+type ScheduleUpdateBody = Static<typeof DeploymentScheduleUpdate>;
+
+const DEFAULT_AGENT_POOL = "default-agent-pool";
+
+/** Validates and normalises a schedule object, or returns pydantic-style issues under `loc`. */
+export function parseSchedule(input: unknown, loc: (string | number)[], now: Micros): ScheduleModel | ValidationIssue[] {
+  const result = validateSchedule(input, now);
+  if (!result.ok) return result.issues.map((issue) => ({ ...issue, loc: [...loc, ...issue.loc] }));
+  return normalizeSchedule(result.schedule, now);
+}
+
+/** Schedules of a create/update body, validated; throws the 422 Prefect gives for the first bad one. */
+function scheduleInserts(
+  schedules: (ScheduleCreateBody | ScheduleUpdateBody)[],
+  now: Micros,
+  requestBody: unknown,
+  maxScheduledRuns: number,
+): ScheduleInsert[] {
+  const issues: ValidationIssue[] = [];
+  const inserts: ScheduleInsert[] = [];
+  schedules.forEach((s, i) => {
+    if (s.schedule == null) return;
+    const parsed = parseSchedule(s.schedule, ["body", "schedules", i, "schedule"], now);
+    if (Array.isArray(parsed)) return void issues.push(...parsed);
+    if (s.max_scheduled_runs != null && s.max_scheduled_runs > maxScheduledRuns) {
+      issues.push({
+        type: "value_error",
+        loc: ["body", "schedules", i, "max_scheduled_runs"],
+        msg: `Value error, max_scheduled_runs must be less than or equal to ${maxScheduledRuns}`,
+        input: s.max_scheduled_runs,
+      });
+      return;
+    }
+    inserts.push({
+      schedule: parsed as unknown as JsonObject,
+      active: s.active ?? true,
+      maxScheduledRuns: s.max_scheduled_runs ?? null,
+      parameters: (s.parameters ?? {}) as JsonObject,
+      slug: s.slug ?? null,
+    });
+  });
+  if (issues.length > 0) throw validationError(issues, requestBody);
+  return inserts;
+}
+
+/** PREFECT_SERVER_DEPLOYMENT_SCHEDULE_MAX_SCHEDULED_RUNS */
+export const MAX_SCHEDULED_RUNS_PER_SCHEDULE = 50;
+
+export class DeploymentService {
+  constructor(private readonly ctx: AppContext) {}
+
+  private get store() {
+    return this.ctx.store;
+  }
+
+  /** Creates or updates the deployment named (flow_id, name); answers whether it was created. */
+  async upsert(body: CreateBody): Promise<{ id: string; created: boolean }> {
+    const now = this.ctx.clock.now();
+    if (body.concurrency_limit && body.global_concurrency_limit_id) {
+      throw validationError(
+        [{ type: "value_error", loc: ["body"], msg: "Value error, A deployment cannot have both a concurrency limit and a global concurrency limit.", input: body }],
+        body,
+      );
+    }
+    const schedules = scheduleInserts(body.schedules ?? [], now, body, MAX_SCHEDULED_RUNS_PER_SCHEDULE);
+    const enforce = body.enforce_parameter_schema ?? true;
+    if (enforce && body.parameter_openapi_schema && body.parameters) {
+      const failure = validateJsonSchema(body.parameters, body.parameter_openapi_schema, { ignoreRequired: true });
+      if (failure) throw validationError([{ type: "value_error", loc: ["body"], msg: `Value error, ${failure}`, input: body }], body);
+    }
+    const { deployments } = this.store;
+    return deployments.transaction(() => {
+      if (body.work_pool_name && body.work_pool_name !== DEFAULT_AGENT_POOL) {
+        this.requirePoolAndValidJobVariables(body.work_pool_name, body.job_variables, "creating");
+      }
+      if (body.global_concurrency_limit_id && !deployments.concurrencyLimitExistsSync(body.global_concurrency_limit_id)) {
+        throw notFound("Concurrency limit not found");
+      }
+      this.requireBlockDocument(body.infrastructure_document_id, "infrastructure block");
+      this.requireBlockDocument(body.storage_document_id, "storage block");
+      const queue = this.queueFor(body.work_pool_name, body.work_queue_name, now);
+      const values: DeploymentValues = {
+        ...this.commonValues(body),
+        ...(queue && { workQueueId: queue.id }),
+        ...(queue?.name != null && body.work_queue_name == null && body.work_pool_name != null && { workQueueName: queue.name }),
+        labels: { ...(deployments.flowLabelsSync(body.flow_id) ?? {}), "prefect.flow.id": body.flow_id, ...(body.labels ?? {}) },
+      };
+      const result = deployments.upsertSync(body.flow_id, body.name, values, now);
+      deployments.deleteScheduledRunsSync(result.id, { autoScheduledOnly: true, futureOnly: true }, now);
+      deployments.replaceSchedulesSync(result.id, schedules, now);
+      if (body.concurrency_limit !== undefined) deployments.setConcurrencyLimitSync(result.id, body.concurrency_limit, now);
+      return result;
+    });
+  }
+
+  /** PATCH: only the keys present are applied; schedules with slugs are patched in place. */
+  async update(id: string, body: UpdateBody): Promise<void> {
+    const now = this.ctx.clock.now();
+    const { deployments } = this.store;
+    const existing = await deployments.get(id);
+    if (!existing) throw notFound("Deployment not found.");
+    const plan = this.schedulePlan(existing.schedules.map((s) => s.slug), body.schedules, now, body);
+    if (body.concurrency_limit && body.global_concurrency_limit_id) {
+      throw validationError(
+        [{ type: "value_error", loc: ["body"], msg: "Value error, A deployment cannot have both a concurrency limit and a global concurrency limit.", input: body }],
+        body,
+      );
+    }
+    const enforce = body.enforce_parameter_schema ?? existing.row.enforceParameterSchema;
+    const parameters = body.parameters ?? existing.row.parameters;
+    if (enforce && body.parameters != null) {
+      const schema = body.parameter_openapi_schema ?? existing.row.parameterOpenapiSchema;
+      if (schema === null || typeof schema !== "object") {
+        throw conflict(
+          "Error updating deployment: Cannot update parameters because parameter schema enforcement is enabled and the deployment does not have a valid parameter schema.",
+        );
+      }
+      const failure = validateJsonSchema(parameters, schema, { ignoreRequired: true });
+      if (failure) throw conflict(`Error updating deployment: ${failure}`);
+    }
+    deployments.transaction(() => {
+      if (body.work_pool_name) this.requirePoolAndValidJobVariables(body.work_pool_name, body.job_variables, "updating");
+      if (body.global_concurrency_limit_id && !deployments.concurrencyLimitExistsSync(body.global_concurrency_limit_id)) {
+        throw notFound("Concurrency limit not found");
+      }
+      const values: DeploymentValues = this.commonValues(body);
+      if (body.work_pool_name) {
+        values.workQueueId = this.queueFor(body.work_pool_name, body.work_queue_name, now)!.id;
+      } else if (body.work_pool_name === null) {
+        values.workQueueId = null;
+      } else if (body.work_queue_name) {
+        values.workQueueId = this.store.workPools.ensureLegacyQueueSync(body.work_queue_name, now).id;
+      }
+      deployments.updateSync(id, values, now);
+      deployments.deleteScheduledRunsSync(id, { autoScheduledOnly: true, futureOnly: true }, now);
+      if (plan.kind === "replace") deployments.replaceSchedulesSync(id, plan.schedules, now);
+      if (plan.kind === "targeted") this.applyTargetedSchedules(id, plan, now);
+      if (body.concurrency_limit !== undefined) deployments.setConcurrencyLimitSync(id, body.concurrency_limit, now);
+    });
+  }
+
+  /** The columns shared by create and update, for the keys present in the body. */
+  private commonValues(body: CreateBody | UpdateBody): DeploymentValues {
+    const v: DeploymentValues = {};
+    const set = <K extends keyof DeploymentValues>(key: K, value: DeploymentValues[K] | undefined) => {
+      if (value !== undefined) v[key] = value;
+    };
+    set("version", body.version);
+    set("description", body.description);
+    set("paused", body.paused ?? undefined);
+    set("concurrencyOptions", body.concurrency_options as JsonObject | null | undefined);
+    set("concurrencyLimitId", body.global_concurrency_limit_id);
+    set("enforceParameterSchema", body.enforce_parameter_schema ?? undefined);
+    set("parameterOpenapiSchema", body.parameter_openapi_schema as JsonObject | null | undefined);
+    set("parameters", (body.parameters ?? undefined) as JsonObject | undefined);
+    set("tags", body.tags);
+    set("pullSteps", body.pull_steps as JsonValue[] | null | undefined);
+    set("workQueueName", body.work_queue_name);
+    set("storageDocumentId", body.storage_document_id);
+    set("infrastructureDocumentId", body.infrastructure_document_id);
+    set("path", body.path);
+    set("entrypoint", body.entrypoint);
+    set("jobVariables", (body.job_variables ?? undefined) as JsonObject | undefined);
+    set("versionInfo", body.version_info as JsonObject | null | undefined);
+    if ("labels" in body && body.labels != null) v.labels = body.labels;
+    return v;
+  }
+
+  private requirePoolAndValidJobVariables(poolName: string, jobVariables: JsonObject | null | undefined, verb: "creating" | "updating") {
+    const pool = this.store.workPools.poolByNameSync(poolName);
+    if (!pool) throw notFound(`Work pool "${poolName}" not found.`);
+    const variables = (pool.baseJobTemplate as { variables?: unknown }).variables;
+    if (!jobVariables || Object.keys(jobVariables).length === 0 || !variables || typeof variables !== "object") return;
+    const failure = validateJsonSchema(jobVariables, variables, { ignoreRequired: true });
+    if (failure) throw detail(422, `Error ${verb} deployment: ${failure}`);
+  }
+
+  private requireBlockDocument(id: string | null | undefined, what: string) {
+    if (id == null || this.store.blocks.documentExistsSync(id)) return;
+    throw conflict(
+      `Error creating deployment. Could not find ${what} with id: ${id}. This usually occurs when applying a deployment specification that was built against a different Prefect database / workspace.`,
+    );
+  }
+
+  /** The queue a deployment's pool/queue names lead to (created when missing), or null for neither. */
+  private queueFor(poolName: string | null | undefined, queueName: string | null | undefined, now: Micros): { id: string; name: string } | null {
+    const { workPools } = this.store;
+    if (poolName) {
+      const resolved = workPools.resolveQueueSync(poolName, queueName ?? null, now);
+      if (!resolved.found) throw notFound(resolved.detail);
+      return { id: resolved.queueId, name: resolved.queueName };
+    }
+    if (queueName) {
+      const queue = workPools.ensureLegacyQueueSync(queueName, now);
+      return { id: queue.id, name: queue.name };
+    }
+    return null;
+  }
+
+  /**
+   * Prefect's PATCH schedule rules: when every existing and provided schedule has a
+   * slug, schedules are patched by slug (`replaces` renames); when existing ones have
+   * slugs but provided ones don't, 422; otherwise the given list replaces them all.
+   */
+  private schedulePlan(existingSlugs: (string | null)[], provided: ScheduleUpdateBody[] | undefined, now: Micros, body: unknown): SchedulePlan {
+    if (provided === undefined) return { kind: "none" };
+    const allProvidedHaveSlugs = provided.every((s) => s.slug != null);
+    const allExistingHaveSlugs = existingSlugs.length > 0 && existingSlugs.every((s) => s !== null);
+    if (!(allProvidedHaveSlugs && allExistingHaveSlugs)) {
+      if (allExistingHaveSlugs) {
+        throw detail(422, "Please provide a slug for each schedule in your request to ensure schedules are updated correctly.");
+      }
+      return { kind: "replace", schedules: scheduleInserts(provided, now, body, MAX_SCHEDULED_RUNS_PER_SCHEDULE) };
+    }
+    const current = new Set(existingSlugs as string[]);
+    const replaced = new Map<string, string>();
+    for (const s of provided) {
+      if (!s.replaces) continue;
+      if (replaced.has(s.replaces)) throw detail(422, `Multiple schedules have 'replaces' targeting the same slug: ${s.replaces}`);
+      replaced.set(s.replaces, s.slug ?? "");
+    }
+    for (const s of provided) {
+      if (s.slug && current.has(s.slug) && !replaced.has(s.slug) && s.replaces) {
+        throw detail(422, `Cannot rename schedule from '${s.replaces}' to '${s.slug}': a schedule with slug '${s.slug}' already exists.`);
+      }
+    }
+    const patches: { target: string; renames: boolean; patch: SchedulePatch }[] = [];
+    const creates: ScheduleUpdateBody[] = [];
+    provided.forEach((s, i) => {
+      const target = s.replaces ?? s.slug!;
+      if (current.has(target)) {
+        const patch: SchedulePatch = {};
+        if (s.schedule != null) {
+          const parsed = parseSchedule(s.schedule, ["body", "schedules", i, "schedule"], now);
+          if (Array.isArray(parsed)) throw validationError(parsed, body);
+          patch.schedule = parsed as unknown as JsonObject;
+        }
+        if (s.active != null) patch.active = s.active;
+        if (s.max_scheduled_runs !== undefined) patch.maxScheduledRuns = s.max_scheduled_runs;
+        if (s.parameters !== undefined) patch.parameters = s.parameters as JsonObject;
+        if (s.slug != null) patch.slug = s.slug;
+        patches.push({ target, renames: s.replaces != null, patch });
+      } else if (s.schedule) {
+        creates.push(s);
+      } else {
+        throw detail(422, "Unable to create new deployment schedules without a schedule configuration.");
+      }
+    });
+    return { kind: "targeted", patches, creates: scheduleInserts(creates, now, body, MAX_SCHEDULED_RUNS_PER_SCHEDULE) };
+  }
+
+  private applyTargetedSchedules(id: string, plan: Extract<SchedulePlan, { kind: "targeted" }>, now: Micros) {
+    const { deployments } = this.store;
+    // Renames first free their old slugs so the (deployment_id, slug) index never sees two at once.
+    const renamed = new Map<string, string>();
+    for (const p of plan.patches.filter((p) => p.renames)) {
+      const scheduleId = deployments.scheduleIdBySlugSync(id, p.target);
+      if (!scheduleId) throw notFound(`Schedule with slug '${p.target}' no longer exists.`);
+      renamed.set(p.target, scheduleId);
+    }
+    deployments.clearScheduleSlugsSync(id, [...renamed.keys()]);
+    for (const p of plan.patches) {
+      const key = p.renames ? { id: renamed.get(p.target)! } : { slug: p.target };
+      deployments.updateScheduleSync(id, key, p.patch, now);
+    }
+    deployments.createSchedulesSync(id, plan.creates, now);
+  }
+}
+
+type SchedulePlan =
+  | { kind: "none" }
+  | { kind: "replace"; schedules: ScheduleInsert[] }
+  | { kind: "targeted"; patches: { target: string; renames: boolean; patch: SchedulePatch }[]; creates: ScheduleInsert[] };
+
