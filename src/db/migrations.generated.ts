@@ -2,6 +2,7 @@
 import m0 from "../../drizzle/0000_init.sql" with { type: "text" };
 import m1 from "../../drizzle/0001_configuration.sql" with { type: "text" };
 import m2 from "../../drizzle/0002_deployments_work_pools.sql" with { type: "text" };
+import m3 from "../../drizzle/0003_scheduler_index.sql" with { type: "text" };
 
 export interface EmbeddedMigration {
   tag: string;
@@ -14,4 +15,5 @@ export const migrations: EmbeddedMigration[] = [
   { tag: "0000_init", when: 1795661723032, breakpoints: true, sql: m0 },
   { tag: "0001_configuration", when: 1795662184781, breakpoints: true, sql: m1 },
   { tag: "0002_deployments_work_pools", when: 1795662980145, breakpoints: true, sql: m2 },
+  { tag: "0003_scheduler_index", when: 1795664159581, breakpoints: true, sql: m3 },
 ];

@@ -60,7 +60,8 @@ export const flowRun = sqliteTable(
   (t) => [
     uniqueIndex("uq_flow_run__flow_id_idempotency_key").on(t.flowId, t.idempotencyKey),
     index("ix_flow_run__flow_id").on(t.flowId),
-    index("ix_flow_run__deployment_id").on(t.deploymentId),
+    // the scheduler's "future runs of this deployment" and deployment clean-ups
+    index("ix_flow_run__deployment_id_state_type_next_scheduled").on(t.deploymentId, t.stateType, t.nextScheduledStartTime),
     // worker polling: a queue's SCHEDULED runs in scheduled-time order
     index("ix_flow_run__work_queue_id_state_type_next_scheduled").on(t.workQueueId, t.stateType, t.nextScheduledStartTime),
     // late runs and the scheduler's "future runs of this deployment"

@@ -34,7 +34,11 @@ export function isKnownZone(timezone: string): boolean {
   }
 }
 
+/** Zones whose wall clock is UTC: no Temporal round trip needed (most schedules). */
+const UTC_ZONES = new Set(["UTC", "Etc/UTC", "Etc/UCT", "UCT", "Etc/Universal", "Universal", "Etc/Zulu", "Zulu", "GMT", "Etc/GMT"]);
+
 export function wallOf(instant: Micros, timezone: string): Wall {
+  if (UTC_ZONES.has(timezone)) return instant;
   const z = zoned(instant, timezone);
   return Date.UTC(z.year, z.month - 1, z.day, z.hour, z.minute, z.second, z.millisecond) * 1000 + z.microsecond;
 }

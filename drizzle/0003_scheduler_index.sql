@@ -1,0 +1,2 @@
+DROP INDEX `ix_flow_run__deployment_id`;--> statement-breakpoint
+CREATE INDEX `ix_flow_run__deployment_id_state_type_next_scheduled` ON `flow_run` (`deployment_id`,`state_type`,`next_scheduled_start_time`);
