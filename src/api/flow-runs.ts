@@ -23,7 +23,7 @@ import { conflict, detail, invalidField, notFound, objectNotFound } from "./erro
 import { graphV1, graphV2 } from "./flow-run-graph";
 import { historyWindow, runHistory } from "./history";
 import { paginated, paging } from "./paging";
-import { requestApiVersion } from "./request";
+import { requestVersions } from "./request";
 import { estimatedRunTime, estimatedStartTimeDelta } from "./run-json";
 import { nullableStateJson, orchestrationResultJson } from "./state-json";
 
@@ -81,7 +81,7 @@ export function flowRunRoutes({ store, clock, config }: AppContext) {
     .post(
       "/",
       async ({ body, set, headers }) => {
-        const apiVersion = requestApiVersion(headers);
+        const versions = requestVersions(headers);
         const params = body.parameters ?? {};
         if (config.maxParameterSize > 0 && Object.keys(params).length > 0) {
           const size = serializedSize(params);
@@ -124,7 +124,7 @@ export function flowRunRoutes({ store, clock, config }: AppContext) {
             createdBy: null,
           },
           initial,
-          { force: true, apiVersion },
+          { force: true, ...versions },
           now,
         );
         set.status = result.created ? 201 : 200;
@@ -198,14 +198,14 @@ export function flowRunRoutes({ store, clock, config }: AppContext) {
     .post(
       "/bulk_set_state",
       async ({ body, headers }) => {
-        const apiVersion = requestApiVersion(headers);
+        const versions = requestVersions(headers);
         const limit = body.limit ?? 50;
         if (limit < 1 || limit > 50) throw invalidField(["limit"], "Input should be between 1 and 50", limit, body);
         const ids = await store.flowRuns.ids({ flow_runs: body.flow_runs }, limit);
         const results = [];
         for (const id of ids) {
           const now = clock.now();
-          const result = await store.flowRuns.setState(id, newState(body.state.type, now, stateInit(body.state)), { force: body.force ?? false, apiVersion }, now);
+          const result = await store.flowRuns.setState(id, newState(body.state.type, now, stateInit(body.state)), { force: body.force ?? false, ...versions }, now);
           results.push(
             result
               ? { flow_run_id: id, ...orchestrationResultJson(result) }
@@ -264,10 +264,10 @@ export function flowRunRoutes({ store, clock, config }: AppContext) {
     .post(
       "/:id/set_state",
       async ({ params, body, set, headers }) => {
-        const apiVersion = requestApiVersion(headers);
+        const versions = requestVersions(headers);
         const now = clock.now();
         const proposed = newState(body.state.type, now, stateInit(body.state));
-        const result = await store.flowRuns.setState(params.id, proposed, { force: body.force ?? false, apiVersion }, now);
+        const result = await store.flowRuns.setState(params.id, proposed, { force: body.force ?? false, ...versions }, now);
         if (!result) throw objectNotFound(`Flow run with id ${params.id} not found`);
         set.status = result.state && result.state.timestamp >= now ? 201 : 200;
         return orchestrationResultJson(result);
@@ -277,9 +277,9 @@ export function flowRunRoutes({ store, clock, config }: AppContext) {
     .post(
       "/:id/resume",
       async ({ params, body, set, headers }) => {
-        const apiVersion = requestApiVersion(headers);
+        const versions = requestVersions(headers);
         const now = clock.now();
-        const result = await store.flowRuns.resume(params.id, body.run_input ?? null, validateJsonSchema, { force: false, apiVersion }, now);
+        const result = await store.flowRuns.resume(params.id, body.run_input ?? null, validateJsonSchema, { force: false, ...versions }, now);
         if (!result) throw objectNotFound(`Flow run with id ${params.id} not found`);
         set.status = result.state && result.state.timestamp >= now ? 201 : 200;
         return orchestrationResultJson(result);

@@ -32,3 +32,14 @@ export function clientVersionAtMost(headers: Record<string, string | undefined>,
   }
   return !suffix || !/^(\.post|\+)/.test(suffix);
 }
+
+/** The Prefect client's version from its User-Agent (`3.4.11`, `3.0.0rc20`), or null for other clients. */
+export function requestClientVersion(headers: Record<string, string | undefined>): string | null {
+  const match = CLIENT_USER_AGENT.exec(headers["user-agent"] ?? "");
+  return match ? `${match[1]}.${match[2]}.${match[3]}${match[4] ?? ""}` : null;
+}
+
+/** What orchestration needs to know about the caller. */
+export function requestVersions(headers: Record<string, string | undefined>) {
+  return { apiVersion: requestApiVersion(headers), clientVersion: requestClientVersion(headers) };
+}

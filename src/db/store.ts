@@ -31,14 +31,14 @@ export class Store {
     this.configuration = new ConfigurationRepository(db);
     this.flows = new FlowRepository(db);
     this.deployments = new DeploymentRepository(db);
-    const transitions = new RunTransitions(db);
+    this.concurrencyLimits = new ConcurrencyLimitRepository(db);
+    const transitions = new RunTransitions(db, this.concurrencyLimits);
     this.flowRuns = new FlowRunRepository(db, transitions);
     this.taskRuns = new TaskRunRepository(db, transitions);
     this.variables = new VariableRepository(db);
     this.logs = new LogRepository(db);
     this.blocks = new BlockRepository(db);
     this.workPools = new WorkPoolRepository(db);
-    this.concurrencyLimits = new ConcurrencyLimitRepository(db);
   }
 
   static open(path: string): Store {

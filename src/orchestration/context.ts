@@ -80,6 +80,33 @@ export type OrchestrationEffect =
   /** Drop flow-run inputs left by an earlier pause that asked for input. */
   | { kind: "delete_flow_run_inputs"; keys: string[] };
 
+/** A deployment's concurrency settings, as the deployment-concurrency rules read them. */
+export interface DeploymentConcurrencySettings {
+  /** The `deployment:<id>` (or global) v2 limit, or null when the deployment has none. */
+  limitId: string | null;
+  limit: number | null;
+  collisionStrategy: "ENQUEUE" | "CANCEL_NEW";
+  /** Lease TTL; Prefect's initial deployment lease duration when the deployment sets none. */
+  leaseSeconds: number;
+}
+
+/**
+ * What the deployment-concurrency rules may ask of storage. The data layer implements
+ * it inside the transition's transaction, so rules stay free of SQL and tests can fake it.
+ */
+export interface DeploymentConcurrencyPort {
+  /** Settings of the run's deployment; null when the deployment no longer exists. */
+  readonly deployment: DeploymentConcurrencySettings | null;
+  tryAcquireSlot(limitId: string): boolean;
+  createLease(limitId: string, ttlSeconds: number, holderRunId: string | null): string;
+  renewLease(leaseId: string, ttlSeconds: number): boolean;
+  /** Releases the lease's slots and deletes it; without the lease, gives one slot back on `fallbackLimitId`. */
+  releaseLease(leaseId: string, fallbackLimitId: string | null): void;
+  releaseSlot(limitId: string): void;
+  /** Forgets a lease without giving its slot back (old clients cannot renew leases). */
+  revokeLease(leaseId: string): void;
+}
+
 export class OrchestrationContext<R extends RunSnapshot = RunSnapshot> {
   status: SetStateStatus = "ACCEPT";
   details: ResponseDetails = { type: "accept_details" };
@@ -98,6 +125,10 @@ export class OrchestrationContext<R extends RunSnapshot = RunSnapshot> {
     readonly extras: {
       /** X-PREFECT-API-VERSION of the request; absent means latest. */
       apiVersion?: string | null;
+      /** The Prefect client's version from its User-Agent; null when unknown. */
+      clientVersion?: string | null;
+      /** Flow runs of deployments: the deployment's concurrency limit and slot operations. */
+      deploymentConcurrency?: DeploymentConcurrencyPort | null;
       /** Task runs: the enclosing flow run. */
       parentFlowRun?: ParentFlowRun | null;
       /** Task runs: newest unexpired cached state for the proposal's cache key. */
@@ -125,13 +156,19 @@ export interface OrchestrationResult {
   details: ResponseDetails;
 }
 
+/** Compares the `x.y.z` numeric prefixes of two versions (a pre-release suffix counts as below its release). */
+export function versionBelow(version: string, min: string): boolean {
+  const parse = (v: string) => {
+    const m = /^(\d+)\.(\d+)\.(\d+)(.*)$/.exec(v);
+    return m ? { parts: [Number(m[1]), Number(m[2]), Number(m[3])], pre: /^(rc|a|b|\.dev)/.test(m[4]!) } : { parts: [0, 0, 0], pre: false };
+  };
+  const a = parse(version);
+  const b = parse(min);
+  for (let i = 0; i < 3; i++) if (a.parts[i] !== b.parts[i]) return a.parts[i]! < b.parts[i]!;
+  return a.pre && !b.pre;
+}
+
 /** True when an API version string is older than `min` (absent = latest = not older). */
 export function apiVersionBelow(version: string | null | undefined, min: string): boolean {
-  if (!version) return false;
-  const a = version.split(".").map(Number);
-  const b = min.split(".").map(Number);
-  for (let i = 0; i < 3; i++) {
-    if ((a[i] ?? 0) !== (b[i] ?? 0)) return (a[i] ?? 0) < (b[i] ?? 0);
-  }
-  return false;
+  return version ? versionBelow(version, min) : false;
 }

@@ -17,6 +17,12 @@ import {
   PreventResultDataLoss,
   RetryFailedFlows,
 } from "./rules/flow-runs";
+import {
+  ReleaseFlowConcurrencySlots,
+  RemoveDeploymentConcurrencyLeaseForOldClientVersions,
+  SecureFlowConcurrencySlots,
+  ValidateDeploymentConcurrencyAtRunning,
+} from "./rules/deployment-concurrency";
 import { CopyScheduledTime, PreventPendingTransitions, RenameReruns, WaitForScheduledTime } from "./rules/shared";
 import {
   CacheInsertion,
@@ -36,19 +42,34 @@ export const CoreFlowPolicy: Policy<FlowRunSnapshot> = {
     EnforceCancellingToCancelledTransition,
     BypassCancellingFlowRunsWithNoInfra,
     PreventPendingTransitions,
+    ValidateDeploymentConcurrencyAtRunning,
+    SecureFlowConcurrencySlots,
+    RemoveDeploymentConcurrencyLeaseForOldClientVersions,
     EnsureOnlyScheduledFlowsMarkedLate,
     HandlePausingFlows,
     HandleResumingPausedFlows,
     CopyScheduledTime,
     WaitForScheduledTime,
     RetryFailedFlows,
+    ReleaseFlowConcurrencySlots,
   ],
 };
 
 /** `force: true` and the initial state of a new flow run. */
 export const MinimalFlowPolicy: Policy<FlowRunSnapshot> = {
   name: "MinimalFlowPolicy",
-  entries: [PreserveDeploymentConcurrencyLeaseId, PreventResultDataLoss, BypassCancellingFlowRunsWithNoInfra],
+  entries: [PreserveDeploymentConcurrencyLeaseId, PreventResultDataLoss, BypassCancellingFlowRunsWithNoInfra, ReleaseFlowConcurrencySlots],
+};
+
+/**
+ * The late-runs service's policy: only the Late guard (plus the global transforms).
+ * Prefect's EnforceDeploymentConcurrencyOnLate (CANCEL_NEW deployments with a full
+ * limit are Cancelled instead of marked Late) is not here yet: it needs the limit's
+ * active slots, which the deployment-concurrency port does not expose.
+ */
+export const MarkLateRunsPolicy: Policy<FlowRunSnapshot> = {
+  name: "MarkLateRunsPolicy",
+  entries: [EnsureOnlyScheduledFlowsMarkedLate],
 };
 
 export const CoreTaskPolicy: Policy<TaskRunSnapshot> = {

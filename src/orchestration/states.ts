@@ -17,6 +17,7 @@ export type StateType = (typeof STATE_TYPES)[number];
 
 export const TERMINAL_STATES: ReadonlySet<StateType> = new Set(["COMPLETED", "FAILED", "CANCELLED", "CRASHED"]);
 export const isFinal = (type: StateType | null | undefined): boolean => type != null && TERMINAL_STATES.has(type);
+export const NON_TERMINAL_STATES: readonly StateType[] = STATE_TYPES.filter((type) => !TERMINAL_STATES.has(type));
 
 export interface StateDetails {
   flow_run_id: string | null;

@@ -88,7 +88,7 @@ const RESET = { resuming: false, pause_keys: [] };
 describe("policies", () => {
   const names = (policy: Policy<FlowRunSnapshot>) => policy.entries.map((entry) => entry.name);
 
-  test("CoreFlowPolicy keeps Prefect's order (concurrency and event rules join later)", () => {
+  test("CoreFlowPolicy keeps Prefect's order (event instrumentation joins later)", () => {
     expect(names(CoreFlowPolicy)).toEqual([
       "PreserveDeploymentConcurrencyLeaseId",
       "PreventDuplicateTransitions",
@@ -96,12 +96,16 @@ describe("policies", () => {
       "EnforceCancellingToCancelledTransition",
       "BypassCancellingFlowRunsWithNoInfra",
       "PreventPendingTransitions",
+      "ValidateDeploymentConcurrencyAtRunning",
+      "SecureFlowConcurrencySlots",
+      "RemoveDeploymentConcurrencyLeaseForOldClientVersions",
       "EnsureOnlyScheduledFlowsMarkedLate",
       "HandlePausingFlows",
       "HandleResumingPausedFlows",
       "CopyScheduledTime",
       "WaitForScheduledTime",
       "RetryFailedFlows",
+      "ReleaseFlowConcurrencySlots",
     ]);
   });
 
@@ -110,6 +114,7 @@ describe("policies", () => {
       "PreserveDeploymentConcurrencyLeaseId",
       "PreventResultDataLoss",
       "BypassCancellingFlowRunsWithNoInfra",
+      "ReleaseFlowConcurrencySlots",
     ]);
   });
 });

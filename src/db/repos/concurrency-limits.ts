@@ -291,6 +291,11 @@ export class ConcurrencyLimitRepository {
     });
   }
 
+  /** Deletes a lease without giving its slots back (Prefect's revoke_lease: old clients cannot renew). */
+  revokeLeaseSync(id: string): void {
+    this.db.delete(concurrencyLease).where(eq(concurrencyLease.id, id)).run();
+  }
+
   /** Ids of leases expired at `now`, the longest-expired first. */
   async expiredLeaseIds(now: Micros, limit: number): Promise<string[]> {
     return this.db

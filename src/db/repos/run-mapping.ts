@@ -8,6 +8,15 @@ export type FlowRunRow = typeof flowRun.$inferSelect;
 export type TaskRunRow = typeof taskRun.$inferSelect;
 export type StateRow = typeof flowRunState.$inferSelect | typeof taskRunState.$inferSelect;
 
+/**
+ * A run as a background service selected it: its id and the state it was in then.
+ * The service's transition applies only if the run is still in that state.
+ */
+export interface RunStateRef {
+  id: string;
+  stateId: string | null;
+}
+
 export function stateFromRow(row: StateRow): State {
   return {
     id: row.id,

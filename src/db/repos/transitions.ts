@@ -5,14 +5,22 @@
  * proposals for the same run are serialised and never both win.
  */
 import { and, desc, eq, gt, isNull, or, sql } from "drizzle-orm";
-import type { Micros } from "../../lib/time";
-import { OrchestrationContext, type OrchestrationEffect, type OrchestrationResult } from "../../orchestration/context";
-import { orchestrate } from "../../orchestration/engine";
+import { MICROS_PER_SECOND, type Micros } from "../../lib/time";
+import {
+  OrchestrationContext,
+  type DeploymentConcurrencyPort,
+  type DeploymentConcurrencySettings,
+  type FlowRunSnapshot,
+  type OrchestrationEffect,
+  type OrchestrationResult,
+} from "../../orchestration/context";
+import { orchestrate, type Policy } from "../../orchestration/engine";
 import { CoreFlowPolicy, CoreTaskPolicy, MinimalFlowPolicy, MinimalTaskPolicy } from "../../orchestration/policies";
 import { GlobalFlowPolicy, GlobalTaskPolicy } from "../../orchestration/transforms";
 import type { State } from "../../orchestration/states";
 import type { SqliteDb } from "../client";
-import { flowRun, flowRunInput, flowRunState, taskRun, taskRunState, taskRunStateCache } from "../schema";
+import { deployment, flowRun, flowRunInput, flowRunState, taskRun, taskRunState, taskRunStateCache } from "../schema";
+import type { ConcurrencyLimitRepository } from "./concurrency-limits";
 import {
   bookkeepingValues,
   flowRunSnapshot,
@@ -24,7 +32,14 @@ import {
 export interface TransitionOptions {
   force: boolean;
   apiVersion?: string | null;
+  /** The policy of an unforced flow-run transition (Prefect's `flow_policy`); CoreFlowPolicy when absent. */
+  flowPolicy?: Policy<FlowRunSnapshot>;
+  /** The Prefect client version from the User-Agent (deployment concurrency depends on it). */
+  clientVersion?: string | null;
 }
+
+/** PREFECT_SERVER_CONCURRENCY_INITIAL_DEPLOYMENT_LEASE_DURATION */
+const INITIAL_DEPLOYMENT_LEASE_SECONDS = 300;
 
 export class RunTransitions {
   private readonly flowRunById;
@@ -34,7 +49,10 @@ export class RunTransitions {
   private readonly flowStateAt;
   private readonly taskStateAt;
 
-  constructor(private readonly db: SqliteDb) {
+  constructor(
+    private readonly db: SqliteDb,
+    private readonly limits: ConcurrencyLimitRepository,
+  ) {
     const id = sql.placeholder("id");
     this.flowRunById = db.select().from(flowRun).where(eq(flowRun.id, id)).prepare();
     this.taskRunById = db.select().from(taskRun).where(eq(taskRun.id, id)).prepare();
@@ -75,8 +93,10 @@ export class RunTransitions {
     while (this.flowStateAt.get({ runId, ts: proposed.timestamp })) proposed.timestamp += 1;
     const ctx = new OrchestrationContext(flowRunSnapshot(row), this.flowRunState(row.stateId), proposed, now, {
       apiVersion: options.apiVersion,
+      clientVersion: options.clientVersion,
+      deploymentConcurrency: row.deploymentId ? this.deploymentConcurrency(row.deploymentId, now) : null,
     });
-    orchestrate(ctx, options.force ? MinimalFlowPolicy : CoreFlowPolicy, GlobalFlowPolicy);
+    orchestrate(ctx, options.force ? MinimalFlowPolicy : (options.flowPolicy ?? CoreFlowPolicy), GlobalFlowPolicy);
     const validated = ctx.validatedState;
     if (validated) {
       this.db.insert(flowRunState).values({ ...stateRowValues(validated), flowRunId: runId }).run();
@@ -114,6 +134,46 @@ export class RunTransitions {
       .run();
     this.applyEffects(row.flowRunId, ctx.effects, options, now);
     return { state: ctx.resultState, status: ctx.status, details: ctx.details };
+  }
+
+  /** Deployment slots for the deployment-concurrency rules, inside the caller's transaction. */
+  private deploymentConcurrency(deploymentId: string, now: Micros): DeploymentConcurrencyPort {
+    const { db, limits } = this;
+    let settings: DeploymentConcurrencySettings | null | undefined;
+    const readSettings = (): DeploymentConcurrencySettings | null => {
+      const row = db
+        .select({ limitId: deployment.concurrencyLimitId, options: deployment.concurrencyOptions })
+        .from(deployment)
+        .where(eq(deployment.id, deploymentId))
+        .get();
+      if (!row) return null;
+      const limit = row.limitId ? limits.getSync(row.limitId) : undefined;
+      const options = (row.options ?? {}) as { collision_strategy?: string; grace_period_seconds?: number | null };
+      return {
+        limitId: limit ? limit.id : null,
+        limit: limit ? limit.limit : null,
+        collisionStrategy: options.collision_strategy === "CANCEL_NEW" ? "CANCEL_NEW" : "ENQUEUE",
+        leaseSeconds: options.grace_period_seconds ?? INITIAL_DEPLOYMENT_LEASE_SECONDS,
+      };
+    };
+    const seconds = (s: number) => s * MICROS_PER_SECOND;
+    return {
+      get deployment() {
+        if (settings === undefined) settings = readSettings();
+        return settings;
+      },
+      tryAcquireSlot: (limitId) => limits.tryAcquireSync([limitId], 1, now),
+      createLease: (limitId, ttl, holderRunId) =>
+        limits.createLeaseSync({ resourceIds: [limitId], slots: 1, ttl: seconds(ttl), holder: holderRunId ? { type: "flow_run", id: holderRunId } : null }, now).id,
+      renewLease: (leaseId, ttl) => limits.renewLeaseSync(leaseId, seconds(ttl), now),
+      releaseLease: (leaseId, fallbackLimitId) => {
+        if (!limits.releaseLeaseSync(leaseId, now, { recordOccupancy: false }) && fallbackLimitId) {
+          limits.releaseSlotsSync([fallbackLimitId], 1, now);
+        }
+      },
+      releaseSlot: (limitId) => void limits.releaseSlotsSync([limitId], 1, now),
+      revokeLease: (leaseId) => limits.revokeLeaseSync(leaseId),
+    };
   }
 
   /** Newest cache entry for the key that has not expired, as a state. */
