@@ -1,5 +1,9 @@
 /** The background services a server runs (unless started with --no-services). */
 import type { AppContext } from "../context";
+import { CancellationCleanup } from "./cancellation-cleanup";
+import { Foreman } from "./foreman";
+import { MarkLateRuns } from "./late-runs";
+import { FailExpiredPauses } from "./pause-expirations";
 import { Repossessor } from "./repossessor";
 import { RecentDeploymentsScheduler, Scheduler } from "./scheduler";
 import type { Service } from "./service";
@@ -9,6 +13,10 @@ export function createServices(ctx: AppContext): Service[] {
   return [
     new Scheduler(ctx),
     new RecentDeploymentsScheduler(ctx),
+    new MarkLateRuns(ctx),
+    new Foreman(ctx),
+    new CancellationCleanup(ctx),
+    new FailExpiredPauses(ctx),
     new Repossessor(store.concurrencyLimits, clock, logger, config.services.repossessorLoopSeconds),
   ];
 }

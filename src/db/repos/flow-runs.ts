@@ -1,14 +1,14 @@
-import { and, asc, desc, eq, gte, inArray, lte, sql, type SQL } from "drizzle-orm";
+import { and, asc, desc, eq, gt, gte, inArray, lte, sql, type SQL } from "drizzle-orm";
 import { alias } from "drizzle-orm/sqlite-core";
 import type { JsonObject } from "../../lib/json";
 import type { Micros } from "../../lib/time";
 import type { OrchestrationResult } from "../../orchestration/context";
-import { newState, type State } from "../../orchestration/states";
+import { newState, type State, type StateType } from "../../orchestration/states";
 import type { RunFilterSet } from "../../schemas/filters";
 import type { SqliteDb } from "../client";
 import { flowRunsWhere } from "../filters";
 import { deployment, flow, flowRun, flowRunInput, flowRunState, log, taskRun, workPool, workQueue } from "../schema";
-import { stateFromRow, stateRowValues, type FlowRunRow, type StateRow } from "./run-mapping";
+import { stateFromRow, stateRowValues, type FlowRunRow, type RunStateRef, type StateRow } from "./run-mapping";
 import { RunTransitions, type TransitionOptions } from "./transitions";
 
 export type FlowRunSort =
@@ -82,6 +82,23 @@ export type FlowRunPatch = Partial<
 >;
 
 const currentState = alias(flowRunState, "current_state");
+/** The flow run that contains a subflow's parent task run. */
+const containingRun = alias(flowRun, "containing_run");
+
+/** Subflow states the cancellation-cleanup service still has to act on (Prefect's list). */
+const CANCELLABLE_SUBFLOW_STATES: StateType[] = ["PENDING", "SCHEDULED", "RUNNING", "PAUSED", "CANCELLING"];
+
+/** Cursor paging in id order: rows after `afterId` (all rows when null). */
+const afterRun = (afterId: string | null): SQL | undefined => (afterId === null ? undefined : gt(flowRun.id, afterId));
+
+export interface LateRunCandidate extends RunStateRef {
+  nextScheduledStartTime: Micros | null;
+}
+
+export interface SubflowToCancel extends RunStateRef {
+  stateType: StateType;
+  deploymentId: string | null;
+}
 
 export class FlowRunRepository {
   private readonly byId;
@@ -209,6 +226,27 @@ export class FlowRunRepository {
   /** Orchestrates a proposed state; null when the run does not exist. */
   async setState(id: string, proposed: State, options: TransitionOptions, now: Micros): Promise<OrchestrationResult | null> {
     return this.db.transaction(() => this.transitions.setFlowRunState(id, proposed, options, now), { behavior: "immediate" });
+  }
+
+  /**
+   * Orchestrates `proposed` only while the run is still in the state a background
+   * service selected it in, so a run that moved on in between (resumed, finished,
+   * rescheduled) is left alone. Null when the run is gone or has moved on.
+   */
+  async setStateIfCurrent(
+    run: RunStateRef,
+    proposed: State,
+    options: TransitionOptions,
+    now: Micros,
+  ): Promise<OrchestrationResult | null> {
+    return this.db.transaction(
+      () => {
+        const current = this.db.select({ stateId: flowRun.stateId }).from(flowRun).where(eq(flowRun.id, run.id)).get();
+        if (!current || current.stateId !== run.stateId) return null;
+        return this.transitions.setFlowRunState(run.id, proposed, options, now);
+      },
+      { behavior: "immediate" },
+    );
   }
 
   /**
@@ -370,6 +408,76 @@ export class FlowRunRepository {
   async state(stateId: string): Promise<State | null> {
     const row = this.db.select().from(flowRunState).where(eq(flowRunState.id, stateId)).get();
     return row ? stateFromRow(row) : null;
+  }
+
+  // Background-service selections. Services page through them by id and re-check each
+  // run with setStateIfCurrent, so a selection may be slightly stale.
+
+  /**
+   * SCHEDULED runs due by `dueBy` whose state is named exactly "Scheduled": AwaitingRetry,
+   * AwaitingConcurrencySlot, Resuming and runs already Late are not late-run candidates.
+   */
+  async lateRunCandidates(dueBy: Micros, limit: number): Promise<LateRunCandidate[]> {
+    return this.db
+      .select({ id: flowRun.id, stateId: flowRun.stateId, nextScheduledStartTime: flowRun.nextScheduledStartTime })
+      .from(flowRun)
+      .where(and(eq(flowRun.stateType, "SCHEDULED"), eq(flowRun.stateName, "Scheduled"), lte(flowRun.nextScheduledStartTime, dueBy)))
+      .limit(limit)
+      .all();
+  }
+
+  /** CANCELLED runs that ended at or after `since`. */
+  async cancelledSince(since: Micros, afterId: string | null, limit: number): Promise<{ id: string }[]> {
+    return this.db
+      .select({ id: flowRun.id })
+      .from(flowRun)
+      .where(and(eq(flowRun.stateType, "CANCELLED"), gte(flowRun.endTime, since), afterRun(afterId)))
+      .orderBy(asc(flowRun.id))
+      .limit(limit)
+      .all();
+  }
+
+  /** Unfinished subflow runs whose containing flow run (their parent task run's flow run) is CANCELLED. */
+  async subflowsOfCancelledRuns(afterId: string | null, limit: number): Promise<SubflowToCancel[]> {
+    return this.db
+      .select({ id: flowRun.id, stateId: flowRun.stateId, stateType: flowRun.stateType, deploymentId: flowRun.deploymentId })
+      .from(flowRun)
+      .innerJoin(taskRun, eq(taskRun.id, flowRun.parentTaskRunId))
+      .innerJoin(containingRun, eq(containingRun.id, taskRun.flowRunId))
+      .where(and(inArray(flowRun.stateType, CANCELLABLE_SUBFLOW_STATES), eq(containingRun.stateType, "CANCELLED"), afterRun(afterId)))
+      .orderBy(asc(flowRun.id))
+      .limit(limit)
+      .all()
+      .map((r) => ({ ...r, stateType: r.stateType as StateType }));
+  }
+
+  /** Runs whose current CANCELLING state began at or before `enteredBy`. */
+  async cancellingSince(enteredBy: Micros, afterId: string | null, limit: number): Promise<RunStateRef[]> {
+    return this.db
+      .select({ id: flowRun.id, stateId: flowRun.stateId })
+      .from(flowRun)
+      .where(and(eq(flowRun.stateType, "CANCELLING"), lte(flowRun.stateTimestamp, enteredBy), afterRun(afterId)))
+      .orderBy(asc(flowRun.id))
+      .limit(limit)
+      .all();
+  }
+
+  /** PAUSED runs whose current state's `pause_timeout` is before `now`. */
+  async expiredPauses(now: Micros, afterId: string | null, limit: number): Promise<RunStateRef[]> {
+    return this.db
+      .select({ id: flowRun.id, stateId: flowRun.stateId })
+      .from(flowRun)
+      .innerJoin(currentState, eq(currentState.id, flowRun.stateId))
+      .where(
+        and(
+          eq(flowRun.stateType, "PAUSED"),
+          sql`json_extract(${currentState.stateDetails}, '$.pause_timeout') < ${now}`,
+          afterRun(afterId),
+        ),
+      )
+      .orderBy(asc(flowRun.id))
+      .limit(limit)
+      .all();
   }
 
   // Flow-run inputs (pause/suspend with input, send_input/receive_input).

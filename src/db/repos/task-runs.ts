@@ -1,14 +1,14 @@
-import { and, asc, desc, eq, isNull, sql, type SQL } from "drizzle-orm";
+import { and, asc, desc, eq, inArray, isNull, sql, type SQL } from "drizzle-orm";
 import { alias } from "drizzle-orm/sqlite-core";
 import type { JsonObject } from "../../lib/json";
 import type { Micros } from "../../lib/time";
 import type { OrchestrationResult } from "../../orchestration/context";
-import type { State } from "../../orchestration/states";
+import { NON_TERMINAL_STATES, type State } from "../../orchestration/states";
 import type { RunFilterSet } from "../../schemas/filters";
 import type { SqliteDb } from "../client";
 import { taskRunsWhere } from "../filters";
 import { flowRun, taskRun, taskRunState } from "../schema";
-import { stateFromRow, type TaskRunRow } from "./run-mapping";
+import { stateFromRow, type RunStateRef, type TaskRunRow } from "./run-mapping";
 import { RunTransitions, type TransitionOptions } from "./transitions";
 
 export type TaskRunSort =
@@ -149,6 +149,28 @@ export class TaskRunRepository {
 
   async setState(id: string, proposed: State, options: TransitionOptions, now: Micros): Promise<OrchestrationResult | null> {
     return this.db.transaction(() => this.transitions.setTaskRunState(id, proposed, options, now), { behavior: "immediate" });
+  }
+
+  /** Orchestrates `proposed` only while the task run is still in the state it was selected in (see FlowRunRepository). */
+  async setStateIfCurrent(run: RunStateRef, proposed: State, options: TransitionOptions, now: Micros): Promise<OrchestrationResult | null> {
+    return this.db.transaction(
+      () => {
+        const current = this.db.select({ stateId: taskRun.stateId }).from(taskRun).where(eq(taskRun.id, run.id)).get();
+        if (!current || current.stateId !== run.stateId) return null;
+        return this.transitions.setTaskRunState(run.id, proposed, options, now);
+      },
+      { behavior: "immediate" },
+    );
+  }
+
+  /** Up to `limit` task runs of the flow run that are not in a terminal state (nor stateless). */
+  async unfinishedOfFlowRun(flowRunId: string, limit: number): Promise<RunStateRef[]> {
+    return this.db
+      .select({ id: taskRun.id, stateId: taskRun.stateId })
+      .from(taskRun)
+      .where(and(eq(taskRun.flowRunId, flowRunId), inArray(taskRun.stateType, [...NON_TERMINAL_STATES])))
+      .limit(limit)
+      .all();
   }
 
   async states(taskRunId: string): Promise<State[]> {

@@ -7,7 +7,7 @@
  * (nesting uses a savepoint) and throw SQLite errors rather than mapping them.
  */
 import { SQLiteError } from "bun:sqlite";
-import { and, asc, count, desc, eq, inArray, isNull, or, sql, type SQL } from "drizzle-orm";
+import { and, asc, count, desc, eq, inArray, isNull, lt, notExists, or, sql, type SQL } from "drizzle-orm";
 import type { SQLiteTable } from "drizzle-orm/sqlite-core";
 import type { JsonObject } from "../../lib/json";
 import { MICROS_PER_SECOND, type Micros } from "../../lib/time";
@@ -562,6 +562,58 @@ export class WorkPoolRepository {
       }
       return becameReady;
     });
+  }
+
+  // ------------------------------------------------------------------ foreman
+
+  /**
+   * ONLINE workers silent for longer than their heartbeat interval (or the fallback)
+   * times `multiple` go OFFLINE. Returns how many did.
+   */
+  async markSilentWorkersOffline(now: Micros, fallbackIntervalSeconds: number, multiple: number): Promise<number> {
+    const timeout = sql`coalesce(${worker.heartbeatIntervalSeconds}, ${fallbackIntervalSeconds}) * ${multiple * MICROS_PER_SECOND}`;
+    return this.db
+      .update(worker)
+      .set({ status: "OFFLINE" satisfies WorkerStatus, updated: now })
+      .where(and(eq(worker.status, "ONLINE"), sql`${now} - ${worker.lastHeartbeatTime} > ${timeout}`))
+      .returning({ id: worker.id })
+      .all().length;
+  }
+
+  /**
+   * READY pools with no ONLINE worker go NOT_READY, unless a heartbeat or a poll moved
+   * `last_transitioned_status_at` to `silentSince` or later (decision #8: a poll is a
+   * sign of life too). Returns their ids.
+   */
+  async markUnattendedPoolsNotReady(silentSince: Micros, now: Micros): Promise<string[]> {
+    const onlineWorker = this.db
+      .select({ id: worker.id })
+      .from(worker)
+      .where(and(eq(worker.workPoolId, workPool.id), eq(worker.status, "ONLINE")));
+    return this.db
+      .update(workPool)
+      .set({ status: "NOT_READY" satisfies WorkPoolStatus, lastTransitionedStatusAt: now, updated: now })
+      .where(
+        and(
+          eq(workPool.status, "READY"),
+          notExists(onlineWorker),
+          or(isNull(workPool.lastTransitionedStatusAt), lt(workPool.lastTransitionedStatusAt, silentSince)),
+        ),
+      )
+      .returning({ id: workPool.id })
+      .all()
+      .map((r) => r.id);
+  }
+
+  /** READY queues last polled before `polledBefore` go NOT_READY (never-polled ones are left alone). Returns their ids. */
+  async markUnpolledQueuesNotReady(polledBefore: Micros, now: Micros): Promise<string[]> {
+    return this.db
+      .update(workQueue)
+      .set({ status: "NOT_READY" satisfies WorkQueueStatus, updated: now })
+      .where(and(eq(workQueue.status, "READY"), lt(workQueue.lastPolled, polledBefore)))
+      .returning({ id: workQueue.id })
+      .all()
+      .map((r) => r.id);
   }
 
   /** PENDING and RUNNING runs in each pool's queues (pools without such runs are absent). */
