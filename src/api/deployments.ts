@@ -21,11 +21,11 @@ import {
 } from "../schemas/deployments";
 import { DeploymentFilter } from "../schemas/filters";
 import { globalConcurrencyLimitJson } from "./concurrency-limits-v2";
-import { invalidField, notFound, validationError } from "./errors";
+import { detail, invalidField, notFound, validationError } from "./errors";
 import { flowRunJson } from "./flow-runs";
 import { paginated, paging } from "./paging";
 import { requestApiVersion } from "./request";
-import { MAX_SCHEDULED_RUNS_PER_SCHEDULE } from "../deployments/service";
+import { maxScheduledRunsIssue } from "../deployments/service";
 
 export function deploymentScheduleJson(s: DeploymentScheduleRow) {
   return {
@@ -87,11 +87,13 @@ export function deploymentRoutes(ctx: AppContext) {
   const service = new DeploymentService(ctx);
   const scheduling = new DeploymentScheduling(store, config.services, ctx.logger);
   const sortOf = (sort: DeploymentSort | null | undefined): DeploymentSort => sort ?? "NAME_ASC";
-  const read = async (id: string) => {
+  // the schedule routes word their 404 "Deployment not found." (with the period), the others without
+  const read = async (id: string, missing = "Deployment not found") => {
     const view = await store.deployments.get(id);
-    if (!view) throw notFound("Deployment not found");
+    if (!view) throw notFound(missing);
     return view;
   };
+  const readForSchedules = (id: string) => read(id, "Deployment not found.");
 
   return new Elysia({ prefix: "/deployments" })
     .post(
@@ -189,12 +191,14 @@ export function deploymentRoutes(ctx: AppContext) {
     .post(
       "/:id/create_flow_run/bulk",
       async ({ params, body, headers }) => {
-        if (body.length > 100) throw invalidField([], "List should have at most 100 items after validation", body.length, body);
+        // api/deployments.py bulk_create_flow_runs_from_deployment: the size check, then 404 (even for an empty list)
+        if (body.length > 100) throw detail(400, "Cannot create more than 100 flow runs at once.");
+        await read(params.id);
         const apiVersion = requestApiVersion(headers);
         const results = [];
         for (const item of body) {
           try {
-            const { run } = await createFlowRunFromDeployment(ctx, params.id, item, apiVersion);
+            const { run } = await createFlowRunFromDeployment(ctx, params.id, item, apiVersion, { bulk: true });
             results.push({ flow_run_id: run.run.id, status: "CREATED", error: null });
           } catch (error) {
             results.push({ flow_run_id: null, status: "FAILED", error: error instanceof Error ? error.message : String(error) });
@@ -209,8 +213,12 @@ export function deploymentRoutes(ctx: AppContext) {
       "/:id/pause_deployment",
       async ({ params, set }) => {
         await read(params.id);
-        await service.update(params.id, { paused: true });
-        await store.deployments.deleteScheduledRuns(params.id, { autoScheduledOnly: true, futureOnly: false }, clock.now());
+        // api/deployments.py pause_deployment: paused = True (no PATCH validation), then every auto-scheduled run that never ran goes
+        const now = clock.now();
+        store.deployments.transaction(() => {
+          store.deployments.updateSync(params.id, { paused: true }, now);
+          store.deployments.deleteScheduledRunsSync(params.id, { autoScheduledOnly: true, futureOnly: false }, now);
+        });
         set.status = 204;
       },
       { params: IdParams },
@@ -219,7 +227,8 @@ export function deploymentRoutes(ctx: AppContext) {
       "/:id/resume_deployment",
       async ({ params, set }) => {
         await read(params.id);
-        await service.update(params.id, { paused: false });
+        // api/deployments.py resume_deployment only sets paused = False (its runs are left alone)
+        store.deployments.transaction(() => store.deployments.updateSync(params.id, { paused: false }, clock.now()));
         set.status = 204;
       },
       { params: IdParams },
@@ -246,11 +255,11 @@ export function deploymentRoutes(ctx: AppContext) {
       },
       { params: IdParams, body: ScheduleBackfillBody },
     )
-    .get("/:id/schedules", async ({ params }) => (await read(params.id)).schedules.map(deploymentScheduleJson), { params: IdParams })
+    .get("/:id/schedules", async ({ params }) => (await readForSchedules(params.id)).schedules.map(deploymentScheduleJson), { params: IdParams })
     .post(
       "/:id/schedules",
       async ({ params, body, set }) => {
-        await read(params.id);
+        await readForSchedules(params.id);
         // decisions.md #7: a single schedule object is accepted as a list of one
         const list = Array.isArray(body) ? body : [body];
         const now = clock.now();
@@ -258,9 +267,8 @@ export function deploymentRoutes(ctx: AppContext) {
           const inserts = list.map((s, i) => {
             const parsed = parseSchedule(s.schedule, ["body", ...(Array.isArray(body) ? [i] : []), "schedule"], now);
             if (Array.isArray(parsed)) throw validationError(parsed, body);
-            if (s.max_scheduled_runs != null && s.max_scheduled_runs > MAX_SCHEDULED_RUNS_PER_SCHEDULE) {
-              throw invalidField(["max_scheduled_runs"], `Value error, max_scheduled_runs must be less than or equal to ${MAX_SCHEDULED_RUNS_PER_SCHEDULE}`, s.max_scheduled_runs, body);
-            }
+            const tooMany = maxScheduledRunsIssue(s.max_scheduled_runs, ["body", ...(Array.isArray(body) ? [i] : []), "max_scheduled_runs"]);
+            if (tooMany) throw validationError([tooMany], body);
             return { schedule: parsed as never, active: s.active ?? true, maxScheduledRuns: s.max_scheduled_runs ?? null, parameters: s.parameters ?? {}, slug: s.slug ?? null };
           });
           const created = store.deployments.createSchedulesSync(params.id, inserts, now);
@@ -275,9 +283,11 @@ export function deploymentRoutes(ctx: AppContext) {
     .patch(
       "/:id/schedules/:schedule_id",
       async ({ params, body, set }) => {
-        await read(params.id);
+        await readForSchedules(params.id);
         const now = clock.now();
         const patch = { ...(body.active != null && { active: body.active }), ...(body.max_scheduled_runs !== undefined && { maxScheduledRuns: body.max_scheduled_runs }), ...(body.parameters !== undefined && { parameters: body.parameters }), ...(body.slug != null && { slug: body.slug }) } as Record<string, unknown>;
+        const tooMany = maxScheduledRunsIssue(body.max_scheduled_runs, ["body", "max_scheduled_runs"]);
+        if (tooMany) throw validationError([tooMany], body);
         if (body.schedule != null) {
           const parsed = parseSchedule(body.schedule, ["body", "schedule"], now);
           if (Array.isArray(parsed)) throw validationError(parsed, body);
@@ -298,11 +308,12 @@ export function deploymentRoutes(ctx: AppContext) {
     .delete(
       "/:id/schedules/:schedule_id",
       async ({ params, set }) => {
-        await read(params.id);
+        await readForSchedules(params.id);
         const now = clock.now();
         const found = store.deployments.transaction(() => {
           if (!store.deployments.deleteScheduleSync(params.id, params.schedule_id)) return false;
-          store.deployments.deleteScheduledRunsSync(params.id, { autoScheduledOnly: true, futureOnly: true }, now);
+          // api/deployments.py delete_deployment_schedule: auto_scheduled_only=True, not future_only
+          store.deployments.deleteScheduledRunsSync(params.id, { autoScheduledOnly: true, futureOnly: false }, now);
           return true;
         });
         if (!found) throw notFound("Schedule not found.");

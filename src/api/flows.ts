@@ -3,7 +3,7 @@ import type { AppContext } from "../context";
 import type { FlowRow } from "../db/repos/flows";
 import { formatDateTime } from "../lib/time";
 import { Enum, IdParams, Lenient, Labels, LimitOffset, LimitPage, Maybe, NAME_FORBIDDEN, Strict, Tags } from "../schemas/common";
-import { RunFilters } from "../schemas/filters";
+import { FlowRunRelatedFilters, RunFilters } from "../schemas/filters";
 import { invalidField, notFound } from "./errors";
 import { paginated, paging } from "./paging";
 
@@ -27,7 +27,8 @@ export function flowJson(row: FlowRow) {
 }
 
 export function flowRoutes({ store, clock, config }: AppContext) {
-  const listBody = Lenient({ ...RunFilters, ...LimitOffset, sort: FlowSortSchema });
+  const filters = { ...RunFilters, deployments: FlowRunRelatedFilters.deployments, work_pools: FlowRunRelatedFilters.work_pools };
+  const listBody = Lenient({ ...filters, ...LimitOffset, sort: FlowSortSchema });
 
   return new Elysia({ prefix: "/flows" })
     .post(
@@ -54,7 +55,7 @@ export function flowRoutes({ store, clock, config }: AppContext) {
       },
       { body: listBody },
     )
-    .post("/count", ({ body }) => store.flows.count(body), { body: Lenient(RunFilters) })
+    .post("/count", ({ body }) => store.flows.count(body), { body: Lenient(filters) })
     .post(
       "/paginate",
       async ({ body }) => {
@@ -65,7 +66,7 @@ export function flowRoutes({ store, clock, config }: AppContext) {
         ]);
         return paginated(rows.map(flowJson), count, limit, page);
       },
-      { body: Lenient({ ...RunFilters, ...LimitPage, sort: FlowSortSchema }) },
+      { body: Lenient({ ...filters, ...LimitPage, sort: FlowSortSchema }) },
     )
     .post(
       "/bulk_delete",

@@ -2,8 +2,8 @@ import { Elysia, t } from "elysia";
 import type { AppContext } from "../context";
 import { parseDateTime, type Micros } from "../lib/time";
 import { DateTime, IdParams, Lenient, Maybe } from "../schemas/common";
-import { recordPoll, selectScheduledRuns, type PolledRun } from "../work-pools/polling";
-import { notFound } from "./errors";
+import { recordPoll, selectLegacyQueueRuns, selectScheduledRuns, type PolledRun } from "../work-pools/polling";
+import { notFound, objectNotFound } from "./errors";
 import { flowRunJson } from "./flow-runs";
 import { paging } from "./paging";
 
@@ -14,6 +14,9 @@ function workerFlowRunJson({ workPoolId, workQueueId, run }: PolledRun, now: Mic
 }
 
 const time = (value: string | null | undefined) => (value ? parseDateTime(value) : null);
+
+/** A header pydantic reads as a true bool (`true`, `1`, `yes`, `on`, `t`, `y`, any case). */
+const isTrue = (value: string | undefined) => value !== undefined && /^(true|1|yes|on|t|y)$/i.test(value.trim());
 
 /** Worker polling routes: `/work_pools/{name}/get_scheduled_flow_runs` and legacy `/work_queues/{id}/get_runs`. */
 export function pollingRoutes({ store, clock, config }: AppContext) {
@@ -55,14 +58,14 @@ export function pollingRoutes({ store, clock, config }: AppContext) {
         const now = clock.now();
         const runs = store.deployments.transaction(() => {
           const queue = store.workPools.queueByIdSync(params.id);
-          if (!queue) throw notFound("Work queue not found.");
-          const pool = store.workPools.poolByIdSync(queue.workPoolId)!;
-          const selected = selectScheduledRuns(store, pool, [queue], { before: time(body.scheduled_before), after: null }, limit);
+          // models/work_queues.get_runs_in_work_queue raises ObjectNotFoundError
+          if (!queue) throw objectNotFound(`Work queue with id ${params.id} not found.`);
+          const selected = selectLegacyQueueRuns(store, queue, { before: time(body.scheduled_before), after: null }, limit);
           // the UI previews a queue without it counting as a poll
-          if (headers["x-prefect-ui"] !== "true") recordPoll(store, pool.id, [queue.id], now);
+          if (!isTrue(headers["x-prefect-ui"])) recordPoll(store, queue.workPoolId, [queue.id], now);
           return selected;
         });
-        return runs.map((r) => flowRunJson(r.run, now));
+        return runs.map((r) => flowRunJson(r, now));
       },
       { params: IdParams, body: Lenient({ scheduled_before: Maybe(DateTime), limit: Maybe(t.Integer()), agent_id: Maybe(t.String()) }) },
     );

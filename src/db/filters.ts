@@ -210,12 +210,24 @@ export function taskRunCond(f: TaskRunFilter | null | undefined): Cond {
 
 /** Flows restricted by the other objects (4.3 of the API reference): present filters join even when empty. */
 export function flowsWhere(filters: RunFilterSet): Cond {
-  if (filters.flow_runs == null && filters.task_runs == null) return flowCond(filters.flows);
+  const hasRuns = filters.flow_runs != null || filters.task_runs != null;
   const runCond = and(flowRunCond(filters.flow_runs), taskRunsOfRun(filters.task_runs));
+  const hasDeployments = filters.deployments != null || filters.work_pools != null;
+  const deploymentCondition = and(deploymentCond(filters.deployments), queueOf(deployment.workQueueId, filters.work_pools, null));
   return and(
     flowCond(filters.flows),
-    sql`EXISTS (SELECT 1 FROM ${flowRun} WHERE ${flowRun.flowId} = ${flow.id}${runCond ? sql` AND ${runCond}` : sql``})`,
+    hasRuns ? sql`EXISTS (SELECT 1 FROM ${flowRun} WHERE ${flowRun.flowId} = ${flow.id}${runCond ? sql` AND ${runCond}` : sql``})` : undefined,
+    hasDeployments
+      ? sql`EXISTS (SELECT 1 FROM ${deployment} WHERE ${deployment.flowId} = ${flow.id}${deploymentCondition ? sql` AND ${deploymentCondition}` : sql``})`
+      : undefined,
   );
+}
+
+/** `queueId` names a queue matching the queue filter whose pool matches the pool filter (nothing when both are absent). */
+function queueOf(queueId: SQLiteColumn, pools: WorkPoolFilter | null | undefined, queues: WorkQueueFilter | null | undefined): Cond {
+  if (pools == null && queues == null) return undefined;
+  const cond = and(workQueueCond(queues), workPoolCond(pools));
+  return sql`${queueId} IN (SELECT ${workQueue.id} FROM ${workQueue} JOIN ${workPool} ON ${workPool.id} = ${workQueue.workPoolId}${cond ? sql` WHERE ${cond}` : sql``})`;
 }
 
 function taskRunsOfRun(f: TaskRunFilter | null | undefined): Cond {
@@ -226,16 +238,21 @@ function taskRunsOfRun(f: TaskRunFilter | null | undefined): Cond {
 
 export function flowRunsWhere(filters: RunFilterSet): Cond {
   const flows = filters.flows != null ? flowCond(filters.flows) : undefined;
+  const deployments = deploymentCond(filters.deployments);
   return and(
     flowRunCond(filters.flow_runs),
     filters.flows != null ? sql`${flowRun.flowId} IN (SELECT ${flow.id} FROM ${flow}${flows ? sql` WHERE ${flows}` : sql``})` : undefined,
     taskRunsOfRun(filters.task_runs),
+    filters.deployments != null
+      ? sql`${flowRun.deploymentId} IN (SELECT ${deployment.id} FROM ${deployment}${deployments ? sql` WHERE ${deployments}` : sql``})`
+      : undefined,
+    queueOf(flowRun.workQueueId, filters.work_pools, filters.work_pool_queues),
   );
 }
 
 export function taskRunsWhere(filters: RunFilterSet): Cond {
-  const needsRun = filters.flow_runs != null || filters.flows != null;
-  const runCond = needsRun ? flowRunsWhere({ flows: filters.flows, flow_runs: filters.flow_runs }) : undefined;
+  const needsRun = filters.flow_runs != null || filters.flows != null || filters.deployments != null;
+  const runCond = needsRun ? flowRunsWhere({ flows: filters.flows, flow_runs: filters.flow_runs, deployments: filters.deployments }) : undefined;
   return and(
     taskRunCond(filters.task_runs),
     needsRun ? sql`${taskRun.flowRunId} IN (SELECT ${flowRun.id} FROM ${flowRun}${runCond ? sql` WHERE ${runCond}` : sql``})` : undefined,
@@ -302,18 +319,26 @@ export function deploymentCond(f: DeploymentFilter | null | undefined): Cond {
 
 export interface DeploymentFilterSet extends RunFilterSet {
   deployments?: DeploymentFilter | null;
+  work_pools?: WorkPoolFilter | null;
+  work_pool_queues?: WorkQueueFilter | null;
 }
 
-/** Deployments restricted by their flow, and by having runs (and task runs) that match. */
+/** Deployments restricted by their flow, by having runs (and task runs) that match, and by their queue and pool. */
 export function deploymentsWhere(filters: DeploymentFilterSet): Cond {
   const hasRuns = filters.flow_runs != null || filters.task_runs != null;
   const runCond = and(flowRunCond(filters.flow_runs), taskRunsOfRun(filters.task_runs));
   const flows = flowCond(filters.flows);
+  const hasQueue = filters.work_pools != null || filters.work_pool_queues != null;
+  const queueCond = and(workQueueCond(filters.work_pool_queues), workPoolCond(filters.work_pools));
   return and(
     deploymentCond(filters.deployments),
     filters.flows != null ? sql`${deployment.flowId} IN (SELECT ${flow.id} FROM ${flow}${flows ? sql` WHERE ${flows}` : sql``})` : undefined,
     hasRuns
       ? sql`EXISTS (SELECT 1 FROM ${flowRun} WHERE ${flowRun.deploymentId} = ${deployment.id}${runCond ? sql` AND ${runCond}` : sql``})`
+      : undefined,
+    // models/deployments.py _apply_deployment_filters: EXISTS over the deployment's queue (joined to its pool)
+    hasQueue
+      ? sql`EXISTS (SELECT 1 FROM ${workQueue} JOIN ${workPool} ON ${workPool.id} = ${workQueue.workPoolId} WHERE ${workQueue.id} = ${deployment.workQueueId}${queueCond ? sql` AND ${queueCond}` : sql``})`
       : undefined,
   );
 }

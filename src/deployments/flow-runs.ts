@@ -13,11 +13,16 @@ import { stateInit } from "../schemas/states";
 
 type Body = Static<typeof DeploymentFlowRunCreate>;
 
+/**
+ * The single route answers 409/400 with Prefect's details; the bulk route reports each item's
+ * failure with the shorter texts of bulk_create_flow_runs_from_deployment.
+ */
 export async function createFlowRunFromDeployment(
   { store, clock }: AppContext,
   deploymentId: string,
   body: Body,
   apiVersion: string | null,
+  options: { bulk?: boolean } = {},
 ): Promise<{ run: FlowRunWithState; created: boolean }> {
   const view = await store.deployments.get(deploymentId);
   if (!view) throw notFound("Deployment not found");
@@ -28,11 +33,13 @@ export async function createFlowRunFromDeployment(
     const schema = row.parameterOpenapiSchema;
     if (schema === null || typeof schema !== "object") {
       throw conflict(
-        "Error updating deployment: Cannot update parameters because parameter schema enforcement is enabled and the deployment does not have a valid parameter schema.",
+        options.bulk
+          ? "Parameter schema enforcement is enabled but deployment has no valid schema."
+          : "Error updating deployment: Cannot update parameters because parameter schema enforcement is enabled and the deployment does not have a valid parameter schema.",
       );
     }
     const failure = validateJsonSchema(parameters, schema);
-    if (failure) throw conflict(`Error creating flow run: ${failure}`);
+    if (failure) throw conflict(options.bulk ? `Parameter validation failed: ${failure}` : `Error creating flow run: ${failure}`);
   }
   const now = clock.now();
   let queue = { id: row.workQueueId, name: view.workQueueName };
@@ -40,7 +47,9 @@ export async function createFlowRunFromDeployment(
     if (!view.workPoolName) {
       throw detail(
         400,
-        `Cannot create flow run in work queue ${body.work_queue_name} because deployment ${deploymentId} is not associated with a work pool. Please remove work_pool_name and try again.`,
+        options.bulk
+          ? `Cannot create flow run in work queue ${body.work_queue_name} because deployment is not associated with a work pool.`
+          : `Cannot create flow run in work queue ${body.work_queue_name} because deployment ${deploymentId} is not associated with a work pool. Please remove work_pool_name and try again.`,
       );
     }
     const resolved = store.workPools.resolveQueueSync(view.workPoolName, body.work_queue_name, now);

@@ -27,28 +27,30 @@ export function parseSchedule(input: unknown, loc: (string | number)[], now: Mic
   return normalizeSchedule(result.schedule, now);
 }
 
+/** PREFECT_SERVER_DEPLOYMENT_SCHEDULE_MAX_SCHEDULED_RUNS */
+export const MAX_SCHEDULED_RUNS_PER_SCHEDULE = 50;
+
+/** validate_schedule_max_scheduled_runs (DeploymentScheduleCreate/Update), as a pydantic issue at `loc`. */
+export function maxScheduledRunsIssue(value: number | null | undefined, loc: (string | number)[]): ValidationIssue | null {
+  if (value == null || value <= MAX_SCHEDULED_RUNS_PER_SCHEDULE) return null;
+  return {
+    type: "value_error",
+    loc,
+    msg: `Value error, \`max_scheduled_runs\` must be less than or equal to ${MAX_SCHEDULED_RUNS_PER_SCHEDULE}.`,
+    input: value,
+  };
+}
+
 /** Schedules of a create/update body, validated; throws the 422 Prefect gives for the first bad one. */
-function scheduleInserts(
-  schedules: (ScheduleCreateBody | ScheduleUpdateBody)[],
-  now: Micros,
-  requestBody: unknown,
-  maxScheduledRuns: number,
-): ScheduleInsert[] {
+function scheduleInserts(schedules: (ScheduleCreateBody | ScheduleUpdateBody)[], now: Micros, requestBody: unknown): ScheduleInsert[] {
   const issues: ValidationIssue[] = [];
   const inserts: ScheduleInsert[] = [];
   schedules.forEach((s, i) => {
     if (s.schedule == null) return;
     const parsed = parseSchedule(s.schedule, ["body", "schedules", i, "schedule"], now);
     if (Array.isArray(parsed)) return void issues.push(...parsed);
-    if (s.max_scheduled_runs != null && s.max_scheduled_runs > maxScheduledRuns) {
-      issues.push({
-        type: "value_error",
-        loc: ["body", "schedules", i, "max_scheduled_runs"],
-        msg: `Value error, max_scheduled_runs must be less than or equal to ${maxScheduledRuns}`,
-        input: s.max_scheduled_runs,
-      });
-      return;
-    }
+    const tooMany = maxScheduledRunsIssue(s.max_scheduled_runs, ["body", "schedules", i, "max_scheduled_runs"]);
+    if (tooMany) return void issues.push(tooMany);
     inserts.push({
       schedule: parsed as unknown as JsonObject,
       active: s.active ?? true,
@@ -60,9 +62,6 @@ function scheduleInserts(
   if (issues.length > 0) throw validationError(issues, requestBody);
   return inserts;
 }
-
-/** PREFECT_SERVER_DEPLOYMENT_SCHEDULE_MAX_SCHEDULED_RUNS */
-export const MAX_SCHEDULED_RUNS_PER_SCHEDULE = 50;
 
 export class DeploymentService {
   constructor(private readonly ctx: AppContext) {}
@@ -80,8 +79,9 @@ export class DeploymentService {
         body,
       );
     }
-    const schedules = scheduleInserts(body.schedules ?? [], now, body, MAX_SCHEDULED_RUNS_PER_SCHEDULE);
-    const enforce = body.enforce_parameter_schema ?? true;
+    const schedules = scheduleInserts(body.schedules ?? [], now, body);
+    // DeploymentCreate's `mode="before"` validator reads the raw body: only an explicit true enforces here
+    const enforce = body.enforce_parameter_schema === true;
     if (enforce && body.parameter_openapi_schema && body.parameters) {
       const failure = validateJsonSchema(body.parameters, body.parameter_openapi_schema, { ignoreRequired: true });
       if (failure) throw validationError([{ type: "value_error", loc: ["body"], msg: `Value error, ${failure}`, input: body }], body);
@@ -124,10 +124,13 @@ export class DeploymentService {
         body,
       );
     }
+    // api/deployments.py update_deployment checks the resulting parameters on every PATCH while enforcing,
+    // against the new schema when one (non-empty) is sent, else the stored one
     const enforce = body.enforce_parameter_schema ?? existing.row.enforceParameterSchema;
     const parameters = body.parameters ?? existing.row.parameters;
-    if (enforce && body.parameters != null) {
-      const schema = body.parameter_openapi_schema ?? existing.row.parameterOpenapiSchema;
+    if (enforce) {
+      const sent = body.parameter_openapi_schema;
+      const schema = sent && Object.keys(sent).length > 0 ? sent : existing.row.parameterOpenapiSchema;
       if (schema === null || typeof schema !== "object") {
         throw conflict(
           "Error updating deployment: Cannot update parameters because parameter schema enforcement is enabled and the deployment does not have a valid parameter schema.",
@@ -190,7 +193,10 @@ export class DeploymentService {
     const variables = (pool.baseJobTemplate as { variables?: unknown }).variables;
     if (!jobVariables || Object.keys(jobVariables).length === 0 || !variables || typeof variables !== "object") return;
     const failure = validateJsonSchema(jobVariables, variables, { ignoreRequired: true });
-    if (failure) throw detail(422, `Error ${verb} deployment: ${failure}`);
+    if (!failure) return;
+    // create: validate_job_variables_for_deployment (422); update: check_valid_configuration (409, "creating" as Prefect words it)
+    if (verb === "creating") throw detail(422, `Error creating deployment: ${failure}`);
+    throw conflict(`Error creating deployment: ${failure}`);
   }
 
   private requireBlockDocument(id: string | null | undefined, what: string) {
@@ -228,7 +234,7 @@ export class DeploymentService {
       if (allExistingHaveSlugs) {
         throw detail(422, "Please provide a slug for each schedule in your request to ensure schedules are updated correctly.");
       }
-      return { kind: "replace", schedules: scheduleInserts(provided, now, body, MAX_SCHEDULED_RUNS_PER_SCHEDULE) };
+      return { kind: "replace", schedules: scheduleInserts(provided, now, body) };
     }
     const current = new Set(existingSlugs as string[]);
     const replaced = new Map<string, string>();
@@ -254,6 +260,8 @@ export class DeploymentService {
           patch.schedule = parsed as unknown as JsonObject;
         }
         if (s.active != null) patch.active = s.active;
+        const tooMany = maxScheduledRunsIssue(s.max_scheduled_runs, ["body", "schedules", i, "max_scheduled_runs"]);
+        if (tooMany) throw validationError([tooMany], body);
         if (s.max_scheduled_runs !== undefined) patch.maxScheduledRuns = s.max_scheduled_runs;
         if (s.parameters !== undefined) patch.parameters = s.parameters as JsonObject;
         if (s.slug != null) patch.slug = s.slug;
@@ -264,7 +272,7 @@ export class DeploymentService {
         throw detail(422, "Unable to create new deployment schedules without a schedule configuration.");
       }
     });
-    return { kind: "targeted", patches, creates: scheduleInserts(creates, now, body, MAX_SCHEDULED_RUNS_PER_SCHEDULE) };
+    return { kind: "targeted", patches, creates: scheduleInserts(creates, now, body) };
   }
 
   private applyTargetedSchedules(id: string, plan: Extract<SchedulePlan, { kind: "targeted" }>, now: Micros) {

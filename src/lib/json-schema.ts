@@ -24,6 +24,13 @@ export function validateJsonSchema(value: unknown, schema: object, options: { ig
   }
   if (validate(value)) return null;
   const e = validate.errors?.[0];
-  const where = e?.instancePath ? ` at '${e.instancePath.slice(1).replaceAll("/", ".")}'` : "";
+  // jsonschema's json_path without `$.`, as Prefect quotes it: `a.b[0]`
+  const path = (e?.instancePath ?? "")
+    .split("/")
+    .slice(1)
+    .map((seg) => (/^\d+$/.test(seg) ? `[${seg}]` : `.${seg.replaceAll("~1", "/").replaceAll("~0", "~")}`))
+    .join("")
+    .replace(/^\./, "");
+  const where = path ? ` for field '${path}'` : "";
   return `Validation failed${where}. Failure reason: ${e?.message ?? "invalid"}`;
 }

@@ -1,6 +1,6 @@
 /** Deployment request models (schemas/actions.py). */
 import { t } from "elysia";
-import { DeploymentFilter, RunFilters } from "./filters";
+import { DeploymentFilter, RunFilters, WorkPoolFilter, WorkQueueFilter } from "./filters";
 import { DateTime, Enum, JsonObjectSchema, Labels, Lenient, LimitOffset, LimitPage, Maybe, Strict, Tags, Uuid } from "./common";
 import { StateCreate } from "./states";
 
@@ -86,7 +86,12 @@ export const DeploymentFlowRunCreate = Strict({
 
 export const DEPLOYMENT_SORTS = ["NAME_ASC", "NAME_DESC", "CREATED_DESC", "UPDATED_DESC"] as const;
 
-const deploymentFilters = { ...RunFilters, deployments: Maybe(DeploymentFilter) };
+const deploymentFilters = {
+  ...RunFilters,
+  deployments: Maybe(DeploymentFilter),
+  work_pools: Maybe(WorkPoolFilter),
+  work_pool_queues: Maybe(WorkQueueFilter),
+};
 export const DeploymentListBody = Lenient({ ...deploymentFilters, ...LimitOffset, sort: Maybe(Enum(DEPLOYMENT_SORTS)) });
 export const DeploymentPageBody = Lenient({ ...deploymentFilters, ...LimitPage, sort: Maybe(Enum(DEPLOYMENT_SORTS)) });
 export const DeploymentCountBody = Lenient(deploymentFilters);

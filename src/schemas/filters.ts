@@ -81,6 +81,9 @@ export interface RunFilterSet {
   flows?: FlowFilter | null;
   flow_runs?: FlowRunFilter | null;
   task_runs?: TaskRunFilter | null;
+  deployments?: DeploymentFilter | null;
+  work_pools?: WorkPoolFilter | null;
+  work_pool_queues?: WorkQueueFilter | null;
 }
 
 export const VariableFilter = Strict({
@@ -142,3 +145,10 @@ export const WorkerFilter = Strict({
 export type WorkPoolFilter = Static<typeof WorkPoolFilter>;
 export type WorkQueueFilter = Static<typeof WorkQueueFilter>;
 export type WorkerFilter = Static<typeof WorkerFilter>;
+
+/** Flow, flow-run and task-run lists also filter through the run's deployment and work queue (pool). */
+export const FlowRunRelatedFilters = {
+  deployments: Maybe(DeploymentFilter),
+  work_pools: Maybe(WorkPoolFilter),
+  work_pool_queues: Maybe(WorkQueueFilter),
+};

@@ -1,7 +1,7 @@
 /** Request models for flow runs and task runs (schemas/actions.py). */
 import { t } from "elysia";
 import { DateTime, Enum, JsonObjectSchema, Labels, Lenient, LimitOffset, LimitPage, Maybe, Strict, Tags, Uuid } from "./common";
-import { RunFilters } from "./filters";
+import { FlowRunRelatedFilters, RunFilters } from "./filters";
 import { StateCreate } from "./states";
 
 /** Policies are core models: unknown keys are ignored, not rejected. */
@@ -84,14 +84,15 @@ export const TASK_RUN_SORTS = [
   "END_TIME_DESC",
 ] as const;
 
-export const FlowRunListBody = Lenient({ ...RunFilters, ...LimitOffset, sort: Maybe(Enum(FLOW_RUN_SORTS)) });
-export const FlowRunPageBody = Lenient({ ...RunFilters, ...LimitPage, sort: Maybe(Enum(FLOW_RUN_SORTS)) });
-export const TaskRunListBody = Lenient({ ...RunFilters, ...LimitOffset, sort: Maybe(Enum(TASK_RUN_SORTS)) });
-export const TaskRunPageBody = Lenient({ ...RunFilters, ...LimitPage, sort: Maybe(Enum(TASK_RUN_SORTS)) });
-export const RunCountBody = Lenient(RunFilters);
+const runFilters = { ...RunFilters, ...FlowRunRelatedFilters };
+export const FlowRunListBody = Lenient({ ...runFilters, ...LimitOffset, sort: Maybe(Enum(FLOW_RUN_SORTS)) });
+export const FlowRunPageBody = Lenient({ ...runFilters, ...LimitPage, sort: Maybe(Enum(FLOW_RUN_SORTS)) });
+export const TaskRunListBody = Lenient({ ...runFilters, ...LimitOffset, sort: Maybe(Enum(TASK_RUN_SORTS)) });
+export const TaskRunPageBody = Lenient({ ...runFilters, ...LimitPage, sort: Maybe(Enum(TASK_RUN_SORTS)) });
+export const RunCountBody = Lenient(runFilters);
 
 export const HistoryBody = Lenient({
-  ...RunFilters,
+  ...runFilters,
   history_start: DateTime,
   history_end: DateTime,
   history_interval_seconds: t.Number(),

@@ -53,6 +53,17 @@ export function selectScheduledRuns(
 }
 
 /**
+ * The legacy `/work_queues/{id}/get_runs` selection (query_components.get_scheduled_flow_runs_from_work_queues):
+ * one queue, nothing when it is paused, its slots counting PENDING, RUNNING and CANCELLING runs; the
+ * pool's pause and limit play no part there. In-process retries stay excluded, as for workers.
+ */
+export function selectLegacyQueueRuns(store: Store, queue: WorkQueueRow, window: PollWindow, limit: number): FlowRunWithState[] {
+  if (queue.isPaused) return [];
+  const used = store.flowRuns.activeCountsSync([queue.id], ["PENDING", "RUNNING", "CANCELLING"]).get(queue.id) ?? 0;
+  return store.flowRuns.pollableInQueueSync(queue.id, window, Math.min(limit, available(queue.concurrencyLimit, used)));
+}
+
+/**
  * A poll is a sign of life: the polled queues record `last_polled` (NOT_READY ones
  * become READY), the pool becomes READY (decisions.md #8) and the queues' deployments
  * become READY at once (decisions.md #9).

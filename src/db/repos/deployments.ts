@@ -2,7 +2,7 @@
  * Deployments and their schedules. Upserts, schedule replacement and the
  * clean-up of stale auto-scheduled runs happen in one immediate transaction.
  */
-import { and, asc, desc, eq, gt, gte, inArray, lte, ne, sql, type SQL } from "drizzle-orm";
+import { and, asc, desc, eq, gt, gte, inArray, lt, lte, ne, notExists, sql, type SQL } from "drizzle-orm";
 import type { JsonObject } from "../../lib/json";
 import type { Micros } from "../../lib/time";
 import type { SqliteDb } from "../client";
@@ -340,6 +340,25 @@ export class DeploymentRepository {
   markPolledByQueuesSync(queueIds: string[], now: Micros): void {
     if (queueIds.length === 0) return;
     this.db.update(deployment).set({ status: "READY", lastPolled: now }).where(inArray(deployment.workQueueId, queueIds)).run();
+  }
+
+  /**
+   * For the foreman: READY deployments last polled before `polledBefore` go NOT_READY
+   * unless their work queue was polled since (never-polled deployments are left alone).
+   * Like a poll, this leaves `updated` alone. Returns their ids.
+   */
+  async markUnpolledNotReady(polledBefore: Micros): Promise<string[]> {
+    const queuePolledSince = this.db
+      .select({ id: workQueue.id })
+      .from(workQueue)
+      .where(and(eq(workQueue.id, deployment.workQueueId), gte(workQueue.lastPolled, polledBefore)));
+    return this.db
+      .update(deployment)
+      .set({ status: "NOT_READY" })
+      .where(and(eq(deployment.status, "READY"), lt(deployment.lastPolled, polledBefore), notExists(queuePolledSince)))
+      .returning({ id: deployment.id })
+      .all()
+      .map((r) => r.id);
   }
 
   /** SCHEDULED runs of these deployments due by `scheduledBefore`, soonest first (for `flow.serve()` runners). */
