@@ -3,6 +3,7 @@ import m0 from "../../drizzle/0000_init.sql" with { type: "text" };
 import m1 from "../../drizzle/0001_configuration.sql" with { type: "text" };
 import m2 from "../../drizzle/0002_deployments_work_pools.sql" with { type: "text" };
 import m3 from "../../drizzle/0003_scheduler_index.sql" with { type: "text" };
+import m4 from "../../drizzle/0004_events_artifacts.sql" with { type: "text" };
 
 export interface EmbeddedMigration {
   tag: string;
@@ -16,4 +17,5 @@ export const migrations: EmbeddedMigration[] = [
   { tag: "0001_configuration", when: 1795662184781, breakpoints: true, sql: m1 },
   { tag: "0002_deployments_work_pools", when: 1795662980145, breakpoints: true, sql: m2 },
   { tag: "0003_scheduler_index", when: 1795664159581, breakpoints: true, sql: m3 },
+  { tag: "0004_events_artifacts", when: 1795664843142, breakpoints: true, sql: m4 },
 ];

@@ -414,3 +414,107 @@ export const deploymentSchedule = sqliteTable(
     uniqueIndex("uq_deployment_schedule__deployment_id_slug").on(t.deploymentId, t.slug),
   ],
 );
+
+/** Events (Prefect's `events` table); `id` is the event's own id, so re-sent events are dropped. */
+export const event = sqliteTable(
+  "events",
+  {
+    id: id(),
+    created: created(),
+    updated: updated(),
+    occurred: instant("occurred").notNull(),
+    event: text("event").notNull(),
+    resourceId: text("resource_id").notNull(),
+    resource: json<JsonObject>("resource").notNull(),
+    relatedResourceIds: json<string[]>("related_resource_ids").notNull(),
+    related: json<JsonObject[]>("related").notNull(),
+    payload: json<JsonObject>("payload").notNull(),
+    received: instant("received").notNull(),
+    recorded: instant("recorded").notNull(),
+    follows: text("follows"),
+  },
+  (t) => [
+    index("ix_events__occurred_id").on(t.occurred, t.id),
+    index("ix_events__event_occurred_id").on(t.event, t.occurred, t.id),
+    index("ix_events__event_resource_id_occurred").on(t.event, t.resourceId, t.occurred),
+  ],
+);
+
+/** One row per resource an event names (its own and each related one), for resource filters. */
+export const eventResource = sqliteTable(
+  "event_resources",
+  {
+    id: id(),
+    created: created(),
+    updated: updated(),
+    occurred: instant("occurred").notNull(),
+    resourceId: text("resource_id").notNull(),
+    resourceRole: text("resource_role").notNull(),
+    resource: json<JsonObject>("resource").notNull(),
+    eventId: text("event_id").notNull().references(() => event.id, { onDelete: "cascade" }),
+  },
+  (t) => [
+    index("ix_event_resources__resource_id_occurred").on(t.resourceId, t.occurred),
+    index("ix_event_resources__event_id").on(t.eventId),
+  ],
+);
+
+export const artifact = sqliteTable(
+  "artifact",
+  {
+    id: id(),
+    created: created(),
+    updated: updated(),
+    key: text("key"),
+    taskRunId: text("task_run_id"),
+    flowRunId: text("flow_run_id"),
+    type: text("type"),
+    data: json<JsonValue>("data"),
+    description: text("description"),
+    metadata: json<JsonObject | null>("metadata_"),
+  },
+  (t) => [
+    index("ix_artifact__key_created").on(t.key, t.created),
+    index("ix_artifact__flow_run_id").on(t.flowRunId),
+    index("ix_artifact__task_run_id").on(t.taskRunId),
+  ],
+);
+
+/** The latest artifact of each key, kept in step on create and delete. */
+export const artifactCollection = sqliteTable("artifact_collection", {
+  id: id(),
+  created: created(),
+  updated: updated(),
+  key: text("key").notNull().unique(),
+  latestId: text("latest_id").notNull(),
+  taskRunId: text("task_run_id"),
+  flowRunId: text("flow_run_id"),
+  type: text("type"),
+  data: json<JsonValue>("data"),
+  description: text("description"),
+  metadata: json<JsonObject | null>("metadata_"),
+});
+
+export const savedSearch = sqliteTable("saved_search", {
+  id: id(),
+  created: created(),
+  updated: updated(),
+  name: text("name").notNull().unique(),
+  filters: json<JsonObject[]>("filters").notNull(),
+});
+
+export const automation = sqliteTable("automation", {
+  id: id(),
+  created: created(),
+  updated: updated(),
+  name: text("name").notNull(),
+  description: text("description").notNull().default(""),
+  enabled: integer("enabled", { mode: "boolean" }).notNull().default(true),
+  tags: json<string[]>("tags").notNull(),
+  trigger: json<JsonObject>("trigger").notNull(),
+  actions: json<JsonObject[]>("actions").notNull(),
+  actionsOnTrigger: json<JsonObject[]>("actions_on_trigger").notNull(),
+  actionsOnResolve: json<JsonObject[]>("actions_on_resolve").notNull(),
+  /** `owner_resource` on create (e.g. `prefect.deployment.<id>`), for DELETE /automations/owned-by/... */
+  ownerResource: text("owner_resource"),
+});
