@@ -21,7 +21,7 @@ import {
 import { StateCreate, stateInit } from "../schemas/states";
 import { conflict, detail, invalidField, notFound, objectNotFound } from "./errors";
 import { graphV1, graphV2 } from "./flow-run-graph";
-import { historyWindow, runHistory } from "./history";
+import { historyResponse } from "./history";
 import { paginated, paging } from "./paging";
 import { requestVersions } from "./request";
 import { estimatedRunTime, estimatedStartTimeDelta } from "./run-json";
@@ -173,17 +173,7 @@ export function flowRunRoutes({ store, clock, config }: AppContext) {
     )
     .post(
       "/history",
-      async ({ body }) => {
-        if (body.history_interval_seconds < 1) {
-          throw detail(422, "History interval must not be less than 1 second.");
-        }
-        const start = parseDateTime(body.history_start)!;
-        const interval = Math.round(body.history_interval_seconds * 1_000_000);
-        const window = historyWindow(start, parseDateTime(body.history_end)!, interval);
-        if (window.count === 0) return [];
-        const rows = await store.flowRuns.historyRows(body, start, window.end);
-        return runHistory(rows, start, interval, window.count, clock.now());
-      },
+      ({ body }) => historyResponse(body, (from, to) => store.flowRuns.historyRows(body, from, to), clock.now()),
       { body: HistoryBody },
     )
     .post(

@@ -1,5 +1,6 @@
 /** Run history buckets (api/run_history.py), shared by flow runs and task runs. */
-import { formatDateTime, type Micros } from "../lib/time";
+import { formatDateTime, parseDateTime, type Micros } from "../lib/time";
+import { detail } from "./errors";
 import { estimatedRunTime, estimatedStartTimeDelta } from "./run-json";
 
 export interface HistoryRow {
@@ -12,12 +13,12 @@ export interface HistoryRow {
 }
 
 /** Prefect caps a history at 500 intervals. */
-export function historyWindow(start: Micros, end: Micros, interval: Micros): { count: number; end: Micros } {
+function historyWindow(start: Micros, end: Micros, interval: Micros): { count: number; end: Micros } {
   const count = end > start ? Math.min(Math.ceil((end - start) / interval), 500) : 0;
   return { count, end: start + count * interval };
 }
 
-export function runHistory(rows: HistoryRow[], start: Micros, interval: Micros, count: number, now: Micros) {
+function runHistory(rows: HistoryRow[], start: Micros, interval: Micros, count: number, now: Micros) {
   const buckets = new Map<number, Map<string, { state_type: string | null; state_name: string | null; count_runs: number; sum_estimated_run_time: number; sum_estimated_lateness: number }>>();
   for (const row of rows) {
     const index = Math.floor((row.expectedStartTime! - start) / interval);
@@ -35,4 +36,24 @@ export function runHistory(rows: HistoryRow[], start: Micros, interval: Micros, 
     interval_end: formatDateTime(start + (i + 1) * interval),
     states: [...(buckets.get(i)?.values() ?? [])],
   }));
+}
+
+export interface HistoryRequest {
+  history_start: string;
+  history_end: string;
+  history_interval_seconds: number;
+}
+
+/** A `/history` answer: `rowsIn(start, end)` reads the runs expected to start in that window. */
+export async function historyResponse(
+  body: HistoryRequest,
+  rowsIn: (start: Micros, end: Micros) => Promise<HistoryRow[]>,
+  now: Micros,
+) {
+  if (body.history_interval_seconds < 1) throw detail(422, "History interval must not be less than 1 second.");
+  const start = parseDateTime(body.history_start)!;
+  const interval = Math.round(body.history_interval_seconds * 1_000_000);
+  const window = historyWindow(start, parseDateTime(body.history_end)!, interval);
+  if (window.count === 0) return [];
+  return runHistory(await rowsIn(start, window.end), start, interval, window.count, now);
 }

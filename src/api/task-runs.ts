@@ -9,8 +9,8 @@ import { newState } from "../orchestration/states";
 import { IdParams } from "../schemas/common";
 import { HistoryBody, RunCountBody, SetStateBody, TaskRunCreate, TaskRunListBody, TaskRunPageBody, TaskRunUpdate } from "../schemas/runs";
 import { stateInit } from "../schemas/states";
-import { detail, notFound, objectNotFound } from "./errors";
-import { historyWindow, runHistory } from "./history";
+import { notFound, objectNotFound } from "./errors";
+import { historyResponse } from "./history";
 import { paginated, paging } from "./paging";
 import { requestApiVersion } from "./request";
 import { estimatedRunTime, estimatedStartTimeDelta } from "./run-json";
@@ -137,17 +137,7 @@ export function taskRunRoutes({ store, clock, config }: AppContext) {
     )
     .post(
       "/history",
-      async ({ body }) => {
-        if (body.history_interval_seconds < 1) {
-          throw detail(422, "History interval must not be less than 1 second.");
-        }
-        const start = parseDateTime(body.history_start)!;
-        const interval = Math.round(body.history_interval_seconds * 1_000_000);
-        const window = historyWindow(start, parseDateTime(body.history_end)!, interval);
-        if (window.count === 0) return [];
-        const rows = await store.taskRuns.historyRows(body, start, window.end);
-        return runHistory(rows, start, interval, window.count, clock.now());
-      },
+      ({ body }) => historyResponse(body, (from, to) => store.taskRuns.historyRows(body, from, to), clock.now()),
       { body: HistoryBody },
     )
     .get(
