@@ -1,7 +1,19 @@
 /** JSON Schema validation (Draft 2020-12, as Prefect's schema_tools) through Ajv. */
-import Ajv2020 from "ajv/dist/2020";
+import type Ajv2020 from "ajv/dist/2020";
 
-const ajv = new Ajv2020({ strict: false, allErrors: false, validateFormats: false });
+let ajv: Ajv2020 | undefined;
+
+/**
+ * Ajv is loaded on first use: evaluating it costs more than the rest of start-up,
+ * and most servers validate a schema only when a deployment or paused run asks.
+ */
+function validator(): Ajv2020 {
+  if (!ajv) {
+    const { default: Ajv } = require("ajv/dist/2020") as { default: typeof Ajv2020 };
+    ajv = new Ajv({ strict: false, allErrors: false, validateFormats: false });
+  }
+  return ajv;
+}
 
 /** Drops every `required` list, for Prefect's `ignore_required=True` validations of partial values. */
 function withoutRequired(schema: unknown): unknown {
@@ -18,7 +30,7 @@ function withoutRequired(schema: unknown): unknown {
 export function validateJsonSchema(value: unknown, schema: object, options: { ignoreRequired?: boolean } = {}): string | null {
   let validate;
   try {
-    validate = ajv.compile((options.ignoreRequired ? withoutRequired(schema) : schema) as object);
+    validate = validator().compile((options.ignoreRequired ? withoutRequired(schema) : schema) as object);
   } catch (error) {
     return `Invalid schema: ${(error as Error).message}`;
   }
