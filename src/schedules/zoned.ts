@@ -7,7 +7,15 @@
  * calendar, i.e. the instant the same digits would denote in UTC. Calendar arithmetic on it is
  * plain integer arithmetic (a civil day is always 86,400 s of wall time).
  */
-import { Temporal } from "temporal-polyfill";
+import type { Temporal as TemporalApi } from "temporal-polyfill";
+
+type TemporalNamespace = typeof TemporalApi;
+let loaded: TemporalNamespace | undefined;
+
+/** The polyfill is loaded on first use: only schedules in a non-UTC zone need it, and it is slow to evaluate. */
+function temporal(): TemporalNamespace {
+  return (loaded ??= (require("temporal-polyfill") as { Temporal: TemporalNamespace }).Temporal);
+}
 import type { Micros } from "../lib/time";
 
 export type Wall = number;
@@ -18,11 +26,11 @@ export const MICROS_PER_DAY = 86_400_000_000;
 /** `Factory` is in Python's tzdata (UTC, abbreviated "-00") but not in ICU. */
 const zoneId = (timezone: string): string => (timezone === "Factory" ? "UTC" : timezone);
 
-function zoned(instant: Micros, timezone: string): Temporal.ZonedDateTime {
-  return Temporal.Instant.fromEpochNanoseconds(BigInt(instant) * 1000n).toZonedDateTimeISO(zoneId(timezone));
+function zoned(instant: Micros, timezone: string): TemporalApi.ZonedDateTime {
+  return temporal().Instant.fromEpochNanoseconds(BigInt(instant) * 1000n).toZonedDateTimeISO(zoneId(timezone));
 }
 
-const instantOf = (value: Temporal.ZonedDateTime): Micros => Number(value.epochNanoseconds / 1000n);
+const instantOf = (value: TemporalApi.ZonedDateTime): Micros => Number(value.epochNanoseconds / 1000n);
 
 /** Whether Temporal (ICU) knows the zone; Python may know names ICU does not. */
 export function isKnownZone(timezone: string): boolean {
@@ -47,7 +55,7 @@ export function wallOf(instant: Micros, timezone: string): Wall {
 export function instantAt(wall: Wall, timezone: string, disambiguation: Disambiguation): Micros {
   const ms = Math.floor(wall / 1000);
   const d = new Date(ms);
-  const plain = new Temporal.PlainDateTime(
+  const plain = new (temporal().PlainDateTime)(
     d.getUTCFullYear(),
     d.getUTCMonth() + 1,
     d.getUTCDate(),
