@@ -11,6 +11,7 @@ import { configFromEnv } from "../src/config";
 import type { AppContext } from "../src/context";
 import { DeploymentService } from "../src/deployments/service";
 import { Store } from "../src/db/store";
+import { createEventBus } from "../src/events/bus";
 import { createLogger } from "../src/logger";
 import { parseDateTime } from "../src/lib/time";
 import { Scheduler } from "../src/services/scheduler";
@@ -18,11 +19,14 @@ import { Scheduler } from "../src/services/scheduler";
 const count = Number(process.argv[2] ?? 1000);
 const dbPath = join(tmpdir(), `prefect-lite-scheduler-${process.pid}.db`);
 const clock = new ManualClock(parseDateTime("2026-01-01T00:00:00Z")!);
+const store = Store.open(dbPath);
+const logger = createLogger("warning");
 const ctx: AppContext = {
   config: { ...configFromEnv({}), databasePath: dbPath },
-  store: Store.open(dbPath),
+  store,
   clock,
-  logger: createLogger("warning"),
+  logger,
+  events: createEventBus(store, clock, logger),
 };
 
 const { row: flow } = await ctx.store.flows.upsertByName({ name: "scheduled-flow", tags: [], labels: {} }, clock.now());

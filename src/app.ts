@@ -22,6 +22,14 @@ import { blockDocumentRoutes } from "./api/block-documents";
 import { workPoolRoutes } from "./api/work-pools";
 import { workQueueRoutes } from "./api/work-queues";
 import { concurrencyLimitV2Routes } from "./api/concurrency-limits-v2";
+import { eventRoutes } from "./api/events";
+import { concurrencyLimitV1Routes } from "./api/concurrency-limits-v1";
+import { artifactRoutes } from "./api/artifacts";
+import { savedSearchRoutes } from "./api/saved-searches";
+import { collectionRoutes } from "./api/collections";
+import { automationRoutes } from "./api/automations";
+import { templateRoutes } from "./api/templates";
+import { uiRoutes } from "./api/ui";
 
 const rawBodies = new WeakMap<Request, string>();
 
@@ -104,6 +112,14 @@ export function createApp(ctx: AppContext) {
       .use(workPoolRoutes(ctx))
       .use(workQueueRoutes(ctx))
       .use(concurrencyLimitV2Routes(ctx))
+      .use(eventRoutes(ctx))
+      .use(concurrencyLimitV1Routes(ctx))
+      .use(artifactRoutes(ctx))
+      .use(savedSearchRoutes(ctx))
+      .use(collectionRoutes())
+      .use(automationRoutes(ctx))
+      .use(templateRoutes())
+      .use(uiRoutes(ctx))
   );
 }
 

@@ -1,5 +1,7 @@
 import { homedir } from "node:os";
 import { join } from "node:path";
+import type { Micros } from "./lib/time";
+import { parseInterval } from "./schedules/duration";
 
 /** Every setting of the server, with the Prefect environment variable it falls back to. */
 export interface Config {
@@ -14,6 +16,8 @@ export interface Config {
   /** Max serialised flow-run parameters in bytes; 0 = unlimited (PREFECT_SERVER_API_MAX_PARAMETER_SIZE). */
   maxParameterSize: number;
   services: ServiceSettings;
+  /** How long events are kept (PREFECT_SERVER_EVENTS_RETENTION_PERIOD). */
+  eventRetention: Micros;
 }
 
 /** Background service cadences and limits, named after Prefect's PREFECT_SERVER_SERVICES_* settings. */
@@ -36,6 +40,12 @@ export interface ServiceSettings {
   cancellingTimeoutSeconds: number;
   pauseExpirationsLoopSeconds: number;
   repossessorLoopSeconds: number;
+  eventPersisterBatchSize: number;
+  eventPersisterFlushInterval: number;
+  taskRunRecorderBatchSize: number;
+  taskRunRecorderFlushInterval: number;
+  dbVacuumLoopSeconds: number;
+  dbVacuumBatchSize: number;
 }
 
 /** Each setting: its PREFECT_SERVER_SERVICES_ suffix and Prefect's default. */
@@ -58,6 +68,12 @@ const SERVICE_SETTINGS: Record<keyof ServiceSettings, [string, number]> = {
   cancellingTimeoutSeconds: ["CANCELLATION_CLEANUP_CANCELLING_TIMEOUT_SECONDS", 300],
   pauseExpirationsLoopSeconds: ["PAUSE_EXPIRATIONS_LOOP_SECONDS", 5],
   repossessorLoopSeconds: ["REPOSSESSOR_LOOP_SECONDS", 15],
+  eventPersisterBatchSize: ["EVENT_PERSISTER_BATCH_SIZE", 20],
+  eventPersisterFlushInterval: ["EVENT_PERSISTER_FLUSH_INTERVAL", 5],
+  taskRunRecorderBatchSize: ["TASK_RUN_RECORDER_BATCH_SIZE", 1],
+  taskRunRecorderFlushInterval: ["TASK_RUN_RECORDER_FLUSH_INTERVAL", 5],
+  dbVacuumLoopSeconds: ["DB_VACUUM_LOOP_SECONDS", 3600],
+  dbVacuumBatchSize: ["DB_VACUUM_BATCH_SIZE", 200],
 };
 
 /** Reads PREFECT_SERVER_SERVICES_* (durations as seconds); unset or invalid values keep Prefect's defaults. */
@@ -111,5 +127,17 @@ export function configFromEnv(env: Env = process.env): Config {
     defaultLimit: Number(env.PREFECT_SERVER_API_DEFAULT_LIMIT ?? env.PREFECT_API_DEFAULT_LIMIT ?? 200),
     maxParameterSize: Number(env.PREFECT_SERVER_API_MAX_PARAMETER_SIZE ?? 524288),
     services: serviceSettingsFromEnv(env),
+    eventRetention: eventRetentionFromEnv(env),
   };
+}
+
+const DEFAULT_EVENT_RETENTION: Micros = 7 * 86_400 * 1_000_000;
+
+/** PREFECT_SERVER_EVENTS_RETENTION_PERIOD (or PREFECT_EVENTS_RETENTION_PERIOD) as a timedelta: seconds, `P7D`, `7 days, 0:00:00`. */
+export function eventRetentionFromEnv(env: Env): Micros {
+  const text = env.PREFECT_SERVER_EVENTS_RETENTION_PERIOD ?? env.PREFECT_EVENTS_RETENTION_PERIOD;
+  if (text === undefined) return DEFAULT_EVENT_RETENTION;
+  const seconds = Number(text);
+  const parsed = parseInterval(text.trim() !== "" && Number.isFinite(seconds) ? seconds : text);
+  return parsed.ok && parsed.micros > 0 ? parsed.micros : DEFAULT_EVENT_RETENTION;
 }

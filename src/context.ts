@@ -1,6 +1,7 @@
 import type { Clock } from "./clock";
 import type { Config } from "./config";
 import type { Store } from "./db/store";
+import type { EventBus } from "./events/bus";
 import type { Logger } from "./logger";
 
 /** What every route module and service is built from. */
@@ -9,4 +10,6 @@ export interface AppContext {
   store: Store;
   clock: Clock;
   logger: Logger;
+  /** Events received from clients and emitted by committed writes. */
+  events: EventBus;
 }

@@ -6,6 +6,7 @@ import { SystemClock, type Clock } from "./clock";
 import { configFromEnv, type Config } from "./config";
 import type { AppContext } from "./context";
 import { Store } from "./db/store";
+import { createEventBus } from "./events/bus";
 import { createApp, type App } from "./app";
 import { createLogger, type Logger } from "./logger";
 import { createServices } from "./services";
@@ -38,7 +39,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   };
   const logger = givenLogger ?? createLogger(config.logLevel);
   const store = Store.open(config.databasePath);
-  const context: AppContext = { config, store, clock, logger };
+  const context: AppContext = { config, store, clock, logger, events: createEventBus(store, clock, logger) };
   // Elysia turns SO_REUSEPORT on by default, which lets a second server on the same
   // port silently share its traffic; a taken port must be an error, as in Prefect.
   let app: App;
@@ -64,6 +65,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       if (stopped) return;
       stopped = true;
       await Promise.all(services.map((s) => s.stop()));
+      context.events.close(); // closes the websockets, which app.stop() would otherwise wait for
       await app.stop();
       store.close();
     },

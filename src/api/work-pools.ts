@@ -313,7 +313,7 @@ export function workPoolRoutes({ store, clock, config }: AppContext) {
         if (isReserved(params.name)) {
           throw forbidden("Work pools starting with 'Prefect' are reserved for internal use and can not be deleted.");
         }
-        await pools.deletePool((await requirePool(params.name)).row.id);
+        await pools.deletePool((await requirePool(params.name)).row.id, clock.now());
         set.status = 204;
       })
       .post(
@@ -377,7 +377,7 @@ export function workPoolRoutes({ store, clock, config }: AppContext) {
         await requirePool(params.name);
         const queue = await requireQueue(params.name, params.queue);
         // Prefect's foreign key refuses this, and the route then fails with a 500.
-        if ((await pools.deleteQueue(queue.row.id)) === "default-queue") throw conflict("Can't delete a pool's default queue.");
+        if ((await pools.deleteQueue(queue.row.id, clock.now())) === "default-queue") throw conflict("Can't delete a pool's default queue.");
         set.status = 204;
       })
       // ---------------------------------------------------------- workers

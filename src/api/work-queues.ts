@@ -70,7 +70,7 @@ export function workQueueRoutes({ store, clock, config }: AppContext) {
     .delete(
       "/:id",
       async ({ params, set }) => {
-        const outcome = await pools.deleteQueue(params.id);
+        const outcome = await pools.deleteQueue(params.id, clock.now());
         if (outcome === "not-found") throw queueNotFound();
         // Prefect's foreign key from the pool refuses it; the generic integrity answer follows.
         if (outcome === "default-queue") throw conflict(INTEGRITY_CONFLICT);

@@ -8,6 +8,10 @@ import { parseTextSearchQuery } from "../lib/text-search";
 import { parseDateTime } from "../lib/time";
 import { canonicalUuids } from "../lib/uuid";
 import type {
+  ArtifactCollectionFilter,
+  ArtifactFilter,
+  ArtifactRelatedFilterSet,
+  AutomationFilter,
   DeploymentFilter,
   FlowFilter,
   FlowRunFilter,
@@ -19,7 +23,20 @@ import type {
   WorkPoolFilter,
   WorkQueueFilter,
 } from "../schemas/filters";
-import { deployment, flow, flowRun, log, taskRun, variable, worker, workPool, workQueue } from "./schema";
+import {
+  artifact,
+  artifactCollection,
+  automation,
+  deployment,
+  flow,
+  flowRun,
+  log,
+  taskRun,
+  variable,
+  worker,
+  workPool,
+  workQueue,
+} from "./schema";
 
 type Cond = SQL | undefined;
 type Operator = "and_" | "or_" | null | undefined;
@@ -375,5 +392,71 @@ export function workerCond(f: WorkerFilter | null | undefined): Cond {
       after(worker.lastHeartbeatTime, f.last_heartbeat_time?.after_),
     ]),
     group(f.status, [anyOf(worker.status, f.status?.any_), notAnyOf(worker.status, f.status?.not_any_)]),
+  ]);
+}
+
+/** `exists_`: true keeps rows with a key, false rows without one. */
+const existsCond = (column: SQLiteColumn, exists: boolean | null | undefined): Cond =>
+  exists == null ? undefined : exists ? isNotNull(column) : isNull(column);
+
+/** Artifacts and artifact collections share their filter fields; `id` is `latest_id` on a collection. */
+type ArtifactColumns = typeof artifact | typeof artifactCollection;
+
+function artifactFieldConds(table: ArtifactColumns, f: ArtifactFilter | ArtifactCollectionFilter): Cond[] {
+  return [
+    group(f.key, [anyOf(table.key, f.key?.any_), f.key?.like_ ? like(table.key, f.key.like_) : undefined, existsCond(table.key, f.key?.exists_)]),
+    group(f.flow_run_id, [anyOf(table.flowRunId, f.flow_run_id?.any_)]),
+    group(f.task_run_id, [anyOf(table.taskRunId, f.task_run_id?.any_)]),
+    group(f.type, [anyOf(table.type, f.type?.any_), notAnyOf(table.type, f.type?.not_any_)]),
+  ];
+}
+
+export function artifactCond(f: ArtifactFilter | null | undefined): Cond {
+  if (!f) return undefined;
+  return combine(f.operator, [group(f.id, [anyOf(artifact.id, f.id?.any_)]), ...artifactFieldConds(artifact, f)]);
+}
+
+export function artifactCollectionCond(f: ArtifactCollectionFilter | null | undefined): Cond {
+  if (!f) return undefined;
+  return combine(f.operator, [
+    group(f.latest_id, [anyOf(artifactCollection.latestId, f.latest_id?.any_)]),
+    ...artifactFieldConds(artifactCollection, f),
+  ]);
+}
+
+/**
+ * Artifacts (or collections) restricted through their flow run (its flow and deployment too)
+ * and their task run, as EXISTS subqueries (models/artifacts.py). A present filter requires
+ * the run to exist even when it is empty; a deployment filter requires the run's deployment.
+ */
+export function artifactRelationsWhere(table: ArtifactColumns, filters: ArtifactRelatedFilterSet): Cond {
+  const { flows, flow_runs, task_runs, deployments } = filters;
+  const runCond = and(
+    flowRunCond(flow_runs),
+    flows != null ? sql`${flowRun.flowId} IN (SELECT ${flow.id} FROM ${flow}${optionalWhere(flowCond(flows))})` : undefined,
+    deployments != null
+      ? sql`${flowRun.deploymentId} IN (SELECT ${deployment.id} FROM ${deployment}${optionalWhere(deploymentCond(deployments))})`
+      : undefined,
+  );
+  const taskCond = taskRunCond(task_runs);
+  return and(
+    flows != null || flow_runs != null || deployments != null
+      ? sql`EXISTS (SELECT 1 FROM ${flowRun} WHERE ${flowRun.id} = ${table.flowRunId}${runCond ? sql` AND ${runCond}` : sql``})`
+      : undefined,
+    task_runs != null
+      ? sql`EXISTS (SELECT 1 FROM ${taskRun} WHERE ${taskRun.id} = ${table.taskRunId}${taskCond ? sql` AND ${taskCond}` : sql``})`
+      : undefined,
+  );
+}
+
+const optionalWhere = (cond: Cond): SQL => (cond ? sql` WHERE ${cond}` : sql``);
+
+export function automationCond(f: AutomationFilter | null | undefined): Cond {
+  if (!f) return undefined;
+  return combine(f.operator, [
+    group(f.id, [anyOf(automation.id, f.id?.any_)]),
+    group(f.name, [anyOf(automation.name, f.name?.any_)]),
+    group(f.created, [before(automation.created, f.created?.before_)]),
+    tagsCond(automation.tags, f.tags),
   ]);
 }

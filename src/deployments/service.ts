@@ -103,10 +103,13 @@ export class DeploymentService {
         ...(queue?.name != null && body.work_queue_name == null && body.work_pool_name != null && { workQueueName: queue.name }),
         labels: { ...(deployments.flowLabelsSync(body.flow_id) ?? {}), "prefect.flow.id": body.flow_id, ...(body.labels ?? {}) },
       };
+      const existing = deployments.idByNameSync(body.flow_id, body.name);
+      const before = existing ? this.store.serverEvents.deploymentSnapshot(existing) : null;
       const result = deployments.upsertSync(body.flow_id, body.name, values, now);
       deployments.deleteScheduledRunsSync(result.id, { autoScheduledOnly: true, futureOnly: true }, now);
       deployments.replaceSchedulesSync(result.id, schedules, now);
       if (body.concurrency_limit !== undefined) deployments.setConcurrencyLimitSync(result.id, body.concurrency_limit, now);
+      this.store.serverEvents.deploymentWritten(result.id, before, now);
       return result;
     });
   }
@@ -152,11 +155,14 @@ export class DeploymentService {
       } else if (body.work_queue_name) {
         values.workQueueId = this.store.workPools.ensureLegacyQueueSync(body.work_queue_name, now).id;
       }
+      const before = this.store.serverEvents.deploymentSnapshot(id);
       deployments.updateSync(id, values, now);
       deployments.deleteScheduledRunsSync(id, { autoScheduledOnly: true, futureOnly: true }, now);
       if (plan.kind === "replace") deployments.replaceSchedulesSync(id, plan.schedules, now);
       if (plan.kind === "targeted") this.applyTargetedSchedules(id, plan, now);
       if (body.concurrency_limit !== undefined) deployments.setConcurrencyLimitSync(id, body.concurrency_limit, now);
+      // a deployment deleted since it was read above has nothing to announce
+      if (before) this.store.serverEvents.deploymentWritten(id, before, now);
     });
   }
 

@@ -80,6 +80,15 @@ export type OrchestrationEffect =
   /** Drop flow-run inputs left by an earlier pause that asked for input. */
   | { kind: "delete_flow_run_inputs"; keys: string[] };
 
+/**
+ * A written state change to announce as an event (InstrumentFlowRunStateTransitions). The
+ * data layer builds and publishes the event once the transition's transaction commits.
+ */
+export interface StateChangeNotice {
+  initialState: State | null;
+  validatedState: State;
+}
+
 /** A deployment's concurrency settings, as the deployment-concurrency rules read them. */
 export interface DeploymentConcurrencySettings {
   /** The `deployment:<id>` (or global) v2 limit, or null when the deployment has none. */
@@ -112,6 +121,7 @@ export class OrchestrationContext<R extends RunSnapshot = RunSnapshot> {
   details: ResponseDetails = { type: "accept_details" };
   validatedState: State | null = null;
   readonly effects: OrchestrationEffect[] = [];
+  readonly stateChanges: StateChangeNotice[] = [];
   /** Set when a rule's before-hook threw: universal transforms then skip their after-hooks. */
   error: unknown = null;
 

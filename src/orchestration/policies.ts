@@ -24,6 +24,7 @@ import {
   ValidateDeploymentConcurrencyAtRunning,
 } from "./rules/deployment-concurrency";
 import { CopyScheduledTime, PreventPendingTransitions, RenameReruns, WaitForScheduledTime } from "./rules/shared";
+import { InstrumentFlowRunStateTransitions } from "./instrumentation";
 import {
   CacheInsertion,
   CacheRetrieval,
@@ -51,6 +52,7 @@ export const CoreFlowPolicy: Policy<FlowRunSnapshot> = {
     CopyScheduledTime,
     WaitForScheduledTime,
     RetryFailedFlows,
+    InstrumentFlowRunStateTransitions,
     ReleaseFlowConcurrencySlots,
   ],
 };
@@ -58,7 +60,13 @@ export const CoreFlowPolicy: Policy<FlowRunSnapshot> = {
 /** `force: true` and the initial state of a new flow run. */
 export const MinimalFlowPolicy: Policy<FlowRunSnapshot> = {
   name: "MinimalFlowPolicy",
-  entries: [PreserveDeploymentConcurrencyLeaseId, PreventResultDataLoss, BypassCancellingFlowRunsWithNoInfra, ReleaseFlowConcurrencySlots],
+  entries: [
+    PreserveDeploymentConcurrencyLeaseId,
+    PreventResultDataLoss,
+    BypassCancellingFlowRunsWithNoInfra,
+    InstrumentFlowRunStateTransitions,
+    ReleaseFlowConcurrencySlots,
+  ],
 };
 
 /**
@@ -69,7 +77,7 @@ export const MinimalFlowPolicy: Policy<FlowRunSnapshot> = {
  */
 export const MarkLateRunsPolicy: Policy<FlowRunSnapshot> = {
   name: "MarkLateRunsPolicy",
-  entries: [EnsureOnlyScheduledFlowsMarkedLate],
+  entries: [EnsureOnlyScheduledFlowsMarkedLate, InstrumentFlowRunStateTransitions],
 };
 
 export const CoreTaskPolicy: Policy<TaskRunSnapshot> = {

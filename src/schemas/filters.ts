@@ -152,3 +152,51 @@ export const FlowRunRelatedFilters = {
   work_pools: Maybe(WorkPoolFilter),
   work_pool_queues: Maybe(WorkQueueFilter),
 };
+
+/** `ArtifactFilter`; `key.like_` keeps SQL wildcards, as in Prefect. */
+export const ArtifactFilter = Strict({
+  operator: Operator,
+  id: Maybe(Strict({ any_: List(Uuid) })),
+  key: Maybe(Strict({ any_: List(t.String()), like_: Maybe(t.String()), exists_: Maybe(t.Boolean()) })),
+  flow_run_id: Maybe(Strict({ any_: List(Uuid) })),
+  task_run_id: Maybe(Strict({ any_: List(Uuid) })),
+  type: Maybe(Strict({ any_: List(t.String()), not_any_: List(t.String()) })),
+});
+
+/** `ArtifactCollectionFilter`: as ArtifactFilter, with `latest_id` in place of `id`. */
+export const ArtifactCollectionFilter = Strict({
+  operator: Operator,
+  latest_id: Maybe(Strict({ any_: List(Uuid) })),
+  key: Maybe(Strict({ any_: List(t.String()), like_: Maybe(t.String()), exists_: Maybe(t.Boolean()) })),
+  flow_run_id: Maybe(Strict({ any_: List(Uuid) })),
+  task_run_id: Maybe(Strict({ any_: List(Uuid) })),
+  type: Maybe(Strict({ any_: List(t.String()), not_any_: List(t.String()) })),
+});
+
+export type ArtifactFilter = Static<typeof ArtifactFilter>;
+export type ArtifactCollectionFilter = Static<typeof ArtifactCollectionFilter>;
+
+/** The objects an artifact list or count is restricted by (the artifact's own filter is typed per table). */
+export const ArtifactRelatedFilters = {
+  flows: Maybe(FlowFilter),
+  flow_runs: Maybe(FlowRunFilter),
+  task_runs: Maybe(TaskRunFilter),
+  deployments: Maybe(DeploymentFilter),
+};
+
+export interface ArtifactRelatedFilterSet {
+  flows?: FlowFilter | null;
+  flow_runs?: FlowRunFilter | null;
+  task_runs?: TaskRunFilter | null;
+  deployments?: DeploymentFilter | null;
+}
+
+/** `AutomationFilter` (events/filters.py); `created.before_` is inclusive. */
+export const AutomationFilter = Strict({
+  operator: Operator,
+  id: Maybe(Strict({ any_: List(Uuid) })),
+  name: Maybe(Strict({ any_: List(t.String()) })),
+  created: Maybe(Strict({ before_: Maybe(DateTime) })),
+  tags: TagsFilter,
+});
+export type AutomationFilter = Static<typeof AutomationFilter>;

@@ -27,7 +27,7 @@ export class Foreman extends PeriodicService {
     // its READY status for one heartbeat timeout after its last poll (or heartbeat).
     const heartbeatTimeoutSeconds = s.foremanFallbackHeartbeatIntervalSeconds * s.foremanInactivityHeartbeatMultiple;
     const pools = await workPools.markUnattendedPoolsNotReady(ago(heartbeatTimeoutSeconds), now);
-    const staleDeployments = await deployments.markUnpolledNotReady(ago(s.foremanDeploymentLastPolledTimeoutSeconds));
+    const staleDeployments = await deployments.markUnpolledNotReady(ago(s.foremanDeploymentLastPolledTimeoutSeconds), now);
     const queues = await workPools.markUnpolledQueuesNotReady(ago(s.foremanWorkQueueLastPolledTimeoutSeconds), now);
 
     if (workers > 0) this.logger.info(`Foreman marked ${workers} worker(s) OFFLINE`);

@@ -1,11 +1,14 @@
 /** The background services a server runs (unless started with --no-services). */
 import type { AppContext } from "../context";
+import { EventPersister } from "../events/persister";
+import { EventRetention } from "../events/retention";
 import { CancellationCleanup } from "./cancellation-cleanup";
 import { Foreman } from "./foreman";
 import { MarkLateRuns } from "./late-runs";
 import { FailExpiredPauses } from "./pause-expirations";
 import { Repossessor } from "./repossessor";
 import { RecentDeploymentsScheduler, Scheduler } from "./scheduler";
+import { TaskRunRecorder } from "./task-run-recorder";
 import type { Service } from "./service";
 
 export function createServices(ctx: AppContext): Service[] {
@@ -18,5 +21,8 @@ export function createServices(ctx: AppContext): Service[] {
     new CancellationCleanup(ctx),
     new FailExpiredPauses(ctx),
     new Repossessor(store.concurrencyLimits, clock, logger, config.services.repossessorLoopSeconds),
+    new EventPersister(ctx),
+    new TaskRunRecorder(ctx),
+    new EventRetention(ctx),
   ];
 }

@@ -88,7 +88,7 @@ const RESET = { resuming: false, pause_keys: [] };
 describe("policies", () => {
   const names = (policy: Policy<FlowRunSnapshot>) => policy.entries.map((entry) => entry.name);
 
-  test("CoreFlowPolicy keeps Prefect's order (event instrumentation joins later)", () => {
+  test("CoreFlowPolicy keeps Prefect's order", () => {
     expect(names(CoreFlowPolicy)).toEqual([
       "PreserveDeploymentConcurrencyLeaseId",
       "PreventDuplicateTransitions",
@@ -105,17 +105,27 @@ describe("policies", () => {
       "CopyScheduledTime",
       "WaitForScheduledTime",
       "RetryFailedFlows",
+      "InstrumentFlowRunStateTransitions",
       "ReleaseFlowConcurrencySlots",
     ]);
   });
 
-  test("MinimalFlowPolicy (force) keeps the lease, guards result data and bypasses cancelling", () => {
+  test("MinimalFlowPolicy (force) keeps the lease, guards result data, bypasses cancelling and announces the change", () => {
     expect(names(MinimalFlowPolicy)).toEqual([
       "PreserveDeploymentConcurrencyLeaseId",
       "PreventResultDataLoss",
       "BypassCancellingFlowRunsWithNoInfra",
+      "InstrumentFlowRunStateTransitions",
       "ReleaseFlowConcurrencySlots",
     ]);
+  });
+
+  test("a written state is announced with the state it replaced; a refused proposal is not", () => {
+    const written = runFlow({ initial: s("PENDING"), proposed: s("RUNNING") }, CoreFlowPolicy);
+    expect(written.stateChanges).toEqual([{ initialState: written.initialState, validatedState: written.validatedState! }]);
+    const refused = runFlow({ initial: s("PENDING"), proposed: s("PENDING") }, CoreFlowPolicy);
+    expect(refused.validatedState).toBeNull();
+    expect(refused.stateChanges).toEqual([]);
   });
 });
 

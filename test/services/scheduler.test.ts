@@ -9,6 +9,7 @@ import type { AppContext } from "../../src/context";
 import { DeploymentScheduling } from "../../src/deployments/scheduling";
 import { deploymentSchedule, flowRun } from "../../src/db/schema";
 import { Store } from "../../src/db/store";
+import { createEventBus } from "../../src/events/bus";
 import { createLogger } from "../../src/logger";
 import { createServices } from "../../src/services";
 import { RecentDeploymentsScheduler, Scheduler } from "../../src/services/scheduler";
@@ -285,11 +286,13 @@ describe("idempotency", () => {
     const dir = mkdtempSync(join(tmpdir(), "prefect-lite-scheduler-"));
     const path = join(dir, "shared.db");
     const clock = new ManualClock(T0);
+    const logger = createLogger("error");
     const context = (store: Store): AppContext => ({
       config: { ...configFromEnv({}), databasePath: path, port: 0 },
       store,
       clock,
-      logger: createLogger("error"),
+      logger,
+      events: createEventBus(store, clock, logger),
     });
     const first = context(Store.open(path));
     const second = context(Store.open(path));

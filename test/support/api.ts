@@ -4,6 +4,7 @@ import { ManualClock, SystemClock, type Clock } from "../../src/clock";
 import { configFromEnv } from "../../src/config";
 import type { AppContext } from "../../src/context";
 import { Store } from "../../src/db/store";
+import { createEventBus } from "../../src/events/bus";
 import { createLogger } from "../../src/logger";
 
 export interface ApiResponse<T = any> {
@@ -15,11 +16,14 @@ export interface ApiResponse<T = any> {
 
 export function createTestApi(options: { clock?: Clock } = {}) {
   const clock = options.clock ?? new SystemClock();
+  const store = Store.open(":memory:");
+  const logger = createLogger("error");
   const context: AppContext = {
     config: { ...configFromEnv({}), databasePath: ":memory:", port: 0 },
-    store: Store.open(":memory:"),
+    store,
     clock,
-    logger: createLogger("error"),
+    logger,
+    events: createEventBus(store, clock, logger),
   };
   const app = createApp(context);
 

@@ -30,8 +30,12 @@
  * Orchestration takes a deployment slot with `tryAcquireSync([limitId], 1, now)`
  * then `createLeaseSync({ resourceIds: [limitId], slots: 1, ttl })`, and gives it
  * back with `releaseLeaseSync(leaseId, now, { recordOccupancy: false })`.
+ *
+ * Tag limits (`tag:<tag>`) also serve the v1 API, which shows a limit's holders
+ * (`liveHolders`) and releases or resets them by holder (`releaseHolderLeases`,
+ * `resetHolders`).
  */
-import { asc, eq, inArray, lt, sql, type SQL } from "drizzle-orm";
+import { and, asc, eq, gt, inArray, lt, sql, type SQL } from "drizzle-orm";
 import type { JsonObject } from "../../lib/json";
 import { MICROS_PER_SECOND, type Micros } from "../../lib/time";
 import type { SqliteDb } from "../client";
@@ -164,6 +168,18 @@ export class ConcurrencyLimitRepository {
     return this.db.select().from(concurrencyLimitV2).orderBy(asc(concurrencyLimitV2.name)).limit(limit).offset(offset).all();
   }
 
+  /** Limits whose name starts with `prefix` (case-sensitive, no wildcards), by name. */
+  async listByPrefix(prefix: string, limit: number, offset: number): Promise<ConcurrencyLimitRow[]> {
+    return this.db
+      .select()
+      .from(concurrencyLimitV2)
+      .where(sql`substr(${concurrencyLimitV2.name}, 1, ${prefix.length}) = ${prefix}`)
+      .orderBy(asc(concurrencyLimitV2.name))
+      .limit(limit)
+      .offset(offset)
+      .all();
+  }
+
   /** Writes the fields sent; false when the limit does not exist. A name clash throws the unique-constraint error (409). */
   async update(ref: LimitRef, patch: ConcurrencyLimitPatch, now: Micros): Promise<boolean> {
     return this.atomically(() => {
@@ -291,6 +307,56 @@ export class ConcurrencyLimitRepository {
     });
   }
 
+  /**
+   * The holders of the live (unexpired) leases on each of `limitIds`, oldest lease
+   * first (Prefect's list_holders_for_limit); leases without a holder are left out.
+   */
+  async liveHolders(limitIds: string[], now: Micros): Promise<Map<string, LeaseHolder[]>> {
+    const holders = new Map<string, LeaseHolder[]>(limitIds.map((id) => [id, []]));
+    for (const { limitId, lease } of this.liveLeasesOn(limitIds, now)) {
+      const holder = leaseHolder(lease);
+      if (holder) holders.get(limitId)?.push(holder);
+    }
+    return holders;
+  }
+
+  /**
+   * Releases every live lease that `holderId` holds on any of `limitIds`, giving its
+   * slots back on all of its limits (the v1 decrement). Returns how many were released.
+   */
+  async releaseHolderLeases(limitIds: string[], holderId: string, now: Micros): Promise<number> {
+    return this.atomically(() => {
+      const leaseIds = new Set(
+        this.liveLeasesOn(limitIds, now)
+          .filter(({ lease }) => leaseHolder(lease)?.id === holderId)
+          .map(({ lease }) => lease.id),
+      );
+      for (const id of leaseIds) this.releaseLeaseSync(id, now, { recordOccupancy: false });
+      return leaseIds.size;
+    });
+  }
+
+  /**
+   * The v1 reset: the live leases on the limit stop holding it (their slots on it are
+   * given back; a lease left holding nothing is deleted), then each of `holders` takes
+   * one slot under a lease of `ttl`, as long as the limit has room.
+   * (Prefect revokes those leases whole without giving their slots back, so a reset
+   * limit stayed full; detaching keeps the leases' other limits held as they were.)
+   */
+  async resetHolders(limitId: string, holders: LeaseHolder[], ttl: Micros, now: Micros): Promise<void> {
+    this.atomically(() => {
+      for (const { lease } of this.liveLeasesOn([limitId], now)) {
+        this.releaseSlotsSync([limitId], lease.slots, now);
+        const resourceIds = lease.resourceIds.filter((id) => id !== limitId);
+        if (resourceIds.length === 0) this.revokeLeaseSync(lease.id);
+        else this.db.update(concurrencyLease).set({ resourceIds, updated: now }).where(eq(concurrencyLease.id, lease.id)).run();
+      }
+      for (const holder of holders) {
+        if (this.tryAcquireSync([limitId], 1, now)) this.createLeaseSync({ resourceIds: [limitId], slots: 1, ttl, holder }, now);
+      }
+    });
+  }
+
   /** Deletes a lease without giving its slots back (Prefect's revoke_lease: old clients cannot renew). */
   revokeLeaseSync(id: string): void {
     this.db.delete(concurrencyLease).where(eq(concurrencyLease.id, id)).run();
@@ -323,6 +389,22 @@ export class ConcurrencyLimitRepository {
     return this.db.$client.inTransaction ? work() : this.db.transaction(work, { behavior: "immediate" });
   }
 
+  /**
+   * Each lease naming one of `limitIds` that expires after `now` (Prefect's test for the
+   * holders it lists), once per limit it names, oldest first.
+   */
+  private liveLeasesOn(limitIds: string[], now: Micros): { limitId: string; lease: ConcurrencyLeaseRow }[] {
+    if (limitIds.length === 0) return [];
+    const named = sql<string>`json_each.value`;
+    return this.db
+      .select({ limitId: named, lease: concurrencyLease })
+      .from(concurrencyLease)
+      .innerJoin(sql`json_each(${concurrencyLease.resourceIds})`, sql`1`)
+      .where(and(gt(concurrencyLease.expiration, now), inArray(named, limitIds)))
+      .orderBy(asc(concurrencyLease.created), asc(concurrencyLease.id))
+      .all();
+  }
+
   private readByIds(ids: string[]): ConcurrencyLimitRow[] {
     return ids.length === 0 ? [] : this.db.select().from(concurrencyLimitV2).where(inArray(concurrencyLimitV2.id, ids)).all();
   }
@@ -335,6 +417,15 @@ export class ConcurrencyLimitRepository {
   private write(id: string, values: Partial<ConcurrencyLimitRow>): void {
     this.db.update(concurrencyLimitV2).set(values).where(eq(concurrencyLimitV2.id, id)).run();
   }
+}
+
+/** The holder recorded in a lease's metadata, if any. */
+function leaseHolder(lease: ConcurrencyLeaseRow): LeaseHolder | null {
+  const holder = lease.metadata?.holder;
+  if (holder == null || typeof holder !== "object" || Array.isArray(holder)) return null;
+  const { type, id } = holder;
+  if ((type !== "flow_run" && type !== "task_run" && type !== "deployment") || typeof id !== "string") return null;
+  return { type, id };
 }
 
 /** A lease is live through its expiration instant (Prefect reaps only `expiration < now`). */

@@ -8,6 +8,7 @@ import type { Micros } from "../../lib/time";
 import type { SqliteDb } from "../client";
 import { deploymentsWhere, type DeploymentFilterSet } from "../filters";
 import { concurrencyLimitV2, deployment, deploymentSchedule, flow, flowRun, workPool, workQueue } from "../schema";
+import type { ServerEvents } from "./server-events";
 
 export type DeploymentRow = typeof deployment.$inferSelect;
 export type DeploymentScheduleRow = typeof deploymentSchedule.$inferSelect;
@@ -44,7 +45,10 @@ const ORDER: Record<DeploymentSort, SQL[]> = {
 };
 
 export class DeploymentRepository {
-  constructor(private readonly db: SqliteDb) {}
+  constructor(
+    private readonly db: SqliteDb,
+    private readonly events: ServerEvents,
+  ) {}
 
   private viewQuery() {
     return this.db
@@ -114,14 +118,10 @@ export class DeploymentRepository {
    * Must run inside `transaction`.
    */
   upsertSync(flowId: string, name: string, values: DeploymentValues, now: Micros): { id: string; created: boolean } {
-    const existing = this.db
-      .select({ id: deployment.id })
-      .from(deployment)
-      .where(and(eq(deployment.flowId, flowId), eq(deployment.name, name)))
-      .get();
+    const existing = this.idByNameSync(flowId, name);
     if (existing) {
-      this.db.update(deployment).set({ ...values, updated: now }).where(eq(deployment.id, existing.id)).run();
-      return { id: existing.id, created: false };
+      this.db.update(deployment).set({ ...values, updated: now }).where(eq(deployment.id, existing)).run();
+      return { id: existing, created: false };
     }
     const id = Bun.randomUUIDv7();
     this.db
@@ -143,6 +143,15 @@ export class DeploymentRepository {
       })
       .run();
     return { id, created: true };
+  }
+
+  /** The id of the deployment named (flow_id, name), if any. */
+  idByNameSync(flowId: string, name: string): string | undefined {
+    return this.db
+      .select({ id: deployment.id })
+      .from(deployment)
+      .where(and(eq(deployment.flowId, flowId), eq(deployment.name, name)))
+      .get()?.id;
   }
 
   /** Applies a partial update; false when the deployment does not exist. Must run inside `transaction`. */
@@ -184,6 +193,7 @@ export class DeploymentRepository {
     return this.transaction(() => {
       const row = this.db.select({ limitId: deployment.concurrencyLimitId }).from(deployment).where(eq(deployment.id, id)).get();
       if (!row) return false;
+      this.events.deploymentDeleting(id, now);
       this.deleteScheduledRunsSync(id, { autoScheduledOnly: false, futureOnly: false }, now);
       this.db.delete(deployment).where(eq(deployment.id, id)).run();
       this.db.delete(concurrencyLimitV2).where(eq(concurrencyLimitV2.name, `deployment:${id}`)).run();
@@ -331,15 +341,22 @@ export class DeploymentRepository {
   /**
    * A poll is a sign of life: deployments become READY and record `last_polled`,
    * without bumping `updated` (which drives the scheduler's recent-changes loop).
+   * Those that were NOT_READY announce it.
    */
   markPolledSync(ids: string[], now: Micros): void {
     if (ids.length === 0) return;
-    this.db.update(deployment).set({ status: "READY", lastPolled: now }).where(inArray(deployment.id, ids)).run();
+    this.markPolled(inArray(deployment.id, ids), now);
   }
 
   markPolledByQueuesSync(queueIds: string[], now: Micros): void {
     if (queueIds.length === 0) return;
-    this.db.update(deployment).set({ status: "READY", lastPolled: now }).where(inArray(deployment.workQueueId, queueIds)).run();
+    this.markPolled(inArray(deployment.workQueueId, queueIds), now);
+  }
+
+  private markPolled(which: SQL, now: Micros): void {
+    const unready = this.db.select({ id: deployment.id }).from(deployment).where(and(which, eq(deployment.status, "NOT_READY"))).all();
+    this.db.update(deployment).set({ status: "READY", lastPolled: now }).where(which).run();
+    this.events.deploymentStatusChanged(unready.map((r) => r.id), "READY", now);
   }
 
   /**
@@ -347,18 +364,22 @@ export class DeploymentRepository {
    * unless their work queue was polled since (never-polled deployments are left alone).
    * Like a poll, this leaves `updated` alone. Returns their ids.
    */
-  async markUnpolledNotReady(polledBefore: Micros): Promise<string[]> {
+  async markUnpolledNotReady(polledBefore: Micros, now: Micros): Promise<string[]> {
     const queuePolledSince = this.db
       .select({ id: workQueue.id })
       .from(workQueue)
       .where(and(eq(workQueue.id, deployment.workQueueId), gte(workQueue.lastPolled, polledBefore)));
-    return this.db
-      .update(deployment)
-      .set({ status: "NOT_READY" })
-      .where(and(eq(deployment.status, "READY"), lt(deployment.lastPolled, polledBefore), notExists(queuePolledSince)))
-      .returning({ id: deployment.id })
-      .all()
-      .map((r) => r.id);
+    return this.transaction(() => {
+      const ids = this.db
+        .update(deployment)
+        .set({ status: "NOT_READY" })
+        .where(and(eq(deployment.status, "READY"), lt(deployment.lastPolled, polledBefore), notExists(queuePolledSince)))
+        .returning({ id: deployment.id })
+        .all()
+        .map((r) => r.id);
+      this.events.deploymentStatusChanged(ids, "NOT_READY", now);
+      return ids;
+    });
   }
 
   /** SCHEDULED runs of these deployments due by `scheduledBefore`, soonest first (for `flow.serve()` runners). */

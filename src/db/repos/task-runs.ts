@@ -1,6 +1,7 @@
-import { and, asc, desc, eq, inArray, isNull, sql, type SQL } from "drizzle-orm";
+import { and, asc, desc, eq, inArray, isNull, lt, sql, type SQL } from "drizzle-orm";
 import { alias } from "drizzle-orm/sqlite-core";
 import type { JsonObject } from "../../lib/json";
+import { randomRunName } from "../../lib/names";
 import type { Micros } from "../../lib/time";
 import type { OrchestrationResult } from "../../orchestration/context";
 import { NON_TERMINAL_STATES, type State } from "../../orchestration/states";
@@ -8,7 +9,7 @@ import type { RunFilterSet } from "../../schemas/filters";
 import type { SqliteDb } from "../client";
 import { taskRunsWhere } from "../filters";
 import { flowRun, taskRun, taskRunState } from "../schema";
-import { stateFromRow, type RunStateRef, type TaskRunRow } from "./run-mapping";
+import { stateFromRow, stateRowValues, taskRunPolicy, type RunStateRef, type TaskRunRow } from "./run-mapping";
 import { RunTransitions, type TransitionOptions } from "./transitions";
 
 export type TaskRunSort =
@@ -49,6 +50,23 @@ export interface TaskRunInsert {
   labels: JsonObject;
   taskInputs: JsonObject;
 }
+
+/**
+ * A task run as a client reported it in a state event (the task-run recorder). Besides
+ * the keys, only the columns the event carried are written; the rest keep their stored
+ * values (or their defaults on insert).
+ */
+export interface ReportedTaskRun {
+  id: string;
+  flowRunId: string | null;
+  taskKey: string;
+  dynamicKey: string;
+  columns: Partial<Omit<typeof taskRun.$inferInsert, "id" | "flowRunId" | "taskKey" | "dynamicKey" | "stateId" | "stateType" | "stateName" | "stateTimestamp">>;
+  /** The new state: id = the event's id, timestamp = when it occurred. */
+  state: State;
+}
+
+export type ReportOutcome = "recorded" | "missing_flow_run";
 
 const currentState = alias(taskRunState, "current_state");
 
@@ -119,6 +137,75 @@ export class TaskRunRepository {
       },
       { behavior: "immediate" },
     );
+  }
+
+  /**
+   * Records reported task runs and their states without orchestration (Prefect's
+   * task_run_recorder): the run with the same (flow_run_id, task_key, dynamic_key), else
+   * the same id, is updated only when the report's state is newer than the stored one,
+   * so an event that arrives late never rolls a run back; otherwise the run is inserted.
+   * The state row is written once (its id is the event's), so re-delivered events change
+   * nothing. A report for a flow run that does not exist is not recorded.
+   */
+  async record(reports: ReportedTaskRun[], now: Micros): Promise<ReportOutcome[]> {
+    return this.db.transaction(() => reports.map((report) => this.recordSync(report, now)), { behavior: "immediate" });
+  }
+
+  private recordSync(report: ReportedTaskRun, now: Micros): ReportOutcome {
+    const { state } = report;
+    if (report.flowRunId && !this.db.select({ id: flowRun.id }).from(flowRun).where(eq(flowRun.id, report.flowRunId)).get()) {
+      return "missing_flow_run";
+    }
+    const byNaturalKey = report.flowRunId
+      ? this.db
+          .select({ id: taskRun.id })
+          .from(taskRun)
+          .where(and(eq(taskRun.flowRunId, report.flowRunId), eq(taskRun.taskKey, report.taskKey), eq(taskRun.dynamicKey, report.dynamicKey)))
+          .get()
+      : undefined;
+    const existing = byNaturalKey ?? this.db.select({ id: taskRun.id }).from(taskRun).where(eq(taskRun.id, report.id)).get();
+    const values = {
+      ...report.columns,
+      flowRunId: report.flowRunId,
+      taskKey: report.taskKey,
+      dynamicKey: report.dynamicKey,
+      stateId: state.id,
+      stateType: state.type,
+      stateName: state.name,
+      stateTimestamp: state.timestamp,
+      updated: now,
+    };
+    if (existing) {
+      this.db
+        .update(taskRun)
+        .set(values)
+        .where(and(eq(taskRun.id, existing.id), lt(taskRun.stateTimestamp, state.timestamp)))
+        .run();
+    } else {
+      this.db
+        .insert(taskRun)
+        .values({
+          name: randomRunName(),
+          empiricalPolicy: taskRunPolicy({}) as unknown as JsonObject,
+          tags: [],
+          labels: {},
+          taskInputs: {},
+          ...values,
+          id: report.id,
+          created: now,
+        })
+        .run();
+    }
+    // the run may already have held another id: its state belongs to that row
+    const taskRunId = existing?.id ?? report.id;
+    const details = { ...state.state_details, task_run_id: taskRunId, flow_run_id: report.flowRunId };
+    this.db
+      .insert(taskRunState)
+      .values({ ...stateRowValues({ ...state, state_details: details }), created: now, updated: now, taskRunId })
+      // an event seen before, or a second state at the same instant (which could never be current)
+      .onConflictDoNothing()
+      .run();
+    return "recorded";
   }
 
   async list(filters: RunFilterSet, sort: TaskRunSort, limit: number, offset: number): Promise<TaskRunWithState[]> {

@@ -1,8 +1,9 @@
 /**
  * Applies an orchestration decision to the database: loads the run and its
  * current state, runs the policy, then writes the run, the validated state and
- * the effects. Callers run these inside one immediate transaction, so two
- * proposals for the same run are serialised and never both win.
+ * the effects, and stages the state-change events (published once the caller's
+ * transaction commits). Callers run these inside one immediate transaction, so
+ * two proposals for the same run are serialised and never both win.
  */
 import { and, desc, eq, gt, isNull, or, sql } from "drizzle-orm";
 import { MICROS_PER_SECOND, type Micros } from "../../lib/time";
@@ -21,6 +22,7 @@ import type { State } from "../../orchestration/states";
 import type { SqliteDb } from "../client";
 import { deployment, flowRun, flowRunInput, flowRunState, taskRun, taskRunState, taskRunStateCache } from "../schema";
 import type { ConcurrencyLimitRepository } from "./concurrency-limits";
+import type { ServerEvents } from "./server-events";
 import {
   bookkeepingValues,
   flowRunSnapshot,
@@ -52,6 +54,7 @@ export class RunTransitions {
   constructor(
     private readonly db: SqliteDb,
     private readonly limits: ConcurrencyLimitRepository,
+    private readonly events: ServerEvents,
   ) {
     const id = sql.placeholder("id");
     this.flowRunById = db.select().from(flowRun).where(eq(flowRun.id, id)).prepare();
@@ -107,6 +110,7 @@ export class RunTransitions {
       .where(eq(flowRun.id, runId))
       .run();
     this.applyEffects(runId, ctx.effects, options, now);
+    this.events.flowRunStateChanged(runId, ctx.stateChanges);
     return { state: ctx.resultState, status: ctx.status, details: ctx.details };
   }
 

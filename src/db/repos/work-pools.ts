@@ -17,6 +17,7 @@ import type { SqliteDb } from "../client";
 import { flowRunCond, workerCond, workPoolCond, workQueueCond } from "../filters";
 import { flowRun, worker, workPool, workQueue } from "../schema";
 import { firstFreePriority, rebalancePriorities } from "./queue-priorities";
+import type { ServerEvents } from "./server-events";
 
 export type WorkPoolRow = typeof workPool.$inferSelect;
 export type WorkQueueRow = typeof workQueue.$inferSelect;
@@ -155,7 +156,10 @@ export class WorkPoolRepository {
   private readonly poolById;
   private readonly queueById;
 
-  constructor(private readonly db: SqliteDb) {
+  constructor(
+    private readonly db: SqliteDb,
+    private readonly events: ServerEvents,
+  ) {
     this.poolByName = db.select().from(workPool).where(eq(workPool.name, sql.placeholder("name"))).prepare();
     this.poolById = db.select().from(workPool).where(eq(workPool.id, sql.placeholder("id"))).prepare();
     this.queueById = db.select().from(workQueue).where(eq(workQueue.id, sql.placeholder("id"))).prepare();
@@ -215,8 +219,9 @@ export class WorkPoolRepository {
    * Deletes the pool with its queues and workers. Flow runs of those queues lose their
    * `work_queue_id` (Prefect's ON DELETE SET NULL; flow_run has no such foreign key here).
    */
-  async deletePool(id: string): Promise<boolean> {
+  async deletePool(id: string, now: Micros): Promise<boolean> {
     return this.atomic(() => {
+      this.events.workPoolDeleting(id, now);
       const queueIds = this.db.select({ id: workQueue.id }).from(workQueue).where(eq(workQueue.workPoolId, id));
       this.db.update(flowRun).set({ workQueueId: null }).where(inArray(flowRun.workQueueId, queueIds)).run();
       return this.db.delete(workPool).where(eq(workPool.id, id)).returning({ id: workPool.id }).all().length > 0;
@@ -287,11 +292,12 @@ export class WorkPoolRepository {
    * Deletes the queue; its flow runs lose their `work_queue_id`. A pool's default queue
    * cannot be deleted (Prefect's foreign key refuses it).
    */
-  async deleteQueue(id: string): Promise<"deleted" | "not-found" | "default-queue"> {
+  async deleteQueue(id: string, now: Micros): Promise<"deleted" | "not-found" | "default-queue"> {
     return this.atomic(() => {
       const queue = this.queueById.get({ id });
       if (!queue) return "not-found";
       if (this.poolById.get({ id: queue.workPoolId })?.defaultQueueId === id) return "default-queue";
+      this.events.workQueueDeleting(id, now);
       this.db.update(flowRun).set({ workQueueId: null }).where(eq(flowRun.workQueueId, id)).run();
       this.db.delete(workQueue).where(eq(workQueue.id, id)).run();
       this.applyPriorities(queue.workPoolId, new Map());
@@ -679,6 +685,7 @@ export class WorkPoolRepository {
     this.db.insert(workPool).values(row).run();
     const queue = this.insertQueueSync(row.id, { ...queueDefaults(DEFAULT_QUEUE_NAME, null), description: "The work pool's default queue." }, now);
     this.db.update(workPool).set({ defaultQueueId: queue.id }).where(eq(workPool.id, row.id)).run();
+    this.events.workPoolCreated(row.id, now);
     return { ...row, defaultQueueId: queue.id };
   }
 
@@ -702,6 +709,7 @@ export class WorkPoolRepository {
       })
       .run();
     if (input.priority != null) this.applyPriorities(poolId, new Map([[id, input.priority]]));
+    this.events.workQueueCreated(id, now);
     return this.queueById.get({ id })!;
   }
 

@@ -1,0 +1,55 @@
+/**
+ * The handshake every Prefect websocket shares (server/utilities/subscriptions.py
+ * accept_prefect_socket). A client that offers the `prefect` subprotocol gets it
+ * back and must first send `{"type": "auth", "token": ...}`, answered with
+ * `{"type": "auth_success"}`; an older client that offers no subprotocol is
+ * accepted without the handshake. prefect-lite has no auth string
+ * (PREFECT_SERVER_API_AUTH_STRING), so any token is accepted, as Prefect does
+ * when none is configured.
+ */
+import type { Context } from "elysia";
+import { isJsonObject } from "../lib/json";
+
+const PROTOCOL = "prefect";
+
+/** WS close codes Prefect uses. */
+export const WS_GOING_AWAY = 1001;
+export const WS_PROTOCOL_ERROR = 1002;
+const WS_POLICY_VIOLATION = 1008;
+
+/** The part of a server websocket these routes use. */
+export interface SocketLike {
+  send(data: string): unknown;
+  close(code?: number, reason?: string): void;
+}
+
+const offersPrefect = (request: Request) =>
+  (request.headers.get("sec-websocket-protocol") ?? "").split(",").some((protocol) => protocol.trim() === PROTOCOL);
+
+/** The `upgrade` hook of a Prefect websocket route: echoes the subprotocol when offered. */
+export function acceptSubprotocol({ request, set }: Pick<Context, "request" | "set">): void {
+  if (offersPrefect(request)) set.headers["sec-websocket-protocol"] = PROTOCOL;
+}
+
+export const sendJson = (socket: SocketLike, message: unknown) => socket.send(JSON.stringify(message));
+
+/** One connection's progress through the handshake. */
+export class Handshake {
+  private done: boolean;
+
+  constructor(request: Request) {
+    this.done = !offersPrefect(request); // legacy clients skip it
+  }
+
+  /** Handles `message` if it belongs to the handshake (closing the socket if it is wrong); false once authenticated. */
+  consume(socket: SocketLike, message: unknown): boolean {
+    if (this.done) return false;
+    if (!isJsonObject(message) || message.type !== "auth") {
+      socket.close(WS_POLICY_VIOLATION, "Expected 'auth' message");
+      return true;
+    }
+    this.done = true;
+    sendJson(socket, { type: "auth_success" });
+    return true;
+  }
+}

@@ -1,0 +1,191 @@
+/**
+ * Stored events (server/events/storage/database.py): writes deduplicated by event
+ * id with one `event_resources` row per involved resource, filtered reads and
+ * pages, counts by value or time span, and the retention vacuum.
+ */
+import { asc, desc, eq, inArray, lt, sql } from "drizzle-orm";
+import type { EventFilter } from "../../events/filters";
+import { involvedResources, labelsOnly, type ReceivedEvent, type Resource } from "../../events/model";
+import type { Micros } from "../../lib/time";
+import type { SqliteDb } from "../client";
+import { eventsWhere } from "../event-filters";
+import { event, eventResource } from "../schema";
+
+type EventRow = typeof event.$inferSelect;
+
+const fromRow = (row: EventRow): ReceivedEvent => ({
+  id: row.id,
+  occurred: row.occurred,
+  event: row.event,
+  resource: row.resource as Resource,
+  related: row.related as Resource[],
+  payload: row.payload,
+  follows: row.follows,
+  received: row.received,
+});
+
+export interface ValueCount {
+  value: string;
+  label: string;
+  count: number;
+  startTime: Micros;
+  endTime: Micros;
+}
+
+export class EventRepository {
+  constructor(private readonly db: SqliteDb) {}
+
+  /** Stores the events not stored yet (a re-sent event is dropped) and their resources. Returns how many were new. */
+  write(events: ReceivedEvent[], now: Micros): number {
+    if (events.length === 0) return 0;
+    return this.db.transaction(
+      () => {
+        let written = 0;
+        for (const e of events) {
+          const inserted = this.db
+            .insert(event)
+            .values({
+              id: e.id,
+              created: now,
+              updated: now,
+              occurred: e.occurred,
+              event: e.event,
+              resourceId: e.resource["prefect.resource.id"]!,
+              resource: e.resource,
+              relatedResourceIds: e.related.map((r) => r["prefect.resource.id"]!),
+              related: e.related,
+              payload: e.payload,
+              received: e.received,
+              recorded: now,
+              follows: e.follows,
+            })
+            .onConflictDoNothing({ target: event.id })
+            .returning({ id: event.id })
+            .get();
+          if (!inserted) continue;
+          written++;
+          this.db
+            .insert(eventResource)
+            .values(
+              involvedResources(e).map((r) => ({
+                id: Bun.randomUUIDv7(),
+                created: now,
+                updated: now,
+                occurred: e.occurred,
+                resourceId: r.id,
+                resourceRole: r.role,
+                resource: labelsOnly(r.resource),
+                eventId: e.id,
+              })),
+            )
+            .run();
+        }
+        return written;
+      },
+      { behavior: "immediate" },
+    );
+  }
+
+  /** A page of matching events in `occurred` order (ties by id, so pages never overlap). */
+  query(filter: EventFilter, limit: number, offset: number): ReceivedEvent[] {
+    const direction = filter.order === "ASC" ? asc : desc;
+    const where = eventsWhere(filter);
+    if (!filter.distinct) {
+      return this.db.select().from(event).where(where).orderBy(direction(event.occurred), direction(event.id)).limit(limit).offset(offset).all().map(fromRow);
+    }
+    // one event per primary resource: its newest (DESC) or oldest (ASC) matching event
+    const ranked = this.db
+      .select({
+        id: event.id,
+        rank: sql<number>`row_number() OVER (PARTITION BY ${event.resourceId} ORDER BY ${event.occurred} ${filter.order === "ASC" ? sql`ASC` : sql`DESC`}, ${event.id})`.as("rank"),
+      })
+      .from(event)
+      .where(where)
+      .as("ranked");
+    return this.db
+      .select({ row: event })
+      .from(event)
+      .innerJoin(ranked, eq(ranked.id, event.id))
+      .where(eq(ranked.rank, 1))
+      .orderBy(direction(event.occurred), direction(event.id))
+      .limit(limit)
+      .offset(offset)
+      .all()
+      .map((r) => fromRow(r.row));
+  }
+
+  count(filter: EventFilter): number {
+    const counted = filter.distinct ? sql<number>`count(DISTINCT ${event.resourceId})` : sql<number>`count(*)`;
+    return this.db.select({ n: counted }).from(event).where(eventsWhere(filter)).get()?.n ?? 0;
+  }
+
+  /**
+   * Counts per event name or primary resource, most frequent first. A resource is
+   * labelled with the name its latest event gave it.
+   */
+  countByValue(filter: EventFilter, by: "event" | "resource"): ValueCount[] {
+    const value = by === "event" ? sql<string>`${event.event}` : sql<string>`${event.resourceId}`;
+    const label =
+      by === "event"
+        ? sql<string>`${event.event}`
+        : sql<string>`coalesce(json_extract(${event.resource}, '$."prefect.resource.name"'), json_extract(${event.resource}, '$."prefect.name"'), ${event.resourceId})`;
+    const matched = this.db
+      .select({
+        value: value.as("value"),
+        label: sql<string>`first_value(${label}) OVER (PARTITION BY ${value} ORDER BY ${event.occurred} DESC)`.as("label"),
+        occurred: event.occurred,
+      })
+      .from(event)
+      .where(eventsWhere(filter))
+      .as("matched");
+    const count = sql<number>`count(*)`;
+    return this.db
+      .select({
+        value: matched.value,
+        label: matched.label,
+        count,
+        startTime: sql<number>`min(${matched.occurred})`,
+        endTime: sql<number>`max(${matched.occurred})`,
+      })
+      .from(matched)
+      .groupBy(sql`${matched.value}`, sql`${matched.label}`)
+      .orderBy(desc(count), asc(sql`${matched.label}`))
+      .all();
+  }
+
+  /** Matching events per span of `span` micros counted from `pivot` (floor division, as Prefect buckets). */
+  countBySpan(filter: EventFilter, pivot: Micros, span: Micros): Map<number, number> {
+    const offset = sql`CAST(${event.occurred} - ${pivot} AS INTEGER)`;
+    const length = sql`CAST(${span} AS INTEGER)`;
+    // SQLite's integer division truncates toward zero; floor it for instants before the pivot
+    const index = sql<number>`(${offset} / ${length}) - (${offset} % ${length} < 0)`;
+    const rows = this.db.select({ index: index.as("span_index"), n: sql<number>`count(*)` }).from(event).where(eventsWhere(filter)).groupBy(sql`span_index`).all();
+    return new Map(rows.map((r) => [r.index, r.n]));
+  }
+
+  /**
+   * Deletes events that occurred before `cutoff` and their resources, `batchSize` rows
+   * per transaction so a large backlog never holds the write lock for long.
+   */
+  deleteOccurredBefore(cutoff: Micros, batchSize: number): { events: number; resources: number } {
+    const resources = inBatches(batchSize, () => {
+      const batch = this.db.select({ id: eventResource.id }).from(eventResource).where(lt(eventResource.occurred, cutoff)).limit(batchSize);
+      return this.db.delete(eventResource).where(inArray(eventResource.id, batch)).returning({ id: eventResource.id }).all().length;
+    });
+    const events = inBatches(batchSize, () => {
+      const batch = this.db.select({ id: event.id }).from(event).where(lt(event.occurred, cutoff)).limit(batchSize);
+      return this.db.delete(event).where(inArray(event.id, batch)).returning({ id: event.id }).all().length;
+    });
+    return { events, resources };
+  }
+}
+
+/** Repeats a batch delete (each statement its own transaction) until a batch comes back short. */
+function inBatches(batchSize: number, deleteBatch: () => number): number {
+  let total = 0;
+  for (;;) {
+    const deleted = deleteBatch();
+    total += deleted;
+    if (deleted < batchSize) return total;
+  }
+}

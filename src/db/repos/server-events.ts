@@ -1,0 +1,164 @@
+/**
+ * Server-emitted events, from the data layer's side: looks up what an event names
+ * (inside the transaction that changed it, so it sees the change) and stages the
+ * event in the outbox, which publishes it only after that transaction commits.
+ */
+import { eq } from "drizzle-orm";
+import {
+  deploymentEvent,
+  flowRunStateChangeEvent,
+  workPoolEvent,
+  workQueueEvent,
+  type DeploymentRelations,
+  type NamedObject,
+  type WorkPoolObject,
+} from "../../events/server-events";
+import type { JsonValue } from "../../lib/json";
+import type { Micros } from "../../lib/time";
+import type { StateChangeNotice } from "../../orchestration/context";
+import type { SqliteDb } from "../client";
+import type { Outbox } from "../outbox";
+import { deployment, flow, flowRun, taskRun, workPool, workQueue } from "../schema";
+
+type DeploymentRow = typeof deployment.$inferSelect;
+
+/** The deployment fields whose changes a `prefect.deployment.updated` event reports (DEPLOYMENT_EVENT_FIELDS). */
+const DEPLOYMENT_EVENT_FIELDS = {
+  description: "description",
+  tags: "tags",
+  parameters: "parameters",
+  parameter_openapi_schema: "parameterOpenapiSchema",
+  enforce_parameter_schema: "enforceParameterSchema",
+  entrypoint: "entrypoint",
+  path: "path",
+  pull_steps: "pullSteps",
+  work_queue_id: "workQueueId",
+  infra_overrides: "jobVariables",
+  paused: "paused",
+  labels: "labels",
+  version: "version",
+  concurrency_limit_id: "concurrencyLimitId",
+  concurrency_options: "concurrencyOptions",
+} as const satisfies Record<string, keyof DeploymentRow>;
+
+/** A deployment's event fields before a write, to report what the write changed. */
+export type DeploymentSnapshot = Record<keyof typeof DEPLOYMENT_EVENT_FIELDS, JsonValue>;
+
+export class ServerEvents {
+  constructor(
+    private readonly db: SqliteDb,
+    private readonly outbox: Outbox,
+  ) {}
+
+  private pool(id: string | null): WorkPoolObject | null {
+    if (!id) return null;
+    return this.db.select({ id: workPool.id, name: workPool.name, type: workPool.type }).from(workPool).where(eq(workPool.id, id)).get() ?? null;
+  }
+
+  private queue(id: string | null): (NamedObject & { workPoolId: string }) | null {
+    if (!id) return null;
+    return this.db.select({ id: workQueue.id, name: workQueue.name, workPoolId: workQueue.workPoolId }).from(workQueue).where(eq(workQueue.id, id)).get() ?? null;
+  }
+
+  /** `prefect.flow-run.<state>` for each state the transition wrote. Must run inside that transaction. */
+  flowRunStateChanged(runId: string, changes: StateChangeNotice[]): void {
+    if (changes.length === 0) return;
+    const run = this.db.select().from(flowRun).where(eq(flowRun.id, runId)).get();
+    if (!run) return;
+    const pick = <T extends { id: string; name: string; tags: string[] }>(row: T | undefined) => (row ? { id: row.id, name: row.name, tags: row.tags } : null);
+    const flowRow = this.db.select().from(flow).where(eq(flow.id, run.flowId)).get();
+    const deploymentRow = run.deploymentId ? this.db.select().from(deployment).where(eq(deployment.id, run.deploymentId)).get() : undefined;
+    const parent = run.parentTaskRunId ? this.db.select().from(taskRun).where(eq(taskRun.id, run.parentTaskRunId)).get() : undefined;
+    const queue = this.queue(run.workQueueId);
+    const relations = {
+      flow: pick(flowRow),
+      deployment: pick(deploymentRow),
+      workQueue: queue && { id: queue.id, name: queue.name },
+      workPool: this.pool(queue?.workPoolId ?? null),
+      parentTaskRun: pick(parent),
+    };
+    const subject = { id: run.id, name: run.name, tags: run.tags, runCount: run.runCount, createdBy: run.createdBy };
+    this.outbox.stage(...changes.map((c) => flowRunStateChangeEvent(subject, relations, c.initialState, c.validatedState)));
+  }
+
+  private deploymentRow(id: string): DeploymentRow | undefined {
+    return this.db.select().from(deployment).where(eq(deployment.id, id)).get();
+  }
+
+  private deploymentRelations(row: DeploymentRow): DeploymentRelations {
+    const flowRow = this.db.select({ id: flow.id, name: flow.name }).from(flow).where(eq(flow.id, row.flowId)).get();
+    const queue = this.queue(row.workQueueId);
+    return {
+      flow: flowRow ?? null,
+      workQueue: queue && { id: queue.id, name: queue.name },
+      workPool: this.pool(queue?.workPoolId ?? null),
+      storageDocumentId: row.storageDocumentId,
+      infrastructureDocumentId: row.infrastructureDocumentId,
+      concurrencyLimitId: row.concurrencyLimitId,
+    };
+  }
+
+  deploymentSnapshot(id: string): DeploymentSnapshot | null {
+    const row = this.deploymentRow(id);
+    if (!row) return null;
+    const entries = Object.entries(DEPLOYMENT_EVENT_FIELDS).map(([field, column]) => [field, row[column] ?? null]);
+    return Object.fromEntries(entries) as DeploymentSnapshot;
+  }
+
+  /**
+   * After an upsert: `created` for a new deployment, else `updated` with the fields that
+   * changed since `before` (nothing when none did). Must run inside the upsert's transaction.
+   */
+  deploymentWritten(id: string, before: DeploymentSnapshot | null, now: Micros): void {
+    const row = this.deploymentRow(id);
+    if (!row) return;
+    if (before === null) {
+      this.outbox.stage(deploymentEvent("created", row, this.deploymentRelations(row), now));
+      return;
+    }
+    const after = this.deploymentSnapshot(id)!;
+    const updates: Record<string, { from: JsonValue; to: JsonValue }> = {};
+    for (const field of Object.keys(DEPLOYMENT_EVENT_FIELDS) as (keyof DeploymentSnapshot)[]) {
+      if (JSON.stringify(before[field]) !== JSON.stringify(after[field])) updates[field] = { from: before[field], to: after[field] };
+    }
+    if (Object.keys(updates).length > 0) this.outbox.stage(deploymentEvent("updated", row, this.deploymentRelations(row), now, updates));
+  }
+
+  /** Call before deleting: the event names the deployment's relations as they were. */
+  deploymentDeleting(id: string, now: Micros): void {
+    const row = this.deploymentRow(id);
+    if (row) this.outbox.stage(deploymentEvent("deleted", row, this.deploymentRelations(row), now));
+  }
+
+  /** `prefect.deployment.ready|not-ready` for deployments whose status just changed. */
+  deploymentStatusChanged(ids: string[], status: "READY" | "NOT_READY", now: Micros): void {
+    for (const id of ids) {
+      const row = this.deploymentRow(id);
+      if (row) this.outbox.stage(deploymentEvent(status === "READY" ? "ready" : "not-ready", row, this.deploymentRelations(row), now));
+    }
+  }
+
+  workPoolCreated(poolId: string, now: Micros): void {
+    const row = this.db.select().from(workPool).where(eq(workPool.id, poolId)).get();
+    if (row) this.outbox.stage(workPoolEvent("created", row, row.defaultQueueId, now));
+  }
+
+  /** Call before deleting: the pool's queues go with it, each announced too. */
+  workPoolDeleting(poolId: string, now: Micros): void {
+    const row = this.db.select().from(workPool).where(eq(workPool.id, poolId)).get();
+    if (!row) return;
+    const queues = this.db.select({ id: workQueue.id, name: workQueue.name }).from(workQueue).where(eq(workQueue.workPoolId, poolId)).all();
+    this.outbox.stage(...queues.map((q) => workQueueEvent("deleted", q, row, now)), workPoolEvent("deleted", row, row.defaultQueueId, now));
+  }
+
+  workQueueCreated(queueId: string, now: Micros): void {
+    const queue = this.queue(queueId);
+    if (queue) this.outbox.stage(workQueueEvent("created", queue, this.pool(queue.workPoolId), now));
+  }
+
+  /** Call before deleting. */
+  workQueueDeleting(queueId: string, now: Micros): void {
+    const queue = this.queue(queueId);
+    if (queue) this.outbox.stage(workQueueEvent("deleted", queue, this.pool(queue.workPoolId), now));
+  }
+}

@@ -1,0 +1,107 @@
+/**
+ * The aggregate reads behind the UI's helper routes (prefect/server/api/ui/*.py):
+ * per-flow deployment counts and next runs, per-run task counts, and task-run counts
+ * by state or by time bucket.
+ */
+import { and, asc, count, eq, inArray, isNotNull, min, sql } from "drizzle-orm";
+import type { Micros } from "../../lib/time";
+import type { RunFilterSet } from "../../schemas/filters";
+import type { SqliteDb } from "../client";
+import { flowRunsWhere, taskRunCond } from "../filters";
+import { deployment, flowRun, taskRun } from "../schema";
+
+export interface NextScheduledRun {
+  id: string;
+  flowId: string;
+  name: string;
+  stateName: string | null;
+  stateType: string | null;
+  nextScheduledStartTime: Micros | null;
+}
+
+/** Task runs restricted by themselves and through their flow run (its flow, deployment, queue and pool). */
+function taskRunsMatching(filters: RunFilterSet) {
+  const { task_runs, ...runFilters } = filters;
+  const throughRun = Object.values(runFilters).some((filter) => filter != null);
+  const runCond = throughRun ? flowRunsWhere(runFilters) : undefined;
+  return and(
+    taskRunCond(task_runs),
+    throughRun
+      ? sql`EXISTS (SELECT 1 FROM ${flowRun} WHERE ${flowRun.id} = ${taskRun.flowRunId}${runCond ? sql` AND ${runCond}` : sql``})`
+      : undefined,
+  );
+}
+
+export class UiQueries {
+  constructor(private readonly db: SqliteDb) {}
+
+  /** How many deployments each flow has, for the flows that have any. */
+  async deploymentCounts(flowIds: string[]): Promise<Map<string, number>> {
+    const rows = this.db
+      .select({ flowId: deployment.flowId, n: count() })
+      .from(deployment)
+      .where(inArray(deployment.flowId, flowIds))
+      .groupBy(deployment.flowId)
+      .all();
+    return new Map(rows.map((row) => [row.flowId, row.n]));
+  }
+
+  /** Each flow's SCHEDULED run with the earliest next scheduled start (the last one read on a tie, as in Prefect). */
+  async nextScheduledRuns(flowIds: string[]): Promise<Map<string, NextScheduledRun>> {
+    const scheduled = and(inArray(flowRun.flowId, flowIds), eq(flowRun.stateType, "SCHEDULED"));
+    const earliest = this.db
+      .select({ flowId: flowRun.flowId, first: min(flowRun.nextScheduledStartTime).as("first") })
+      .from(flowRun)
+      .where(scheduled)
+      .groupBy(flowRun.flowId)
+      .as("earliest");
+    const rows = this.db
+      .select({
+        id: flowRun.id,
+        flowId: flowRun.flowId,
+        name: flowRun.name,
+        stateName: flowRun.stateName,
+        stateType: flowRun.stateType,
+        nextScheduledStartTime: flowRun.nextScheduledStartTime,
+      })
+      .from(flowRun)
+      .innerJoin(earliest, and(eq(earliest.flowId, flowRun.flowId), eq(earliest.first, flowRun.nextScheduledStartTime)))
+      .where(eq(flowRun.stateType, "SCHEDULED"))
+      .orderBy(asc(flowRun.id))
+      .all();
+    return new Map(rows.map((row) => [row.flowId, row]));
+  }
+
+  /** How many task runs each flow run has, leaving out the task runs that stand for subflow runs. */
+  async taskRunCounts(flowRunIds: string[]): Promise<Map<string, number>> {
+    const subflow = sql`EXISTS (SELECT 1 FROM ${flowRun} AS subflow WHERE subflow.parent_task_run_id = ${taskRun.id})`;
+    const rows = this.db
+      .select({ flowRunId: taskRun.flowRunId, n: count() })
+      .from(taskRun)
+      .where(and(inArray(taskRun.flowRunId, flowRunIds), sql`NOT ${subflow}`))
+      .groupBy(taskRun.flowRunId)
+      .all();
+    return new Map(rows.flatMap((row) => (row.flowRunId === null ? [] : [[row.flowRunId, row.n] as const])));
+  }
+
+  /** Matching task runs counted by state type (runs without a state are left out). */
+  async taskRunCountsByState(filters: RunFilterSet): Promise<Map<string, number>> {
+    const rows = this.db
+      .select({ stateType: taskRun.stateType, n: count() })
+      .from(taskRun)
+      .where(and(isNotNull(taskRun.stateType), taskRunsMatching(filters)))
+      .groupBy(taskRun.stateType)
+      .all();
+    return new Map(rows.flatMap((row) => (row.stateType === null ? [] : [[row.stateType, row.n] as const])));
+  }
+
+  /** Start time and state type of the matching task runs that have started. */
+  async taskRunStarts(filters: RunFilterSet): Promise<{ startTime: Micros; stateType: string | null }[]> {
+    return this.db
+      .select({ startTime: taskRun.startTime, stateType: taskRun.stateType })
+      .from(taskRun)
+      .where(and(isNotNull(taskRun.startTime), taskRunsMatching(filters)))
+      .all()
+      .flatMap((row) => (row.startTime === null ? [] : [{ startTime: row.startTime, stateType: row.stateType }]));
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * Prefect's EventPersister (events/services/event_persister.py): every event on the
+ * bus is written to the `events` tables, where `/events/filter`, `/events/count-by`
+ * and the `/events/out` backfill read them. Events are written in batches
+ * (PREFECT_SERVER_SERVICES_EVENT_PERSISTER_BATCH_SIZE, 20) and on every flush
+ * interval (5 s); a failed write is retried on the next flush, and after five
+ * failures in a row its events are dropped so one bad batch cannot grow the queue
+ * forever.
+ */
+import type { AppContext } from "../context";
+import type { Micros } from "../lib/time";
+import { PeriodicService } from "../services/service";
+import type { ReceivedEvent } from "./model";
+
+/** PREFECT_SERVER_SERVICES_EVENT_PERSISTER_QUEUE_MAX_SIZE: beyond this, new events are dropped. */
+const QUEUE_MAX_SIZE = 50_000;
+/** PREFECT_SERVER_SERVICES_EVENT_PERSISTER_MAX_FLUSH_RETRIES */
+const MAX_FLUSH_RETRIES = 5;
+
+export class EventPersister extends PeriodicService {
+  readonly name = "EventPersister";
+  private queue: ReceivedEvent[] = [];
+  private unsubscribe: (() => void) | null = null;
+  private flushScheduled = false;
+  private failures = 0;
+  private readonly batchSize: number;
+
+  constructor(private readonly ctx: AppContext) {
+    super(ctx.clock, ctx.logger, ctx.config.services.eventPersisterFlushInterval);
+    this.batchSize = Math.max(1, Math.floor(ctx.config.services.eventPersisterBatchSize));
+  }
+
+  override start(): void {
+    this.unsubscribe ??= this.ctx.events.subscribe((event) => this.receive(event));
+    super.start();
+  }
+
+  /** Stops listening and writes what is still queued. */
+  override async stop(): Promise<void> {
+    this.unsubscribe?.();
+    this.unsubscribe = null;
+    await super.stop();
+    this.flush();
+  }
+
+  async tick(_now: Micros): Promise<void> {
+    this.flush();
+  }
+
+  private receive(event: ReceivedEvent): void {
+    if (this.queue.length >= QUEUE_MAX_SIZE) {
+      this.logger.warning(`Event queue full (${this.queue.length}/${QUEUE_MAX_SIZE}), dropping event id=${event.id}`);
+      return;
+    }
+    this.queue.push(event);
+    // a full batch is written right after the publisher returns, not inside its call
+    if (this.queue.length >= this.batchSize && !this.flushScheduled) {
+      this.flushScheduled = true;
+      queueMicrotask(() => {
+        this.flushScheduled = false;
+        this.flush();
+      });
+    }
+  }
+
+  /** Writes everything queued in one transaction; returns how many events were new. */
+  flush(): number {
+    if (this.queue.length === 0) return 0;
+    const batch = this.queue;
+    this.queue = [];
+    try {
+      const written = this.ctx.store.events.write(batch, this.clock.now());
+      this.failures = 0;
+      return written;
+    } catch (error) {
+      this.failures++;
+      if (this.failures >= MAX_FLUSH_RETRIES) {
+        this.logger.error(`Max flush retries (${MAX_FLUSH_RETRIES}) reached, dropping ${batch.length} events`, error);
+        this.failures = 0;
+      } else {
+        this.logger.warning(`Error flushing events (attempt ${this.failures}/${MAX_FLUSH_RETRIES}), restoring to queue`, error);
+        this.queue = batch.concat(this.queue).slice(0, QUEUE_MAX_SIZE);
+      }
+      return 0;
+    }
+  }
+}

@@ -1,0 +1,26 @@
+/**
+ * The events part of Prefect's database vacuum (services/db_vacuum.py
+ * vacuum_old_events): events, and their resources, that occurred longer ago than
+ * the retention period (PREFECT_SERVER_EVENTS_RETENTION_PERIOD, 7 days) are
+ * deleted every PREFECT_SERVER_SERVICES_DB_VACUUM_LOOP_SECONDS (an hour), in
+ * batches of PREFECT_SERVER_SERVICES_DB_VACUUM_BATCH_SIZE.
+ */
+import type { AppContext } from "../context";
+import type { Micros } from "../lib/time";
+import { PeriodicService } from "../services/service";
+
+export class EventRetention extends PeriodicService {
+  readonly name = "EventRetention";
+
+  constructor(private readonly ctx: AppContext) {
+    super(ctx.clock, ctx.logger, ctx.config.services.dbVacuumLoopSeconds);
+  }
+
+  async tick(now: Micros): Promise<void> {
+    const { eventRetention, services } = this.ctx.config;
+    const deleted = this.ctx.store.events.deleteOccurredBefore(now - eventRetention, Math.max(1, Math.floor(services.dbVacuumBatchSize)));
+    if (deleted.events > 0 || deleted.resources > 0) {
+      this.logger.info(`Database vacuum: deleted ${deleted.events} old events and ${deleted.resources} event resources.`);
+    }
+  }
+}

@@ -1,0 +1,73 @@
+import { expect, test } from "bun:test";
+import { validateTemplate } from "../../src/lib/jinja-syntax";
+
+/**
+ * [template, expected] pairs recorded from Prefect's validate_user_template (Jinja 3.1)
+ * in the reference virtualenv: null means valid, otherwise Jinja's line and message.
+ */
+const CASES: [string, { line: number; message: string } | null][] = [
+  ["{{ x", {"line": 1, "message": "unexpected end of template, expected 'end of print statement'."}],
+  ["{{ x }", {"line": 1, "message": "unexpected '}'"}],
+  ["{{ }}", {"line": 1, "message": "Expected an expression, got 'end of print statement'"}],
+  ["{% for x in y %}", {"line": 1, "message": "Unexpected end of template. Jinja was looking for the following tags: 'endfor' or 'else'. The innermost block that needs to be closed is 'for'."}],
+  ["{% if x %}{% endfor %}", {"line": 1, "message": "Encountered unknown tag 'endfor'. Jinja was looking for the following tags: 'elif' or 'else' or 'endif'. The innermost block that needs to be closed is 'if'."}],
+  ["{% foo %}", {"line": 1, "message": "Encountered unknown tag 'foo'."}],
+  ["{% endif %}", {"line": 1, "message": "Encountered unknown tag 'endif'."}],
+  ["{# unclosed", {"line": 1, "message": "Missing end of comment tag"}],
+  ["hello {{ flow_run.name | upper }} {% if a == 1 and not b %}x{% elif c %}y{% else %}z{% endif %}", null],
+  ["{{ a + }}", {"line": 1, "message": "unexpected 'end of print statement'"}],
+  ["{{ a.b[0](1, x=2) | default(\"x\") ~ \"s\" if c else d }}", null],
+  ["{{ [1, 2, {\"a\": (1,)}] }}", null],
+  ["{{ x | }}", {"line": 1, "message": "expected token 'name', got 'end of print statement'"}],
+  ["{% for a in b %}{% for c in d %}{% for e in f %}{% endfor %}{% endfor %}{% endfor %}", {"line": 0, "message": "Contains nested for loops at a depth of 3. Templates can nest for loops no more than 2 loops deep."}],
+  ["{% for a in b %}{% endfor %}{% for a in b %}{% endfor %}{% for a in b %}{% endfor %}{% for a in b %}{% endfor %}{% for a in b %}{% endfor %}{% for a in b %}{% endfor %}{% for a in b %}{% endfor %}{% for a in b %}{% endfor %}{% for a in b %}{% endfor %}{% for a in b %}{% endfor %}{% for a in b %}{% endfor %}", {"line": 0, "message": "Contains 11 for loops. Templates can contain no more than 10 for loops."}],
+  ["line1\n{{ x ) }}", {"line": 2, "message": "unexpected ')'"}],
+  ["{{ 'unterminated }}", {"line": 1, "message": "unexpected char \"'\" at 3"}],
+  ["{% set x = 1 %}{{ x is defined }}{{ x is not none }}", null],
+  ["{% if %}{% endif %}", {"line": 1, "message": "Expected an expression, got 'end of statement block'"}],
+  ["{{ x.1 }} {{ x[1:2] }} {{ -1 }} {{ 2 ** 3 // 4 }}", null],
+  ["{% raw %}{{ {% endraw %}", null],
+  ["{{ a b }}", {"line": 1, "message": "expected token 'end of print statement', got 'b'"}],
+  ["{% for %}", {"line": 1, "message": "Expected an expression, got 'end of statement block'"}],
+  ["{% macro m(a, b=1) %}{{ a }}{% endmacro %}{{ m(1) }}", null],
+  ["}}", null],
+  ["{% else %}", {"line": 1, "message": "Encountered unknown tag 'else'."}],
+  ["{%- if x -%}a{%- endif -%}", null],
+  ["{{ \"a\" \"b\" }}", null],
+  ["{{ x[ }}", {"line": 1, "message": "unexpected '}', expected ']'"}],
+  ["{{ 1.5e3 }} {{ 0x1F }} {{ 1_000 }}\n", null],
+  ["{% for x in y %}{% else %}{% endfor %}{% if a %}{% elif b %}{% endif %}", null],
+  ["{% set a, b = 1, 2 %}{% set x %}body{% endset %}{% set ns.x = 1 %}", null],
+  ["{% set 1 = 2 %}", {"line": 1, "message": "can't assign to 'const'"}],
+  ["{% with a = 1, b = 2 %}{{ a }}{% endwith %}", null],
+  ["{% filter upper %}x{% endfilter %}{% call m() %}x{% endcall %}", null],
+  ["{% call m %}{% endcall %}", {"line": 1, "message": "expected call"}],
+  ["{{ f(a=1, 2) }}", {"line": 1, "message": "invalid syntax for function call expression"}],
+  ["{{ x is divisibleby 3 }}{{ x is not in [1] }}{{ x not in y }}", null],
+  ["{% if x %}\n{% for y in z %}\n{% endif %}", {"line": 3, "message": "Encountered unknown tag 'endif'. You probably made a nesting mistake. Jinja is expecting this tag, but currently looking for 'endfor' or 'else'. The innermost block that needs to be closed is 'for'."}],
+  ["{{ x.y. }}", {"line": 1, "message": "expected name or number"}],
+  ["{% include \"a\" ignore missing with context %}{% import \"m\" as m %}{% from \"m\" import a as b, c with context %}", null],
+  ["{% print 1, 2 %}", null],
+  ["{% block x %}{% endblock x %}", null],
+  ["{% if x %}{% endif %}{% endif %}", {"line": 1, "message": "Encountered unknown tag 'endif'."}],
+  ["{% for x in y %}{% endif %}", {"line": 1, "message": "Encountered unknown tag 'endif'. Jinja was looking for the following tags: 'endfor' or 'else'. The innermost block that needs to be closed is 'for'."}],
+  ["{{ a[\"b\"][\"c\"] }}{{ a[1:] }}{{ a[::2] }}", null],
+  ["{{ (1, 2) }}{{ () }}{{ (a) }}", null],
+  ["{{ \"{{\" }}", null],
+  ["{{ 'x' ~ 1.5 ~ 0b11 }}", null],
+  ["{%if x%}{%endif%}", null],
+  ["{{ a|b|c(1)|d.e }}", null],
+  ["{{ x @ y }}", {"line": 1, "message": "unexpected char '@' at 5"}],
+  ["text {{ x }}\nmore {% if %}", {"line": 2, "message": "Expected an expression, got 'end of statement block'"}],
+  ["{{ {\"a\": 1, } }}", null],
+  ["{{ [1,] }}", null],
+  ["{% raw %}abc", {"line": 1, "message": "Missing end of raw directive"}],
+  ["{{ a if b }}", null],
+  ["{{ lambda }}", null],
+  ["{{ a(*b, **c) }}", null],
+  ["{{ a(**c, d) }}\n", {"line": 1, "message": "invalid syntax for function call expression"}],
+];
+
+test.each(CASES)("%j", (template, expected) => {
+  expect(validateTemplate(template)).toEqual(expected);
+});
