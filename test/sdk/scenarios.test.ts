@@ -1,0 +1,180 @@
+/**
+ * The real Prefect SDK against the compiled executable: each test/sdk/scenarios/NN_*.py is one
+ * bun test (so each shows in the JUnit report). The server is started once, with its background
+ * services, on a fresh database; every scenario gets a fresh PREFECT_HOME and checks through the
+ * API what the server holds (see test/sdk/scenarios/_common.py).
+ *
+ * Python: $PREFECT_SDK_PYTHON, else .venv-sdk/bin/python, with test/sdk/requirements.txt
+ * installed (.ci/run does this). Without it every scenario fails, saying how to install it.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startServerProcess, type ServerProcess } from "../support/server-process";
+
+const repoRoot = join(import.meta.dir, "../..");
+const binary = join(repoRoot, "dist/prefect-lite");
+const scenariosDir = join(import.meta.dir, "scenarios");
+const requirements = join(import.meta.dir, "requirements.txt");
+const PREFECT_VERSION = "3.9.1";
+
+/** NN_name.py files, in order. */
+const SCENARIOS = readdirSync(scenariosDir)
+  .filter((f) => /^\d\d_\w+\.py$/.test(f))
+  .sort();
+
+/** Scenarios that run a worker or `flow.serve()` and wait for their polling loops get longer. */
+const TIMEOUT_SECONDS: Record<string, number> = { "05_serve.py": 150, "06_worker.py": 150, "11_cli.py": 120 };
+const DEFAULT_TIMEOUT_SECONDS = 90;
+
+const INSTALL_HINT = [
+  "The SDK scenarios need Python with the real Prefect SDK:",
+  "  python3 -m venv .venv-sdk",
+  `  .venv-sdk/bin/pip install -r test/sdk/requirements.txt   # prefect==${PREFECT_VERSION}`,
+  "then run `bun test test/sdk` again (or point PREFECT_SDK_PYTHON at a python that has it).",
+].join("\n");
+
+function sdkPython(): string {
+  if (process.env.PREFECT_SDK_PYTHON) return process.env.PREFECT_SDK_PYTHON;
+  return join(repoRoot, ".venv-sdk/bin/python");
+}
+
+/** Fails with instructions unless the SDK python exists and has the pinned Prefect. */
+async function checkSdkPython(python: string): Promise<void> {
+  if (!existsSync(python)) throw new Error(`no SDK python at ${python}.\n${INSTALL_HINT}`);
+  const probe = Bun.spawn([python, "-c", "import prefect; print(prefect.__version__)"], {
+    stdout: "pipe",
+    stderr: "pipe",
+    timeout: 60_000,
+  });
+  const [out, err] = await Promise.all([new Response(probe.stdout).text(), new Response(probe.stderr).text()]);
+  if ((await probe.exited) !== 0) throw new Error(`${python} cannot import prefect:\n${err.trim()}\n${INSTALL_HINT}`);
+  if (out.trim() !== PREFECT_VERSION) {
+    throw new Error(`${python} has prefect ${out.trim()}, the scenarios pin ${PREFECT_VERSION} (${requirements}).\n${INSTALL_HINT}`);
+  }
+}
+
+async function buildIfMissing(): Promise<void> {
+  if (existsSync(binary)) return;
+  const build = Bun.spawn([process.execPath, join(repoRoot, "build.ts")], { cwd: repoRoot, stdout: "inherit", stderr: "inherit" });
+  if ((await build.exited) !== 0 || !existsSync(binary)) throw new Error("npm run build failed: no dist/prefect-lite");
+}
+
+/** The caller's environment without PREFECT_* settings (profiles, API keys) that would leak into the scenarios. */
+function cleanEnv(): Record<string, string | undefined> {
+  return Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith("PREFECT_")));
+}
+
+interface ScenarioResult {
+  exitCode: number | null;
+  signalled: boolean;
+  output: string;
+  seconds: number;
+}
+
+async function runScenario(file: string, apiUrl: string, timeoutSeconds: number): Promise<ScenarioResult> {
+  const home = mkdtempSync(join(tmpdir(), "prefect-lite-sdk-home-"));
+  const started = performance.now();
+  try {
+    const child = Bun.spawn([sdkPython(), join(scenariosDir, file)], {
+      cwd: scenariosDir,
+      env: {
+        ...cleanEnv(),
+        PREFECT_API_URL: apiUrl,
+        PREFECT_HOME: home,
+        PYTHONUNBUFFERED: "1",
+        PYTHONDONTWRITEBYTECODE: "1",
+        DO_NOT_TRACK: "1",
+      },
+      stdin: "ignore",
+      stdout: "pipe",
+      stderr: "pipe",
+      // SIGTERM: the scenario exits through its clean-up (stopping any worker or serve() it started).
+      timeout: timeoutSeconds * 1000,
+      killSignal: "SIGTERM",
+    });
+    const [stdout, stderr] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text()]);
+    const exitCode = await child.exited;
+    return {
+      exitCode,
+      signalled: child.signalCode !== null,
+      output: `${stdout}${stderr ? `\n--- stderr\n${stderr}` : ""}`,
+      seconds: (performance.now() - started) / 1000,
+    };
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+  }
+}
+
+/** The reason first, then the end of what the scenario printed. */
+function failureReport(file: string, result: ScenarioResult, timeoutSeconds: number): string {
+  const lines = result.output.split("\n");
+  const reason = [...new Set(lines.filter((l) => l.startsWith("SCENARIO FAILED")))].join("\n");
+  const progress = lines.filter((l) => l.startsWith("[+")).join("\n");
+  const head = result.signalled
+    ? `${file} was stopped after its ${timeoutSeconds}s timeout`
+    : `${file} exited ${result.exitCode} after ${result.seconds.toFixed(1)}s`;
+  return [
+    head,
+    reason || "(no SCENARIO FAILED line)",
+    ...(progress ? ["--- progress", progress] : []),
+    "--- output (tail)",
+    lines.slice(-80).join("\n"),
+  ].join("\n");
+}
+
+let workDir: string | undefined;
+let server: ServerProcess | undefined;
+let setupError: Error | undefined;
+let anyFailed = false;
+
+beforeAll(async () => {
+  try {
+    await checkSdkPython(sdkPython());
+    await buildIfMissing();
+    workDir = mkdtempSync(join(tmpdir(), "prefect-lite-sdk-"));
+    server = await startServerProcess([binary], {
+      dbPath: join(workDir, "sdk.db"),
+      env: {
+        ...cleanEnv(),
+        // serve() deployments get their scheduled runs within a second instead of five.
+        PREFECT_SERVER_SERVICES_SCHEDULER_RECENT_DEPLOYMENTS_LOOP_SECONDS: "1",
+      },
+    });
+  } catch (error) {
+    setupError = error instanceof Error ? error : new Error(String(error));
+  }
+}, 180_000);
+
+afterAll(async () => {
+  if (server) {
+    const { exitCode, stderr } = await server.stop();
+    if (anyFailed && stderr.trim()) console.log(`prefect-lite log (tail):\n${stderr.split("\n").slice(-40).join("\n")}`);
+    if (exitCode !== 0) throw new Error(`the server exited with ${exitCode} on SIGTERM, not 0:\n${stderr}`);
+  }
+  if (workDir) rmSync(workDir, { recursive: true, force: true });
+});
+
+describe("sdk", () => {
+  test("scenarios are present", () => {
+    expect(SCENARIOS.length).toBeGreaterThanOrEqual(11);
+  });
+
+  for (const file of SCENARIOS) {
+    const timeoutSeconds = TIMEOUT_SECONDS[file] ?? DEFAULT_TIMEOUT_SECONDS;
+    test(
+      file.replace(/\.py$/, ""),
+      async () => {
+        if (setupError) throw setupError;
+        const result = await runScenario(file, server!.apiUrl, timeoutSeconds);
+        if (result.exitCode !== 0) {
+          anyFailed = true;
+          throw new Error(failureReport(file, result, timeoutSeconds));
+        }
+        console.log(`${file} passed in ${result.seconds.toFixed(1)}s`);
+      },
+      (timeoutSeconds + 20) * 1000,
+    );
+  }
+});
