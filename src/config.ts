@@ -15,6 +15,8 @@ export interface Config {
   defaultLimit: number;
   /** Max serialised flow-run parameters in bytes; 0 = unlimited (PREFECT_SERVER_API_MAX_PARAMETER_SIZE). */
   maxParameterSize: number;
+  /** Register Prefect's system block types at start (PREFECT_SERVER_REGISTER_BLOCKS_ON_START). */
+  registerBlocksOnStart: boolean;
   services: ServiceSettings;
   /** How long events are kept (PREFECT_SERVER_EVENTS_RETENTION_PERIOD). */
   eventRetention: Micros;
@@ -126,6 +128,7 @@ export function configFromEnv(env: Env = process.env): Config {
     logLevel: "info",
     defaultLimit: Number(env.PREFECT_SERVER_API_DEFAULT_LIMIT ?? env.PREFECT_API_DEFAULT_LIMIT ?? 200),
     maxParameterSize: Number(env.PREFECT_SERVER_API_MAX_PARAMETER_SIZE ?? 524288),
+    registerBlocksOnStart: !/^(false|0|no|off)$/i.test(env.PREFECT_SERVER_REGISTER_BLOCKS_ON_START ?? "true"),
     services: serviceSettingsFromEnv(env),
     eventRetention: eventRetentionFromEnv(env),
   };

@@ -10,6 +10,7 @@ import { createEventBus } from "./events/bus";
 import { createApp, type App } from "./app";
 import { createLogger, type Logger } from "./logger";
 import { createServices } from "./services";
+import { installSystemBlocks } from "./blocks/install";
 
 export interface ServerOptions extends Partial<Config> {
   clock?: Clock;
@@ -39,6 +40,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   };
   const logger = givenLogger ?? createLogger(config.logLevel);
   const store = Store.open(config.databasePath);
+  // As Prefect's server does at start, so a fresh database lists Secret, Webhook, LocalFileSystem.
+  if (config.registerBlocksOnStart) await installSystemBlocks(store, clock.now());
   const context: AppContext = { config, store, clock, logger, events: createEventBus(store, clock, logger) };
   // Elysia turns SO_REUSEPORT on by default, which lets a second server on the same
   // port silently share its traffic; a taken port must be an error, as in Prefect.
