@@ -4,6 +4,7 @@ import m1 from "../../drizzle/0001_configuration.sql" with { type: "text" };
 import m2 from "../../drizzle/0002_deployments_work_pools.sql" with { type: "text" };
 import m3 from "../../drizzle/0003_scheduler_index.sql" with { type: "text" };
 import m4 from "../../drizzle/0004_events_artifacts.sql" with { type: "text" };
+import m5 from "../../drizzle/0005_start_time_index.sql" with { type: "text" };
 
 export interface EmbeddedMigration {
   tag: string;
@@ -18,4 +19,5 @@ export const migrations: EmbeddedMigration[] = [
   { tag: "0002_deployments_work_pools", when: 1795662980145, breakpoints: true, sql: m2 },
   { tag: "0003_scheduler_index", when: 1795664159581, breakpoints: true, sql: m3 },
   { tag: "0004_events_artifacts", when: 1795664843142, breakpoints: true, sql: m4 },
+  { tag: "0005_start_time_index", when: 1795668716280, breakpoints: true, sql: m5 },
 ];

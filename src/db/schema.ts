@@ -3,6 +3,7 @@
  * durations are integer microseconds; JSON documents are TEXT.
  * A PostgreSQL schema would live beside this file with the same table shapes.
  */
+import { sql } from "drizzle-orm";
 import { index, integer, real, sqliteTable, text, uniqueIndex, type AnySQLiteColumn } from "drizzle-orm/sqlite-core";
 import type { JsonObject, JsonValue } from "../lib/json";
 
@@ -71,6 +72,8 @@ export const flowRun = sqliteTable(
     index("ix_flow_run__expected_start_time").on(t.expectedStartTime),
     index("ix_flow_run__next_scheduled_start_time").on(t.nextScheduledStartTime),
     index("ix_flow_run__start_time").on(t.startTime),
+    // START_TIME sorts and start_time filters use COALESCE(start_time, expected_start_time), as Prefect does
+    index("ix_flow_run__coalesce_start_time_id").on(sql`COALESCE(start_time, expected_start_time) DESC`, sql`id DESC`),
     index("ix_flow_run__end_time").on(t.endTime),
     index("ix_flow_run__name").on(t.name),
   ],

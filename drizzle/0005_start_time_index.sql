@@ -1,0 +1,1 @@
+CREATE INDEX `ix_flow_run__coalesce_start_time_id` ON `flow_run` (COALESCE(start_time, expected_start_time) DESC, id DESC);
