@@ -1,7 +1,7 @@
 import { Elysia, t } from "elysia";
 import type { AppContext } from "../context";
 import type { DeploymentScheduleRow, DeploymentSort, DeploymentView } from "../db/repos/deployments";
-import { DeploymentService, parseSchedule } from "../deployments/service";
+import { DeploymentService, maxScheduledRunsIssue, parseSchedule, scheduleInserts } from "../deployments/service";
 import { createFlowRunFromDeployment } from "../deployments/flow-runs";
 import { formatDateTime, formatNullable, MICROS_PER_SECOND, parseDateTime, type Micros } from "../lib/time";
 import { DeploymentScheduling } from "../deployments/scheduling";
@@ -25,7 +25,6 @@ import { detail, invalidField, notFound, validationError } from "./errors";
 import { flowRunJson } from "./flow-runs";
 import { paginated, paging } from "./paging";
 import { requestApiVersion } from "./request";
-import { maxScheduledRunsIssue } from "../deployments/service";
 
 export function deploymentScheduleJson(s: DeploymentScheduleRow) {
   return {
@@ -263,14 +262,8 @@ export function deploymentRoutes(ctx: AppContext) {
         // decisions.md #7: a single schedule object is accepted as a list of one
         const list = Array.isArray(body) ? body : [body];
         const now = clock.now();
+        const inserts = scheduleInserts(list, now, body, (i) => (Array.isArray(body) ? ["body", i] : ["body"]));
         const rows = store.deployments.transaction(() => {
-          const inserts = list.map((s, i) => {
-            const parsed = parseSchedule(s.schedule, ["body", ...(Array.isArray(body) ? [i] : []), "schedule"], now);
-            if (Array.isArray(parsed)) throw validationError(parsed, body);
-            const tooMany = maxScheduledRunsIssue(s.max_scheduled_runs, ["body", ...(Array.isArray(body) ? [i] : []), "max_scheduled_runs"]);
-            if (tooMany) throw validationError([tooMany], body);
-            return { schedule: parsed as never, active: s.active ?? true, maxScheduledRuns: s.max_scheduled_runs ?? null, parameters: s.parameters ?? {}, slug: s.slug ?? null };
-          });
           const created = store.deployments.createSchedulesSync(params.id, inserts, now);
           store.deployments.touchSync(params.id, now);
           return created;

@@ -41,15 +41,23 @@ export function maxScheduledRunsIssue(value: number | null | undefined, loc: (st
   };
 }
 
-/** Schedules of a create/update body, validated; throws the 422 Prefect gives for the first bad one. */
-function scheduleInserts(schedules: (ScheduleCreateBody | ScheduleUpdateBody)[], now: Micros, requestBody: unknown): ScheduleInsert[] {
+/**
+ * Schedules of a request, validated; throws Prefect's 422 listing every bad one. `locOf(i)` is
+ * where the i-th schedule sits in the body (`["body", "schedules", i]` in a deployment).
+ */
+export function scheduleInserts(
+  schedules: (ScheduleCreateBody | ScheduleUpdateBody)[],
+  now: Micros,
+  requestBody: unknown,
+  locOf: (index: number) => (string | number)[] = (i) => ["body", "schedules", i],
+): ScheduleInsert[] {
   const issues: ValidationIssue[] = [];
   const inserts: ScheduleInsert[] = [];
   schedules.forEach((s, i) => {
     if (s.schedule == null) return;
-    const parsed = parseSchedule(s.schedule, ["body", "schedules", i, "schedule"], now);
+    const parsed = parseSchedule(s.schedule, [...locOf(i), "schedule"], now);
     if (Array.isArray(parsed)) return void issues.push(...parsed);
-    const tooMany = maxScheduledRunsIssue(s.max_scheduled_runs, ["body", "schedules", i, "max_scheduled_runs"]);
+    const tooMany = maxScheduledRunsIssue(s.max_scheduled_runs, [...locOf(i), "max_scheduled_runs"]);
     if (tooMany) return void issues.push(tooMany);
     inserts.push({
       schedule: parsed as unknown as JsonObject,
