@@ -8,6 +8,7 @@ import type { RunFilterSet } from "../../schemas/filters";
 import type { SqliteDb } from "../client";
 import { flowRunsWhere } from "../filters";
 import { deployment, flow, flowRun, flowRunInput, flowRunState, log, taskRun, workPool, workQueue } from "../schema";
+import { ascNullsLast, descNullsFirst, runSortOrders } from "./run-sorts";
 import { stateFromRow, stateRowValues, type FlowRunRow, type RunStateRef, type StateRow } from "./run-mapping";
 import { RunTransitions, type TransitionOptions } from "./transitions";
 
@@ -23,17 +24,10 @@ export type FlowRunSort =
   | "END_TIME_DESC";
 
 const effectiveStart = sql`COALESCE(${flowRun.startTime}, ${flowRun.expectedStartTime})`;
-// Postgres orders NULLs last on ASC and first on DESC; Prefect's behaviour follows it.
 const ORDER: Record<FlowRunSort, SQL[]> = {
-  ID_DESC: [desc(flowRun.id)],
-  START_TIME_ASC: [sql`${effectiveStart} ASC NULLS LAST`, desc(flowRun.id)],
-  START_TIME_DESC: [sql`${effectiveStart} DESC NULLS FIRST`, desc(flowRun.id)],
-  EXPECTED_START_TIME_ASC: [sql`${flowRun.expectedStartTime} ASC NULLS LAST`, desc(flowRun.id)],
-  EXPECTED_START_TIME_DESC: [sql`${flowRun.expectedStartTime} DESC NULLS FIRST`, desc(flowRun.id)],
-  NAME_ASC: [asc(flowRun.name)],
-  NAME_DESC: [desc(flowRun.name)],
-  NEXT_SCHEDULED_START_TIME_ASC: [sql`${flowRun.nextScheduledStartTime} ASC NULLS LAST`, desc(flowRun.id)],
-  END_TIME_DESC: [sql`${flowRun.endTime} DESC NULLS FIRST`, desc(flowRun.id)],
+  ...runSortOrders(flowRun),
+  START_TIME_ASC: ascNullsLast(effectiveStart, flowRun.id),
+  START_TIME_DESC: descNullsFirst(effectiveStart, flowRun.id),
 };
 
 /** A flow run with its current state and work pool, as the API returns it. */

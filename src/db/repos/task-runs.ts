@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, inArray, isNull, lt, sql, type SQL } from "drizzle-orm";
+import { and, asc, eq, inArray, isNull, lt, sql, type SQL } from "drizzle-orm";
 import { alias } from "drizzle-orm/sqlite-core";
 import type { JsonObject } from "../../lib/json";
 import { randomRunName } from "../../lib/names";
@@ -9,6 +9,7 @@ import type { RunFilterSet } from "../../schemas/filters";
 import type { SqliteDb } from "../client";
 import { taskRunsWhere } from "../filters";
 import { flowRun, taskRun, taskRunState } from "../schema";
+import { runSortOrders } from "./run-sorts";
 import { stateFromRow, stateRowValues, taskRunPolicy, type RunStateRef, type TaskRunRow } from "./run-mapping";
 import { RunTransitions, type TransitionOptions } from "./transitions";
 
@@ -21,15 +22,7 @@ export type TaskRunSort =
   | "NEXT_SCHEDULED_START_TIME_ASC"
   | "END_TIME_DESC";
 
-const ORDER: Record<TaskRunSort, SQL[]> = {
-  ID_DESC: [desc(taskRun.id)],
-  EXPECTED_START_TIME_ASC: [sql`${taskRun.expectedStartTime} ASC NULLS LAST`, desc(taskRun.id)],
-  EXPECTED_START_TIME_DESC: [sql`${taskRun.expectedStartTime} DESC NULLS FIRST`, desc(taskRun.id)],
-  NAME_ASC: [asc(taskRun.name)],
-  NAME_DESC: [desc(taskRun.name)],
-  NEXT_SCHEDULED_START_TIME_ASC: [sql`${taskRun.nextScheduledStartTime} ASC NULLS LAST`, desc(taskRun.id)],
-  END_TIME_DESC: [sql`${taskRun.endTime} DESC NULLS FIRST`, desc(taskRun.id)],
-};
+const ORDER: Record<TaskRunSort, SQL[]> = runSortOrders(taskRun);
 
 export interface TaskRunWithState {
   run: TaskRunRow;
