@@ -8,8 +8,7 @@
  * forever.
  */
 import type { AppContext } from "../context";
-import type { Micros } from "../lib/time";
-import { PeriodicService } from "../services/service";
+import { EventConsumer } from "./consumer";
 import type { ReceivedEvent } from "./model";
 
 /** PREFECT_SERVER_SERVICES_EVENT_PERSISTER_QUEUE_MAX_SIZE: beyond this, new events are dropped. */
@@ -17,50 +16,25 @@ const QUEUE_MAX_SIZE = 50_000;
 /** PREFECT_SERVER_SERVICES_EVENT_PERSISTER_MAX_FLUSH_RETRIES */
 const MAX_FLUSH_RETRIES = 5;
 
-export class EventPersister extends PeriodicService {
+export class EventPersister extends EventConsumer<ReceivedEvent> {
   readonly name = "EventPersister";
-  private queue: ReceivedEvent[] = [];
-  private unsubscribe: (() => void) | null = null;
-  private flushScheduled = false;
   private failures = 0;
-  private readonly batchSize: number;
 
-  constructor(private readonly ctx: AppContext) {
-    super(ctx.clock, ctx.logger, ctx.config.services.eventPersisterFlushInterval);
-    this.batchSize = Math.max(1, Math.floor(ctx.config.services.eventPersisterBatchSize));
+  constructor(ctx: AppContext) {
+    super(ctx, ctx.config.services.eventPersisterFlushInterval, ctx.config.services.eventPersisterBatchSize);
   }
 
-  override start(): void {
-    this.unsubscribe ??= this.ctx.events.subscribe((event) => this.receive(event));
-    super.start();
-  }
-
-  /** Stops listening and writes what is still queued. */
-  override async stop(): Promise<void> {
-    this.unsubscribe?.();
-    this.unsubscribe = null;
-    await super.stop();
-    this.flush();
-  }
-
-  async tick(_now: Micros): Promise<void> {
-    this.flush();
-  }
-
-  private receive(event: ReceivedEvent): void {
+  protected enqueue(event: ReceivedEvent): boolean {
     if (this.queue.length >= QUEUE_MAX_SIZE) {
       this.logger.warning(`Event queue full (${this.queue.length}/${QUEUE_MAX_SIZE}), dropping event id=${event.id}`);
-      return;
+      return false;
     }
     this.queue.push(event);
-    // a full batch is written right after the publisher returns, not inside its call
-    if (this.queue.length >= this.batchSize && !this.flushScheduled) {
-      this.flushScheduled = true;
-      queueMicrotask(() => {
-        this.flushScheduled = false;
-        this.flush();
-      });
-    }
+    return true;
+  }
+
+  protected flushFullBatches(): number {
+    return this.flush();
   }
 
   /** Writes everything queued in one transaction; returns how many events were new. */

@@ -18,7 +18,7 @@ import { defaultStateName, emptyStateDetails, type StateDetails } from "../orche
 import { UUID_RE } from "../schemas/common";
 import { decoder, TaskRunStatePayload } from "../schemas/events";
 import { stateDetailsFromJson } from "../schemas/states";
-import { PeriodicService } from "./service";
+import { EventConsumer } from "../events/consumer";
 
 /** DEFAULT_PERSIST_MAX_RETRIES: a failed event is retried this many times, then dropped. */
 const MAX_RETRIES = 5;
@@ -99,45 +99,21 @@ interface Pending {
   attempts: number;
 }
 
-export class TaskRunRecorder extends PeriodicService {
+export class TaskRunRecorder extends EventConsumer<Pending> {
   readonly name = "TaskRunRecorder";
-  private queue: Pending[] = [];
-  private unsubscribe: (() => void) | null = null;
-  private flushScheduled = false;
-  private readonly batchSize: number;
 
-  constructor(private readonly ctx: AppContext) {
-    super(ctx.clock, ctx.logger, ctx.config.services.taskRunRecorderFlushInterval);
-    this.batchSize = Math.max(1, Math.floor(ctx.config.services.taskRunRecorderBatchSize));
+  constructor(ctx: AppContext) {
+    super(ctx, ctx.config.services.taskRunRecorderFlushInterval, ctx.config.services.taskRunRecorderBatchSize);
   }
 
-  override start(): void {
-    this.unsubscribe ??= this.ctx.events.subscribe((event) => this.receive(event));
-    super.start();
-  }
-
-  override async stop(): Promise<void> {
-    this.unsubscribe?.();
-    this.unsubscribe = null;
-    await super.stop();
-    await this.flush();
-  }
-
-  async tick(_now: Micros): Promise<void> {
-    await this.flush();
-  }
-
-  private receive(event: ReceivedEvent): void {
-    if (!isClientTaskRunEvent(event)) return;
+  protected enqueue(event: ReceivedEvent): boolean {
+    if (!isClientTaskRunEvent(event)) return false;
     this.queue.push({ event, attempts: 0 });
-    // a full batch is written right after the publisher returns, not inside its call
-    if (this.queue.length >= this.batchSize && !this.flushScheduled) {
-      this.flushScheduled = true;
-      queueMicrotask(() => {
-        this.flushScheduled = false;
-        void this.flush({ fullBatchesOnly: true });
-      });
-    }
+    return true;
+  }
+
+  protected flushFullBatches(): Promise<void> {
+    return this.flush({ fullBatchesOnly: true });
   }
 
   /** Records what is queued, a batch per transaction; a partial batch waits for the next interval unless `fullBatchesOnly` is off. */

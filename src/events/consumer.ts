@@ -1,0 +1,60 @@
+/**
+ * A background service fed by the event bus: it queues the events it wants, writes
+ * a batch as soon as one is full (after the publisher's call returns) and the rest
+ * on every flush interval, and writes what is left when it stops.
+ */
+import type { AppContext } from "../context";
+import type { Micros } from "../lib/time";
+import { PeriodicService } from "../services/service";
+import type { ReceivedEvent } from "./model";
+
+export abstract class EventConsumer<Entry> extends PeriodicService {
+  protected queue: Entry[] = [];
+  private unsubscribe: (() => void) | null = null;
+  private flushScheduled = false;
+  protected readonly batchSize: number;
+
+  constructor(
+    protected readonly ctx: AppContext,
+    flushIntervalSeconds: number,
+    batchSize: number,
+  ) {
+    super(ctx.clock, ctx.logger, flushIntervalSeconds);
+    this.batchSize = Math.max(1, Math.floor(batchSize));
+  }
+
+  /** Queues what this consumer keeps of `event`; false when it keeps nothing. */
+  protected abstract enqueue(event: ReceivedEvent): boolean;
+  /** Writes the full batches queued so far (a partial one waits for the interval). */
+  protected abstract flushFullBatches(): unknown;
+  /** Writes everything queued. */
+  abstract flush(): unknown;
+
+  override start(): void {
+    this.unsubscribe ??= this.ctx.events.subscribe((event) => this.receive(event));
+    super.start();
+  }
+
+  /** Stops listening and writes what is still queued. */
+  override async stop(): Promise<void> {
+    this.unsubscribe?.();
+    this.unsubscribe = null;
+    await super.stop();
+    await this.flush();
+  }
+
+  async tick(_now: Micros): Promise<void> {
+    await this.flush();
+  }
+
+  private receive(event: ReceivedEvent): void {
+    if (!this.enqueue(event)) return;
+    if (this.queue.length >= this.batchSize && !this.flushScheduled) {
+      this.flushScheduled = true;
+      queueMicrotask(() => {
+        this.flushScheduled = false;
+        void this.flushFullBatches();
+      });
+    }
+  }
+}
