@@ -29,7 +29,7 @@ const ctx: AppContext = {
   events: createEventBus(store, clock, logger),
 };
 
-const { row: flow } = await ctx.store.flows.upsertByName({ name: "scheduled-flow", tags: [], labels: {} }, clock.now());
+const { row: flow } = await ctx.store.write((tx) => tx.flows.upsertByName({ name: "scheduled-flow", tags: [], labels: {} }, clock.now()));
 const deployments = new DeploymentService(ctx);
 for (let i = 0; i < count; i++) {
   await deployments.upsert({ name: `d-${i}`, flow_id: flow.id, schedules: [{ schedule: { interval: 3600 } }] });
@@ -42,10 +42,10 @@ const time = async () => {
   return performance.now() - start;
 };
 const first = await time();
-const runs = await ctx.store.flowRuns.count({});
+const runs = await ctx.store.read((q) => q.flowRuns.count({}));
 const second = await time();
 console.log(`deployments: ${count} (SQLite file, WAL)`);
 console.log(`first tick:  ${first.toFixed(0)} ms, ${runs} runs created`);
-console.log(`second tick: ${second.toFixed(0)} ms, ${(await ctx.store.flowRuns.count({})) - runs} runs created`);
+console.log(`second tick: ${second.toFixed(0)} ms, ${(await ctx.store.read((q) => q.flowRuns.count({}))) - runs} runs created`);
 ctx.store.close();
 for (const suffix of ["", "-wal", "-shm"]) rmSync(dbPath + suffix, { force: true });

@@ -3,8 +3,8 @@
  * Prefect's response shapes. Nothing resource-specific lives here.
  */
 import { Elysia, ValidationError } from "elysia";
-import { SQLiteError } from "bun:sqlite";
 import type { AppContext } from "./context";
+import { StoreBusyError, StoreConflictError, StoreUnavailableError } from "./db/errors";
 import { HttpError, INTEGRITY_CONFLICT } from "./api/errors";
 import { validationIssues } from "./api/validation";
 import { adminRoutes } from "./api/admin";
@@ -78,12 +78,12 @@ export function createApp(ctx: AppContext) {
           });
         }
         if (code === "NOT_FOUND") return json(404, { detail: "Not Found" });
-        if (error instanceof SQLiteError) {
-          if (error.code?.startsWith("SQLITE_CONSTRAINT")) return json(409, { detail: INTEGRITY_CONFLICT });
-          if (error.code === "SQLITE_BUSY" || error.code === "SQLITE_LOCKED") {
-            return json(503, { exception_message: "Service Unavailable" });
-          }
+        if (error instanceof StoreConflictError) return json(409, { detail: INTEGRITY_CONFLICT });
+        // Prefect answers retryable database errors with 503; the client retries, honouring Retry-After.
+        if (error instanceof StoreBusyError) {
+          return json(503, { exception_message: "Service Unavailable" }, { "retry-after": String(error.retryAfterSeconds) });
         }
+        if (error instanceof StoreUnavailableError) return json(503, { exception_message: "Service Unavailable" });
         ctx.logger.error("unhandled error", error);
         return json(500, { exception_message: "Internal Server Error" });
       })

@@ -9,6 +9,8 @@ export interface Config {
   port: number;
   /** SQLite file path or ":memory:". */
   databasePath: string;
+  /** How long a write waits for another process's database lock before answering 503 (PREFECT_SERVER_DATABASE_TIMEOUT). */
+  databaseTimeoutSeconds: number;
   servicesEnabled: boolean;
   logLevel: LogLevel;
   /** Default and maximum `limit` of list endpoints (PREFECT_SERVER_API_DEFAULT_LIMIT). */
@@ -124,6 +126,7 @@ export function configFromEnv(env: Env = process.env): Config {
     host: env.PREFECT_SERVER_API_HOST ?? "127.0.0.1",
     port: Number(env.PREFECT_SERVER_API_PORT ?? 4200),
     databasePath: dbUrl ? databasePathFromUrl(dbUrl) : join(prefectHome(env), "prefect-lite.db"),
+    databaseTimeoutSeconds: Number(env.PREFECT_SERVER_DATABASE_TIMEOUT ?? env.PREFECT_API_DATABASE_TIMEOUT ?? 10),
     servicesEnabled: true,
     logLevel: "info",
     defaultLimit: Number(env.PREFECT_SERVER_API_DEFAULT_LIMIT ?? env.PREFECT_API_DEFAULT_LIMIT ?? 200),

@@ -39,7 +39,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     ...overrides,
   };
   const logger = givenLogger ?? createLogger(config.logLevel);
-  const store = Store.open(config.databasePath);
+  const store = Store.open(config.databasePath, { busyTimeoutMs: config.databaseTimeoutSeconds * 1000 });
   // As Prefect's server does at start, so a fresh database lists Secret, Webhook, LocalFileSystem.
   if (config.registerBlocksOnStart) await installSystemBlocks(store, clock.now());
   const context: AppContext = { config, store, clock, logger, events: createEventBus(store, clock, logger) };

@@ -9,7 +9,7 @@ const STORAGE_KEY = "server-default-result-storage";
 
 export function adminRoutes({ store, config, clock }: AppContext) {
   const readStorage = async () => ({
-    default_result_storage_block_id: (await store.configuration.read(STORAGE_KEY))?.default_result_storage_block_id ?? null,
+    default_result_storage_block_id: (await store.read((q) => q.configuration.read(STORAGE_KEY)))?.default_result_storage_block_id ?? null,
   });
 
   return new Elysia()
@@ -37,16 +37,16 @@ export function adminRoutes({ store, config, clock }: AppContext) {
       "/admin/storage",
       async ({ body }) => {
         const id = body.default_result_storage_block_id;
-        const capabilities = await store.configuration.blockDocumentCapabilities(id);
+        const capabilities = await store.read((q) => q.configuration.blockDocumentCapabilities(id));
         if (capabilities === null) throw notFound(`Block document ${id} not found.`);
         if (!capabilities.includes("write-path")) throw detail(422, `Block document ${id} cannot be used for result storage.`);
-        await store.configuration.write(STORAGE_KEY, { default_result_storage_block_id: id }, clock.now());
+        await store.write((tx) => tx.configuration.write(STORAGE_KEY, { default_result_storage_block_id: id }, clock.now()));
         return readStorage();
       },
       { body: Strict({ default_result_storage_block_id: Uuid }) },
     )
     .delete("/admin/storage", async ({ set }) => {
-      await store.configuration.delete(STORAGE_KEY);
+      await store.write((tx) => tx.configuration.delete(STORAGE_KEY));
       set.status = 204;
     })
     // CSRF protection is not offered; this exact answer makes the client stop asking.

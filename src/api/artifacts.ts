@@ -90,7 +90,6 @@ function checkKey(key: string | null | undefined, body: unknown): void {
 const artifactNotFound = () => notFound("Artifact not found.");
 
 export function artifactRoutes({ store, clock, config }: AppContext) {
-  const artifacts = store.artifacts;
   const listBody = Lenient({ ...ArtifactRelatedFilters, artifacts: Maybe(ArtifactFilter), ...LimitOffset, sort: ArtifactSortSchema });
   const latestBody = Lenient({
     ...ArtifactRelatedFilters,
@@ -104,17 +103,19 @@ export function artifactRoutes({ store, clock, config }: AppContext) {
       "/",
       async ({ body, set }) => {
         checkKey(body.key, body);
-        const row = await artifacts.create(
-          {
-            key: body.key ?? null,
-            type: body.type ?? null,
-            description: body.description ?? null,
-            data: body.data ?? null,
-            metadata: truncatedMetadata(body.metadata_) ?? null,
-            flowRunId: body.flow_run_id ?? null,
-            taskRunId: body.task_run_id ?? null,
-          },
-          clock.now(),
+        const row = await store.write((tx) =>
+          tx.artifacts.create(
+            {
+              key: body.key ?? null,
+              type: body.type ?? null,
+              description: body.description ?? null,
+              data: body.data ?? null,
+              metadata: truncatedMetadata(body.metadata_) ?? null,
+              flowRunId: body.flow_run_id ?? null,
+              taskRunId: body.task_run_id ?? null,
+            },
+            clock.now(),
+          ),
         );
         set.status = 201;
         return artifactJson(row);
@@ -125,34 +126,34 @@ export function artifactRoutes({ store, clock, config }: AppContext) {
       "/filter",
       async ({ body }) => {
         const { limit, offset } = paging(body, config.defaultLimit);
-        return (await artifacts.list(body, body.sort ?? "ID_DESC", limit, offset)).map(artifactJson);
+        return (await store.read((q) => q.artifacts.list(body, body.sort ?? "ID_DESC", limit, offset))).map(artifactJson);
       },
       { body: listBody },
     )
-    .post("/count", ({ body }) => artifacts.count(body), {
+    .post("/count", ({ body }) => store.read((q) => q.artifacts.count(body)), {
       body: Lenient({ ...ArtifactRelatedFilters, artifacts: Maybe(ArtifactFilter) }),
     })
     .post(
       "/latest/filter",
       async ({ body }) => {
         const { limit, offset } = paging(body, config.defaultLimit);
-        return (await artifacts.listLatest(body, body.sort ?? "ID_DESC", limit, offset)).map(artifactCollectionJson);
+        return (await store.read((q) => q.artifacts.listLatest(body, body.sort ?? "ID_DESC", limit, offset))).map(artifactCollectionJson);
       },
       { body: latestBody },
     )
-    .post("/latest/count", ({ body }) => artifacts.countLatest(body), {
+    .post("/latest/count", ({ body }) => store.read((q) => q.artifacts.countLatest(body)), {
       body: Lenient({ ...ArtifactRelatedFilters, artifacts: Maybe(ArtifactCollectionFilter) }),
     })
     // The router names this segment once for all `/artifacts/{...}` routes: here it is the key.
     .get("/:id/latest", async ({ params }) => {
-      const row = await artifacts.getLatest(params.id);
+      const row = await store.read((q) => q.artifacts.getLatest(params.id));
       if (!row) throw artifactNotFound();
       return artifactJson(row);
     })
     .get(
       "/:id",
       async ({ params }) => {
-        const row = await artifacts.get(params.id);
+        const row = await store.read((q) => q.artifacts.get(params.id));
         if (!row) throw artifactNotFound();
         return artifactJson(row);
       },
@@ -166,7 +167,7 @@ export function artifactRoutes({ store, clock, config }: AppContext) {
         if (body.data !== undefined) patch.data = body.data;
         if (body.description !== undefined) patch.description = body.description;
         if (body.metadata_ !== undefined) patch.metadata = truncatedMetadata(body.metadata_);
-        if (!(await artifacts.update(params.id, patch, clock.now()))) throw artifactNotFound();
+        if (!(await store.write((tx) => tx.artifacts.update(params.id, patch, clock.now())))) throw artifactNotFound();
         set.status = 204;
       },
       { params: IdParams, body: ArtifactUpdate },
@@ -174,7 +175,7 @@ export function artifactRoutes({ store, clock, config }: AppContext) {
     .delete(
       "/:id",
       async ({ params, set }) => {
-        if (!(await artifacts.delete(params.id))) throw artifactNotFound();
+        if (!(await store.write((tx) => tx.artifacts.delete(params.id)))) throw artifactNotFound();
         set.status = 204;
       },
       { params: IdParams },

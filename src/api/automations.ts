@@ -44,7 +44,6 @@ export function automationJson(row: AutomationRow) {
 const automationNotFound = () => objectNotFound("Automation not found");
 
 export function automationRoutes({ store, clock, config }: AppContext) {
-  const automations = store.automations;
 
   /** The body's trigger and actions checked and completed with Prefect's defaults (422 otherwise). */
   function checked(body: typeof AutomationUpdate.static): NormalizedAutomation {
@@ -64,9 +63,9 @@ export function automationRoutes({ store, clock, config }: AppContext) {
       const jobVariables = action.job_variables as JsonObject | null;
       if (action.type !== "run-deployment" || action.deployment_id == null || jobVariables == null) continue;
       if (!options.emptyCounts && Object.keys(jobVariables).length === 0) continue;
-      const deployment = await store.deployments.get(action.deployment_id as string);
+      const deployment = await store.read((q) => q.deployments.get(action.deployment_id as string));
       if (!deployment) throw notFound("Deployment not found.");
-      const pool = deployment.workPoolName ? store.workPools.poolByNameSync(deployment.workPoolName) : undefined;
+      const pool = deployment.workPoolName ? await store.read((q) => q.workPools.poolByName(deployment.workPoolName!)) : undefined;
       const schema = (pool?.baseJobTemplate as { variables?: unknown } | undefined)?.variables;
       if (!schema || typeof schema !== "object") continue;
       const deploymentVariables = deployment.row.jobVariables ?? {};
@@ -84,7 +83,7 @@ export function automationRoutes({ store, clock, config }: AppContext) {
         const automation = checked(body);
         // Prefect skips an empty `job_variables` on create (but not on replace).
         await checkRunDeploymentJobVariables(automation.actions, { emptyCounts: false });
-        const row = await automations.create({ ...automation, ownerResource: body.owner_resource ?? null }, clock.now());
+        const row = await store.write((tx) => tx.automations.create({ ...automation, ownerResource: body.owner_resource ?? null }, clock.now()));
         set.status = 201;
         return automationJson(row);
       },
@@ -94,24 +93,24 @@ export function automationRoutes({ store, clock, config }: AppContext) {
       "/filter",
       async ({ body }) => {
         const { limit, offset } = paging(body, config.defaultLimit);
-        return (await automations.list(body.automations, body.sort ?? "NAME_ASC", limit, offset)).map(automationJson);
+        return (await store.read((q) => q.automations.list(body.automations, body.sort ?? "NAME_ASC", limit, offset))).map(automationJson);
       },
       { body: Lenient({ automations: Maybe(AutomationFilter), ...LimitOffset, sort: AutomationSortSchema }) },
     )
-    .post("/count", ({ body }) => automations.count(body?.automations), {
+    .post("/count", ({ body }) => store.read((q) => q.automations.count(body?.automations)), {
       // The body may be left out altogether: everything is counted.
       body: t.Optional(Lenient({ automations: Maybe(AutomationFilter) })),
     })
-    .get("/related-to/:resource_id", async ({ params }) => (await automations.relatedTo(params.resource_id)).map(automationJson))
+    .get("/related-to/:resource_id", async ({ params }) => (await store.read((q) => q.automations.relatedTo(params.resource_id))).map(automationJson))
     .delete("/owned-by/:resource_id", async ({ params, set }) => {
-      await automations.deleteOwnedBy(params.resource_id, clock.now());
+      await store.write((tx) => tx.automations.deleteOwnedBy(params.resource_id, clock.now()));
       set.status = 202;
       return null;
     })
     .get(
       "/:id",
       async ({ params }) => {
-        const row = await automations.get(params.id);
+        const row = await store.read((q) => q.automations.get(params.id));
         if (!row) throw automationNotFound();
         return automationJson(row);
       },
@@ -133,7 +132,7 @@ export function automationRoutes({ store, clock, config }: AppContext) {
           ...(body.actions_on_trigger !== undefined && { actionsOnTrigger: automation.actionsOnTrigger }),
           ...(body.actions_on_resolve !== undefined && { actionsOnResolve: automation.actionsOnResolve }),
         };
-        if (!(await automations.update(params.id, patch, clock.now()))) throw automationNotFound();
+        if (!(await store.write((tx) => tx.automations.update(params.id, patch, clock.now())))) throw automationNotFound();
         set.status = 204;
       },
       { params: IdParams, body: AutomationUpdate },
@@ -141,13 +140,13 @@ export function automationRoutes({ store, clock, config }: AppContext) {
     .patch(
       "/:id",
       async ({ params, body, set }) => {
-        const row = await automations.get(params.id);
+        const row = await store.read((q) => q.automations.get(params.id));
         if (!row) throw automationNotFound();
         // Enabling is re-checked against the loop rule, which spares disabled automations.
         const enabled = body.enabled ?? true;
         const loop = runDeploymentLoop({ enabled, trigger: row.trigger, actions: row.actions });
         if (loop) throw validationError([{ type: "value_error", loc: ["body"], msg: `Value error, ${loop}`, input: body }], body);
-        if (!(await automations.update(params.id, body.enabled === undefined ? {} : { enabled }, clock.now()))) throw automationNotFound();
+        if (!(await store.write((tx) => tx.automations.update(params.id, body.enabled === undefined ? {} : { enabled }, clock.now())))) throw automationNotFound();
         set.status = 204;
       },
       { params: IdParams, body: AutomationPartialUpdate },
@@ -155,7 +154,7 @@ export function automationRoutes({ store, clock, config }: AppContext) {
     .delete(
       "/:id",
       async ({ params, set }) => {
-        if (!(await automations.delete(params.id))) throw automationNotFound();
+        if (!(await store.write((tx) => tx.automations.delete(params.id)))) throw automationNotFound();
         set.status = 204;
       },
       { params: IdParams },

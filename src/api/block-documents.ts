@@ -37,7 +37,7 @@ function documentName(body: CreateBody): string {
 /** Each new reference must not make the document (indirectly) reference itself. */
 async function assertNoCycles(store: Store, parentId: string, references: [string, string][]): Promise<void> {
   for (const [, childId] of references) {
-    if (await store.blocks.wouldFormCycle(parentId, childId)) {
+    if (await store.read((q) => q.blocks.wouldFormCycle(parentId, childId))) {
       throw detail(
         400,
         "Cannot create block document reference: it would introduce a cycle into the block_document_reference graph " +
@@ -49,7 +49,7 @@ async function assertNoCycles(store: Store, parentId: string, references: [strin
 
 /** A PATCH may move the document to another schema, but only one of the same block type. */
 async function assertSchemaOfType(store: Store, schemaId: string, blockTypeId: string): Promise<void> {
-  const record = await store.blocks.getSchema(schemaId);
+  const record = await store.read((q) => q.blocks.getSchema(schemaId));
   if (!record) throw detail(400, `Block schema ${schemaId} not found`);
   if (record.schema.blockTypeId !== blockTypeId) {
     throw detail(400, "Must migrate block document to a block schema of the same block type.");
@@ -64,12 +64,14 @@ export function blockDocumentRoutes({ store, clock, config }: AppContext) {
         const name = documentName(body);
         const blockTypeId = canonicalUuid(body.block_type_id);
         // Prefect answers a taken name before looking at the data.
-        if (await store.blocks.documentNameTaken(blockTypeId, name)) throw conflict("Block already exists");
+        if (await store.read((q) => q.blocks.documentNameTaken(blockTypeId, name))) throw conflict("Block already exists");
         const { data, references } = separateReferences((body.data ?? {}) as JsonObject);
-        const id = await store.blocks.createDocument(
-          { name, data, blockSchemaId: canonicalUuid(body.block_schema_id), blockTypeId, isAnonymous: body.is_anonymous ?? false },
-          references,
-          clock.now(),
+        const id = await store.write((tx) =>
+          tx.blocks.createDocument(
+            { name, data, blockSchemaId: canonicalUuid(body.block_schema_id), blockTypeId, isAnonymous: body.is_anonymous ?? false },
+            references,
+            clock.now(),
+          ),
         );
         if (!id) throw conflict("Block already exists");
         set.status = 201;
@@ -82,7 +84,7 @@ export function blockDocumentRoutes({ store, clock, config }: AppContext) {
       "/filter",
       async ({ body }) => {
         const { limit, offset } = paging(body, config.defaultLimit);
-        const ids = await store.blocks.listDocumentIds(body, body.sort ?? "NAME_ASC", { limit, offset });
+        const ids = await store.read((q) => q.blocks.listDocumentIds(body, body.sort ?? "NAME_ASC", { limit, offset }));
         return readBlockDocuments(store, ids, body.include_secrets ?? false);
       },
       {
@@ -94,7 +96,7 @@ export function blockDocumentRoutes({ store, clock, config }: AppContext) {
         }),
       },
     )
-    .post("/count", ({ body }) => store.blocks.countDocuments(body), { body: Lenient(BlockDocumentFilters) })
+    .post("/count", ({ body }) => store.read((q) => q.blocks.countDocuments(body)), { body: Lenient(BlockDocumentFilters) })
     .get(
       "/:id",
       async ({ params, query }) => {
@@ -107,7 +109,7 @@ export function blockDocumentRoutes({ store, clock, config }: AppContext) {
     .patch(
       "/:id",
       async ({ params, body, set }) => {
-        const current = await store.blocks.getDocument(params.id);
+        const current = await store.read((q) => q.blocks.getDocument(params.id));
         if (!current) throw notFound("Block document not found");
         set.status = 204;
         const change = updatedDocumentData(current.document.data, current.schema.fields, {
@@ -120,14 +122,14 @@ export function blockDocumentRoutes({ store, clock, config }: AppContext) {
           await assertSchemaOfType(store, blockSchemaId, current.document.blockTypeId);
         }
         await assertNoCycles(store, params.id, change.references);
-        await store.blocks.updateDocument(params.id, { ...change, blockSchemaId }, clock.now());
+        await store.write((tx) => tx.blocks.updateDocument(params.id, { ...change, blockSchemaId }, clock.now()));
       },
       { params: IdParams, body: BlockDocumentUpdate },
     )
     .delete(
       "/:id",
       async ({ params, set }) => {
-        if (!(await store.blocks.deleteDocument(params.id))) throw notFound("Block document not found");
+        if (!(await store.write((tx) => tx.blocks.deleteDocument(params.id)))) throw notFound("Block document not found");
         set.status = 204;
       },
       { params: IdParams },

@@ -62,7 +62,7 @@ export async function readBlockSchemas(store: Store, records: BlockSchemaRecord[
  */
 export async function readBlockDocuments(store: Store, ids: string[], includeSecrets: boolean) {
   if (ids.length === 0) return [];
-  const graph = await store.blocks.loadDocumentGraph(ids);
+  const graph = await store.read((q) => q.blocks.loadDocumentGraph(ids));
   const stored = new Map([...graph.documents].map(([id, record]) => [id, storedDocument(record)]));
   const readable = schemaFieldsReader(store);
   const roots = ids.flatMap((id) => graph.documents.get(id) ?? []);

@@ -16,7 +16,7 @@ export function blockSchemaRoutes({ store, clock, config }: AppContext) {
       "/",
       async ({ body, set }) => {
         const blockTypeId = canonicalUuid(body.block_type_id);
-        if (!(await store.blocks.getType(blockTypeId))) throw notFound(`Block type ${blockTypeId} not found.`);
+        if (!(await store.read((q) => q.blocks.getType(blockTypeId)))) throw notFound(`Block type ${blockTypeId} not found.`);
         const { record, fields, created } = await registerBlockSchema(
           store,
           {
@@ -37,14 +37,14 @@ export function blockSchemaRoutes({ store, clock, config }: AppContext) {
       "/filter",
       async ({ body }) => {
         const { limit, offset } = paging(body, config.defaultLimit);
-        return readBlockSchemas(store, await store.blocks.listSchemas(body.block_schemas, limit, offset));
+        return readBlockSchemas(store, await store.read((q) => q.blocks.listSchemas(body.block_schemas, limit, offset)));
       },
       { body: Lenient({ block_schemas: Maybe(BlockSchemaFilter), ...LimitOffset }) },
     )
     .get(
       "/checksum/:checksum",
       async ({ params, query }) => {
-        const record = await store.blocks.getSchemaByChecksum(params.checksum, query.version);
+        const record = await store.read((q) => q.blocks.getSchemaByChecksum(params.checksum, query.version));
         if (!record) throw notFound("Block schema not found");
         return blockSchemaJson(record, await schemaFieldsReader(store)(record.schema.fields));
       },
@@ -53,7 +53,7 @@ export function blockSchemaRoutes({ store, clock, config }: AppContext) {
     .get(
       "/:id",
       async ({ params }) => {
-        const record = await store.blocks.getSchema(params.id);
+        const record = await store.read((q) => q.blocks.getSchema(params.id));
         if (!record) throw notFound("Block schema not found");
         return blockSchemaJson(record, await schemaFieldsReader(store)(record.schema.fields));
       },
@@ -62,10 +62,10 @@ export function blockSchemaRoutes({ store, clock, config }: AppContext) {
     .delete(
       "/:id",
       async ({ params, set }) => {
-        const record = await store.blocks.getSchema(params.id);
+        const record = await store.read((q) => q.blocks.getSchema(params.id));
         if (!record) throw notFound("Block schema not found");
         if (record.type.isProtected) throw forbidden("Block schemas for protected block types cannot be deleted.");
-        await store.blocks.deleteSchema(params.id);
+        await store.write((tx) => tx.blocks.deleteSchema(params.id));
         set.status = 204;
       },
       { params: IdParams },
@@ -74,5 +74,5 @@ export function blockSchemaRoutes({ store, clock, config }: AppContext) {
 
 /** GET /block_capabilities/: every capability some schema declares. */
 export function blockCapabilityRoutes({ store }: AppContext) {
-  return new Elysia({ prefix: "/block_capabilities" }).get("/", () => store.blocks.capabilities());
+  return new Elysia({ prefix: "/block_capabilities" }).get("/", () => store.read((q) => q.blocks.capabilities()));
 }

@@ -60,16 +60,18 @@ export function blockTypeRoutes({ store, clock, config }: AppContext) {
         validateBlockType(body);
         // "Prefect" names are reserved for the system block types.
         if (body.name.toLowerCase().startsWith("prefect")) throw forbidden("Block type names beginning with 'Prefect' are reserved.");
-        const row = await store.blocks.createType(
-          {
-            name: body.name,
-            slug: body.slug,
-            logoUrl: body.logo_url ?? null,
-            documentationUrl: body.documentation_url ?? null,
-            description: htmlEscape(body.description),
-            codeExample: htmlEscape(body.code_example),
-          },
-          clock.now(),
+        const row = await store.write((tx) =>
+          tx.blocks.createType(
+            {
+              name: body.name,
+              slug: body.slug,
+              logoUrl: body.logo_url ?? null,
+              documentationUrl: body.documentation_url ?? null,
+              description: htmlEscape(body.description),
+              codeExample: htmlEscape(body.code_example),
+            },
+            clock.now(),
+          ),
         );
         if (!row) throw conflict(`Block type with name "${body.name}" already exists`);
         set.status = 201;
@@ -81,7 +83,7 @@ export function blockTypeRoutes({ store, clock, config }: AppContext) {
       "/filter",
       async ({ body }) => {
         const { limit, offset } = paging(body, config.defaultLimit);
-        const rows = await store.blocks.listTypes({ types: body.block_types, schemas: body.block_schemas }, limit, offset);
+        const rows = await store.read((q) => q.blocks.listTypes({ types: body.block_types, schemas: body.block_schemas }, limit, offset));
         return rows.map(blockTypeJson);
       },
       { body: listBody },
@@ -91,7 +93,7 @@ export function blockTypeRoutes({ store, clock, config }: AppContext) {
       return null;
     })
     .get("/slug/:slug", async ({ params }) => {
-      const row = await store.blocks.getTypeBySlug(params.slug);
+      const row = await store.read((q) => q.blocks.getTypeBySlug(params.slug));
       if (!row) throw notFound("Block type not found");
       return blockTypeJson(row);
     })
@@ -99,10 +101,10 @@ export function blockTypeRoutes({ store, clock, config }: AppContext) {
       "/slug/:slug/block_documents",
       async ({ params, query }) => {
         const includeSecrets = includeSecretsParam(query);
-        const type = await store.blocks.getTypeBySlug(params.slug);
+        const type = await store.read((q) => q.blocks.getTypeBySlug(params.slug));
         if (!type) throw notFound("Block type not found");
         // Unpaged: Prefect returns every (non-anonymous) document of the type.
-        const ids = await store.blocks.listDocumentIds({ block_documents: { block_type_id: { any_: [type.id] } } }, "NAME_ASC");
+        const ids = await store.read((q) => q.blocks.listDocumentIds({ block_documents: { block_type_id: { any_: [type.id] } } }, "NAME_ASC"));
         return readBlockDocuments(store, ids, includeSecrets);
       },
       { query: IncludeSecretsQuery },
@@ -116,7 +118,7 @@ export function blockTypeRoutes({ store, clock, config }: AppContext) {
           block_documents: { name: { any_: [params.block_document_name] }, is_anonymous: null },
           block_types: { slug: { any_: [params.slug] } },
         };
-        const ids = await store.blocks.listDocumentIds(filters, "NAME_ASC", { limit: 1, offset: 0 });
+        const ids = await store.read((q) => q.blocks.listDocumentIds(filters, "NAME_ASC", { limit: 1, offset: 0 }));
         const document = ids[0] ? await readBlockDocument(store, ids[0], includeSecrets) : undefined;
         if (!document) throw notFound("Block document not found");
         return document;
@@ -126,7 +128,7 @@ export function blockTypeRoutes({ store, clock, config }: AppContext) {
     .get(
       "/:id",
       async ({ params }) => {
-        const row = await store.blocks.getType(params.id);
+        const row = await store.read((q) => q.blocks.getType(params.id));
         if (!row) throw notFound("Block type not found");
         return blockTypeJson(row);
       },
@@ -135,10 +137,10 @@ export function blockTypeRoutes({ store, clock, config }: AppContext) {
     .patch(
       "/:id",
       async ({ params, body, set }) => {
-        const row = await store.blocks.getType(params.id);
+        const row = await store.read((q) => q.blocks.getType(params.id));
         if (!row) throw notFound("Block type not found");
         // Updating only on a real change avoids write contention when many clients register the same blocks.
-        if (shouldUpdate(body, row)) await store.blocks.updateType(params.id, typePatch(body), clock.now());
+        if (shouldUpdate(body, row)) await store.write((tx) => tx.blocks.updateType(params.id, typePatch(body), clock.now()));
         set.status = 204;
       },
       { params: IdParams, body: BlockTypeUpdate },
@@ -146,10 +148,10 @@ export function blockTypeRoutes({ store, clock, config }: AppContext) {
     .delete(
       "/:id",
       async ({ params, set }) => {
-        const row = await store.blocks.getType(params.id);
+        const row = await store.read((q) => q.blocks.getType(params.id));
         if (!row) throw notFound("Block type not found");
         if (row.isProtected) throw forbidden("protected block types cannot be deleted.");
-        await store.blocks.deleteType(params.id);
+        await store.write((tx) => tx.blocks.deleteType(params.id));
         set.status = 204;
       },
       { params: IdParams },

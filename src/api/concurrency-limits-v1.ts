@@ -44,16 +44,15 @@ const limitNotFound = () => notFound("Concurrency limit not found");
 const locked = (detail: string, headers: Record<string, string> = {}) => new HttpError(423, { detail }, headers);
 
 export function concurrencyLimitV1Routes({ store, clock, config }: AppContext) {
-  const limits = store.concurrencyLimits;
 
   async function withHolders(rows: ConcurrencyLimitRow[], now: Micros) {
-    const holders = await limits.liveHolders(rows.map((row) => row.id), now);
+    const holders = await store.read((q) => q.concurrencyLimits.liveHolders(rows.map((row) => row.id), now));
     return rows.map((row) => concurrencyLimitJson(row, holders.get(row.id) ?? []));
   }
 
   /** The `tag:` limit with that id or tag; 404 otherwise (v2 limits of other kinds are not v1 limits). */
   async function tagLimit(ref: { id: string } | { tag: string }): Promise<ConcurrencyLimitRow> {
-    const row = await limits.get("id" in ref ? ref : { name: TAG_PREFIX + ref.tag });
+    const row = await store.read((q) => q.concurrencyLimits.get("id" in ref ? ref : { name: TAG_PREFIX + ref.tag }));
     if (!row || !row.name.startsWith(TAG_PREFIX)) throw limitNotFound();
     return row;
   }
@@ -70,15 +69,15 @@ export function concurrencyLimitV1Routes({ store, clock, config }: AppContext) {
       async ({ body, set }) => {
         const now = clock.now();
         const name = TAG_PREFIX + body.tag;
-        const existing = await limits.get({ name });
+        const existing = await store.read((q) => q.concurrencyLimits.get({ name }));
         let row: ConcurrencyLimitRow | undefined;
         if (existing) {
-          await limits.update({ id: existing.id }, { limit: body.concurrency_limit }, now);
-          row = await limits.get({ id: existing.id });
+          await store.write((tx) => tx.concurrencyLimits.update({ id: existing.id }, { limit: body.concurrency_limit }, now));
+          row = await store.read((q) => q.concurrencyLimits.get({ id: existing.id }));
           set.status = 200;
         } else {
           const fields = { name, limit: body.concurrency_limit, active: true, activeSlots: 0, deniedSlots: 0, slotDecayPerSecond: 0 };
-          row = await limits.create(fields, now);
+          row = await store.write((tx) => tx.concurrencyLimits.create(fields, now));
           set.status = 201;
         }
         // Lost a race with a concurrent create or delete of the same tag: Prefect's integrity error.
@@ -92,7 +91,7 @@ export function concurrencyLimitV1Routes({ store, clock, config }: AppContext) {
       "/filter",
       async ({ body }) => {
         const { limit, offset } = paging(body, config.defaultLimit);
-        return withHolders(await limits.listByPrefix(TAG_PREFIX, limit, offset), clock.now());
+        return withHolders(await store.read((q) => q.concurrencyLimits.listByPrefix(TAG_PREFIX, limit, offset)), clock.now());
       },
       { body: Lenient(LimitOffset) },
     )
@@ -100,7 +99,7 @@ export function concurrencyLimitV1Routes({ store, clock, config }: AppContext) {
       "/increment",
       async ({ body }) => {
         const now = clock.now();
-        const byName = new Map((await limits.readByNames(body.names.map((tag) => TAG_PREFIX + tag))).map((row) => [row.name, row]));
+        const byName = new Map((await store.read((q) => q.concurrencyLimits.readByNames(body.names.map((tag) => TAG_PREFIX + tag)))).map((row) => [row.name, row]));
         // In the order asked for, each limit once.
         const named = [...new Set(body.names)].flatMap((tag) => byName.get(TAG_PREFIX + tag) ?? []);
         // A zero limit can never be met: refused before anything is taken, without a Retry-After.
@@ -110,7 +109,7 @@ export function concurrencyLimitV1Routes({ store, clock, config }: AppContext) {
         if (active.length === 0) return [];
         const holder: LeaseHolder = { type: "task_run", id: body.task_run_id };
         const activeIds = active.map((row) => row.id);
-        const lease = await limits.incrementWithLease(activeIds, { resourceIds: activeIds, slots: 1, ttl: V1_LEASE_TTL, holder }, now);
+        const lease = await store.write((tx) => tx.concurrencyLimits.incrementWithLease(activeIds, { resourceIds: activeIds, slots: 1, ttl: V1_LEASE_TTL, holder }, now));
         if (!lease) {
           const full = active.find((row) => activeSlotsAt(row, now) + 1 > row.limit) ?? active[0]!;
           throw locked(`Concurrency limit for the ${tagOf(full)} tag has been reached`, {
@@ -124,11 +123,13 @@ export function concurrencyLimitV1Routes({ store, clock, config }: AppContext) {
     .post(
       "/decrement",
       async ({ body }) => {
-        const named = await limits.readByNames(body.names.map((tag) => TAG_PREFIX + tag));
-        await limits.releaseHolderLeases(
-          named.map((row) => row.id),
-          body.task_run_id,
-          clock.now(),
+        const named = await store.read((q) => q.concurrencyLimits.readByNames(body.names.map((tag) => TAG_PREFIX + tag)));
+        await store.write((tx) =>
+          tx.concurrencyLimits.releaseHolderLeases(
+            named.map((row) => row.id),
+            body.task_run_id,
+            clock.now(),
+          ),
         );
         // Unlike the increment, Prefect answers the full limit names here.
         return named.map((row) => ({ id: row.id, name: row.name, limit: row.limit }));
@@ -141,14 +142,14 @@ export function concurrencyLimitV1Routes({ store, clock, config }: AppContext) {
       async ({ params, body }) => {
         const row = await tagLimit({ tag: params.tag });
         const holders = (body?.slot_override ?? []).map((id): LeaseHolder => ({ type: "task_run", id }));
-        await limits.resetHolders(row.id, holders, V1_LEASE_TTL, clock.now());
+        await store.write((tx) => tx.concurrencyLimits.resetHolders(row.id, holders, V1_LEASE_TTL, clock.now()));
         return null;
       },
       { body: t.Optional(Lenient({ slot_override: Maybe(t.Array(Uuid)) })) },
     )
     .delete("/tag/:tag", async ({ params }) => {
       const row = await tagLimit({ tag: params.tag });
-      await limits.delete({ id: row.id });
+      await store.write((tx) => tx.concurrencyLimits.delete({ id: row.id }));
       return null;
     })
     .get("/:id", ({ params }) => readOne({ id: params.id }), { params: IdParams })
@@ -156,7 +157,7 @@ export function concurrencyLimitV1Routes({ store, clock, config }: AppContext) {
       "/:id",
       async ({ params }) => {
         // By id Prefect deletes whatever global limit that is, not only a `tag:` one.
-        if (!(await limits.delete({ id: params.id }))) throw limitNotFound();
+        if (!(await store.write((tx) => tx.concurrencyLimits.delete({ id: params.id })))) throw limitNotFound();
         return null;
       },
       { params: IdParams },

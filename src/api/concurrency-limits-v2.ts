@@ -186,12 +186,11 @@ const locked = (retryAfter: number) => new HttpError(423, { detail: "Locked" }, 
 const limitNotFound = () => notFound("Concurrency Limit not found");
 
 export function concurrencyLimitV2Routes({ store, clock, config }: AppContext) {
-  const limits = store.concurrencyLimits;
 
   /** Reads and checks the named limits; the increment itself must still win the race for the slots. */
   async function acquirable(body: { names: string[]; slots: number; mode?: ModeName }, leaseDuration?: number) {
     check(body, [bound("slots", body.slots, { gt: 0 }), namesIssue(body.names), leaseDurationIssue(leaseDuration)]);
-    const named = await limits.readByNames(body.names);
+    const named = await store.read((q) => q.concurrencyLimits.readByNames(body.names));
     const active = named.filter((limit) => limit.active);
     checkAcquirable(active, body.slots, body.mode ?? "concurrency");
     return { named, active, activeIds: active.map((limit) => limit.id) };
@@ -200,7 +199,7 @@ export function concurrencyLimitV2Routes({ store, clock, config }: AppContext) {
   /** Counts the denial and answers 423 with the time to wait. */
   async function refuse(active: ConcurrencyLimitRow[], slots: number): Promise<never> {
     const activeIds = active.map((limit) => limit.id);
-    await limits.recordDenied(activeIds, slots, clock.now());
+    await store.write((tx) => tx.concurrencyLimits.recordDenied(activeIds, slots, clock.now()));
     throw locked(retryAfterSeconds(active, slots));
   }
 
@@ -209,16 +208,18 @@ export function concurrencyLimitV2Routes({ store, clock, config }: AppContext) {
       "/",
       async ({ body, set }) => {
         checkLimitFields(body);
-        const row = await limits.create(
-          {
-            name: body.name,
-            limit: body.limit,
-            active: body.active ?? true,
-            activeSlots: body.active_slots ?? 0,
-            deniedSlots: body.denied_slots ?? 0,
-            slotDecayPerSecond: body.slot_decay_per_second ?? 0,
-          },
-          clock.now(),
+        const row = await store.write((tx) =>
+          tx.concurrencyLimits.create(
+            {
+              name: body.name,
+              limit: body.limit,
+              active: body.active ?? true,
+              activeSlots: body.active_slots ?? 0,
+              deniedSlots: body.denied_slots ?? 0,
+              slotDecayPerSecond: body.slot_decay_per_second ?? 0,
+            },
+            clock.now(),
+          ),
         );
         // Prefect lets the unique constraint fail, so the answer is its generic integrity conflict.
         if (!row) throw conflict(INTEGRITY_CONFLICT);
@@ -232,7 +233,7 @@ export function concurrencyLimitV2Routes({ store, clock, config }: AppContext) {
       async ({ body }) => {
         const { limit, offset } = paging(body, config.defaultLimit);
         const now = clock.now();
-        return (await limits.list(limit, offset)).map((row) => globalConcurrencyLimitJson(row, now));
+        return (await store.read((q) => q.concurrencyLimits.list(limit, offset))).map((row) => globalConcurrencyLimitJson(row, now));
       },
       { body: Lenient(LimitOffset) },
     )
@@ -240,7 +241,7 @@ export function concurrencyLimitV2Routes({ store, clock, config }: AppContext) {
       "/increment",
       async ({ body }) => {
         const { named, active, activeIds } = await acquirable(body);
-        if (!(await limits.increment(activeIds, body.slots, clock.now()))) return refuse(active, body.slots);
+        if (!(await store.write((tx) => tx.concurrencyLimits.tryAcquire(activeIds, body.slots, clock.now())))) return refuse(active, body.slots);
         return named.map(minimalJson);
       },
       { body: IncrementBody },
@@ -249,16 +250,18 @@ export function concurrencyLimitV2Routes({ store, clock, config }: AppContext) {
       "/increment-with-lease",
       async ({ body }) => {
         const { named, active, activeIds } = await acquirable(body, body.lease_duration);
-        const lease = await limits.incrementWithLease(
-          activeIds,
-          {
-            // Prefect leases every named limit, inactive ones too, and leases nothing when no name matched.
-            resourceIds: named.map((limit) => limit.id),
-            slots: body.slots,
-            ttl: secondsToMicros(body.lease_duration ?? LEASE_SECONDS.default),
-            holder: body.holder,
-          },
-          clock.now(),
+        const lease = await store.write((tx) =>
+          tx.concurrencyLimits.incrementWithLease(
+            activeIds,
+            {
+              // Prefect leases every named limit, inactive ones too, and leases nothing when no name matched.
+              resourceIds: named.map((limit) => limit.id),
+              slots: body.slots,
+              ttl: secondsToMicros(body.lease_duration ?? LEASE_SECONDS.default),
+              holder: body.holder,
+            },
+            clock.now(),
+          ),
         );
         if (!lease) return refuse(active, body.slots);
         return { lease_id: lease.id, limits: named.map(minimalJson) };
@@ -273,9 +276,9 @@ export function concurrencyLimitV2Routes({ store, clock, config }: AppContext) {
           namesIssue(body.names),
           bound("occupancy_seconds", body.occupancy_seconds, { gt: 0 }),
         ]);
-        const named = await limits.readByNames(body.names);
+        const named = await store.read((q) => q.concurrencyLimits.readByNames(body.names));
         const activeIds = named.filter((limit) => limit.active).map((limit) => limit.id);
-        await limits.decrement(activeIds, body.slots, body.occupancy_seconds ?? null, clock.now());
+        await store.write((tx) => tx.concurrencyLimits.releaseSlots(activeIds, body.slots, clock.now(), body.occupancy_seconds ?? null));
         return named.map(minimalJson);
       },
       { body: DecrementBody },
@@ -284,7 +287,7 @@ export function concurrencyLimitV2Routes({ store, clock, config }: AppContext) {
       "/decrement-with-lease",
       async ({ body, set }) => {
         // An unknown lease is not an error: its slots were already given back.
-        await limits.releaseLease(body.lease_id, clock.now());
+        await store.write((tx) => tx.concurrencyLimits.releaseLease(body.lease_id, clock.now()));
         set.status = 204;
       },
       { body: Lenient({ lease_id: Uuid }) },
@@ -298,7 +301,7 @@ export function concurrencyLimitV2Routes({ store, clock, config }: AppContext) {
           : { type: "uuid_parsing", loc: ["path", "lease_id"], msg: "Input should be a valid UUID", input: params.lease_id };
         check(body, [badId, leaseDurationIssue(body?.lease_duration)]);
         const ttl = secondsToMicros(body?.lease_duration ?? LEASE_SECONDS.default);
-        if (!(await limits.renewLease(canonicalUuid(params.lease_id), ttl, clock.now()))) {
+        if (!(await store.write((tx) => tx.concurrencyLimits.renewLease(canonicalUuid(params.lease_id), ttl, clock.now())))) {
           throw detail(410, "Lease not found - it may have expired or been revoked");
         }
         set.status = 204;
@@ -307,7 +310,7 @@ export function concurrencyLimitV2Routes({ store, clock, config }: AppContext) {
       { body: t.Optional(Lenient({ lease_duration: t.Optional(t.Number()) })) },
     )
     .get("/:id_or_name", async ({ params }) => {
-      const row = await limits.get(limitRef(params.id_or_name));
+      const row = await store.read((q) => q.concurrencyLimits.get(limitRef(params.id_or_name)));
       if (!row) throw limitNotFound();
       return globalConcurrencyLimitJson(row, clock.now());
     })
@@ -315,13 +318,13 @@ export function concurrencyLimitV2Routes({ store, clock, config }: AppContext) {
       "/:id_or_name",
       async ({ params, body, set }) => {
         checkLimitFields(body);
-        if (!(await limits.update(limitRef(params.id_or_name), limitPatch(body), clock.now()))) throw limitNotFound();
+        if (!(await store.write((tx) => tx.concurrencyLimits.update(limitRef(params.id_or_name), limitPatch(body), clock.now())))) throw limitNotFound();
         set.status = 204;
       },
       { body: LimitUpdate },
     )
     .delete("/:id_or_name", async ({ params, set }) => {
-      if (!(await limits.delete(limitRef(params.id_or_name)))) throw limitNotFound();
+      if (!(await store.write((tx) => tx.concurrencyLimits.delete(limitRef(params.id_or_name))))) throw limitNotFound();
       set.status = 204;
     });
 }

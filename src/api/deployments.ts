@@ -88,7 +88,7 @@ export function deploymentRoutes(ctx: AppContext) {
   const sortOf = (sort: DeploymentSort | null | undefined): DeploymentSort => sort ?? "NAME_ASC";
   // the schedule routes word their 404 "Deployment not found." (with the period), the others without
   const read = async (id: string, missing = "Deployment not found") => {
-    const view = await store.deployments.get(id);
+    const view = await store.read((q) => q.deployments.get(id));
     if (!view) throw notFound(missing);
     return view;
   };
@@ -109,7 +109,7 @@ export function deploymentRoutes(ctx: AppContext) {
       async ({ body }) => {
         const { limit, offset } = paging(body, config.defaultLimit);
         const now = clock.now();
-        return (await store.deployments.list(body, sortOf(body.sort), limit, offset)).map((d) => deploymentJson(d, now));
+        return (await store.read((q) => q.deployments.list(body, sortOf(body.sort), limit, offset))).map((d) => deploymentJson(d, now));
       },
       { body: DeploymentListBody },
     )
@@ -117,7 +117,7 @@ export function deploymentRoutes(ctx: AppContext) {
       "/paginate",
       async ({ body }) => {
         const { limit, offset, page } = paging(body, config.defaultLimit);
-        const [views, count] = await Promise.all([store.deployments.list(body, sortOf(body.sort), limit, offset), store.deployments.count(body)]);
+        const [views, count] = await Promise.all([store.read((q) => q.deployments.list(body, sortOf(body.sort), limit, offset)), store.read((q) => q.deployments.count(body))]);
         const now = clock.now();
         return paginated(
           views.map((d) => deploymentJson(d, now)),
@@ -128,13 +128,13 @@ export function deploymentRoutes(ctx: AppContext) {
       },
       { body: DeploymentPageBody },
     )
-    .post("/count", ({ body }) => store.deployments.count(body), { body: DeploymentCountBody })
+    .post("/count", ({ body }) => store.read((q) => q.deployments.count(body)), { body: DeploymentCountBody })
     .post(
       "/bulk_delete",
       async ({ body }) => {
         const limit = body.limit ?? 50;
         if (limit < 1 || limit > 50) throw invalidField(["limit"], "Input should be between 1 and 50", limit, body);
-        return { deleted: await store.deployments.bulkDelete({ deployments: body.deployments }, limit, clock.now()) };
+        return { deleted: await store.write((tx) => tx.deployments.bulkDelete({ deployments: body.deployments }, limit, clock.now())) };
       },
       { body: Lenient({ deployments: Maybe(DeploymentFilter), limit: Maybe(t.Integer()) }) },
     )
@@ -144,11 +144,7 @@ export function deploymentRoutes(ctx: AppContext) {
         const { limit } = paging(body, config.defaultLimit);
         const now = clock.now();
         const before = body.scheduled_before ? parseDateTime(body.scheduled_before) : null;
-        const runs = store.deployments.transaction(() => {
-          const ids = store.deployments.scheduledRunIdsSync(body.deployment_ids, before, limit);
-          store.deployments.markPolledSync(body.deployment_ids, now);
-          return ids.map((id) => store.flowRuns.getSync(id)!);
-        });
+        const runs = await service.scheduledRunsForRunners(body.deployment_ids, before, limit, now);
         return runs.map((r) => flowRunJson(r, now));
       },
       { body: ScheduledRunsBody },
@@ -156,7 +152,7 @@ export function deploymentRoutes(ctx: AppContext) {
     .get(
       "/name/:flow_name/:deployment_name",
       async ({ params }) => {
-        const view = await store.deployments.getByName(params.flow_name, params.deployment_name);
+        const view = await store.read((q) => q.deployments.getByName(params.flow_name, params.deployment_name));
         if (!view) throw notFound("Deployment not found");
         return deploymentJson(view, clock.now());
       },
@@ -173,7 +169,7 @@ export function deploymentRoutes(ctx: AppContext) {
     .delete(
       "/:id",
       async ({ params, set }) => {
-        if (!(await store.deployments.delete(params.id, clock.now()))) throw notFound("Deployment not found");
+        if (!(await store.write((tx) => tx.deployments.delete(params.id, clock.now())))) throw notFound("Deployment not found");
         set.status = 204;
       },
       { params: IdParams },
@@ -212,12 +208,7 @@ export function deploymentRoutes(ctx: AppContext) {
       "/:id/pause_deployment",
       async ({ params, set }) => {
         await read(params.id);
-        // api/deployments.py pause_deployment: paused = True (no PATCH validation), then every auto-scheduled run that never ran goes
-        const now = clock.now();
-        store.deployments.transaction(() => {
-          store.deployments.updateSync(params.id, { paused: true }, now);
-          store.deployments.deleteScheduledRunsSync(params.id, { autoScheduledOnly: true, futureOnly: false }, now);
-        });
+        await service.pause(params.id, clock.now());
         set.status = 204;
       },
       { params: IdParams },
@@ -226,8 +217,7 @@ export function deploymentRoutes(ctx: AppContext) {
       "/:id/resume_deployment",
       async ({ params, set }) => {
         await read(params.id);
-        // api/deployments.py resume_deployment only sets paused = False (its runs are left alone)
-        store.deployments.transaction(() => store.deployments.updateSync(params.id, { paused: false }, clock.now()));
+        await service.resume(params.id, clock.now());
         set.status = 204;
       },
       { params: IdParams },
@@ -239,7 +229,7 @@ export function deploymentRoutes(ctx: AppContext) {
         const now = clock.now();
         const defaults = scheduling.defaultWindow(now);
         const start = body.start_time ? parseDateTime(body.start_time)! : now;
-        scheduling.scheduleSync(
+        await scheduling.schedule(
           [params.id],
           {
             start,
@@ -263,11 +253,7 @@ export function deploymentRoutes(ctx: AppContext) {
         const list = Array.isArray(body) ? body : [body];
         const now = clock.now();
         const inserts = scheduleInserts(list, now, body, (i) => (Array.isArray(body) ? ["body", i] : ["body"]));
-        const rows = store.deployments.transaction(() => {
-          const created = store.deployments.createSchedulesSync(params.id, inserts, now);
-          store.deployments.touchSync(params.id, now);
-          return created;
-        });
+        const rows = await service.createSchedules(params.id, inserts, now);
         set.status = 201;
         return rows.map(deploymentScheduleJson);
       },
@@ -286,14 +272,7 @@ export function deploymentRoutes(ctx: AppContext) {
           if (Array.isArray(parsed)) throw validationError(parsed, body);
           patch.schedule = parsed;
         }
-        const found = store.deployments.transaction(() => {
-          if (!store.deployments.updateScheduleSync(params.id, { id: params.schedule_id }, patch, now)) return false;
-          // future auto-scheduled runs are regenerated from the changed schedule
-          store.deployments.deleteScheduledRunsSync(params.id, { autoScheduledOnly: true, futureOnly: true }, now);
-          store.deployments.touchSync(params.id, now);
-          return true;
-        });
-        if (!found) throw notFound("Schedule not found.");
+        if (!(await service.updateSchedule(params.id, params.schedule_id, patch, now))) throw notFound("Schedule not found.");
         set.status = 204;
       },
       { params: t.Object({ id: Uuid, schedule_id: Uuid }), body: DeploymentScheduleUpdate },
@@ -303,13 +282,7 @@ export function deploymentRoutes(ctx: AppContext) {
       async ({ params, set }) => {
         await readForSchedules(params.id);
         const now = clock.now();
-        const found = store.deployments.transaction(() => {
-          if (!store.deployments.deleteScheduleSync(params.id, params.schedule_id)) return false;
-          // api/deployments.py delete_deployment_schedule: auto_scheduled_only=True, not future_only
-          store.deployments.deleteScheduledRunsSync(params.id, { autoScheduledOnly: true, futureOnly: false }, now);
-          return true;
-        });
-        if (!found) throw notFound("Schedule not found.");
+        if (!(await service.deleteSchedule(params.id, params.schedule_id, now))) throw notFound("Schedule not found.");
         set.status = 204;
       },
       { params: t.Object({ id: Uuid, schedule_id: Uuid }) },

@@ -115,7 +115,7 @@ class Subscription extends Connection {
   }
 
   /** The first message after the handshake: `{"type": "filter", "filter": {...}, "backfill": true}`. */
-  start(socket: SocketLike, message: unknown): void {
+  async start(socket: SocketLike, message: unknown): Promise<void> {
     if (!isJsonObject(message) || message.type !== "filter") {
       socket.close(WS_PROTOCOL_ERROR, "Expected 'filter' message");
       return;
@@ -128,17 +128,27 @@ class Subscription extends Connection {
     const now = this.ctx.clock.now();
     const filter = withOrder(clampSince(eventFilterFromBody(decoded.value, now), now - MAX_BACKFILL_MICROS), "ASC");
     const send = (event: ReceivedEvent) => sendJson(socket, { type: "event", event: eventJson(event) });
-    // Subscribing before the backfill means nothing published from here on is missed; and as the
-    // stored events are read synchronously, no live event can also turn up in the backfill.
+    // Subscribing before the backfill means nothing published from here on is missed. Live
+    // events wait until the backfill is sent, and those it already carried are not sent twice.
+    let arrivedDuringBackfill: ReceivedEvent[] | null = message.backfill === false ? null : [];
     this.unsubscribe = this.ctx.events.subscribe((event) => {
-      if (eventMatches(filter, event)) send(event);
+      if (!eventMatches(filter, event)) return;
+      if (arrivedDuringBackfill) arrivedDuringBackfill.push(event);
+      else send(event);
     });
-    if (message.backfill === false) return;
+    if (!arrivedDuringBackfill) return;
+    const backfilled = new Set<string>();
     for (let offset = 0; ; offset += BACKFILL_PAGE_SIZE) {
-      const page = this.ctx.store.events.query(filter, BACKFILL_PAGE_SIZE, offset);
-      page.forEach(send);
+      const page = await this.ctx.store.read((q) => q.events.query(filter, BACKFILL_PAGE_SIZE, offset));
+      for (const event of page) {
+        backfilled.add(event.id);
+        send(event);
+      }
       if (page.length < BACKFILL_PAGE_SIZE) break;
     }
+    const live = arrivedDuringBackfill;
+    arrivedDuringBackfill = null;
+    for (const event of live) if (!backfilled.has(event.id)) send(event);
   }
 
   override closed(): void {
@@ -156,8 +166,8 @@ export function eventRoutes(ctx: AppContext) {
   const ingesting = new WeakMap<object, Connection>();
   const subscriptions = new WeakMap<object, Subscription>();
 
-  function page(request: Request, filter: EventFilter, count: number, pageSize: number, offset: number) {
-    const rows = store.events.query(filter, Math.max(0, Math.min(pageSize, logicalLimit(filter))), offset);
+  async function page(request: Request, filter: EventFilter, count: number, pageSize: number, offset: number) {
+    const rows = await store.read((q) => q.events.query(filter, Math.max(0, Math.min(pageSize, logicalLimit(filter))), offset));
     return { events: rows.map(eventJson), total: count, next_page: nextPageLink(request, pageToken(filter, count, pageSize, offset)) };
   }
 
@@ -195,7 +205,7 @@ export function eventRoutes(ctx: AppContext) {
       message(ws, message) {
         const subscription = subscriptions.get(ws.raw);
         if (!subscription || subscription.handshake.consume(ws, message) || subscription.subscribed) return;
-        subscription.start(ws, message);
+        subscription.start(ws, message).catch((error) => logger.error("event subscription failed", error));
       },
       close(ws) {
         subscriptions.get(ws.raw)?.closed();
@@ -204,10 +214,10 @@ export function eventRoutes(ctx: AppContext) {
     })
     .post(
       "/filter",
-      ({ body, request }) => {
+      async ({ body, request }) => {
         const filter = eventFilterFromBody(body.filter, clock.now());
         const limit = body.limit ?? PAGE_SIZE;
-        return page(request, filter, store.events.count(filter), limit, 0);
+        return page(request, filter, await store.read((q) => q.events.count(filter)), limit, 0);
       },
       { body: Lenient({ filter: Maybe(EventFilterSchema), limit: Maybe(t.Integer({ minimum: 0, maximum: PAGE_SIZE })) }) },
     )
@@ -222,7 +232,7 @@ export function eventRoutes(ctx: AppContext) {
     )
     .post(
       "/count-by/:countable",
-      ({ params, body }) => {
+      async ({ params, body }) => {
         const countable = params.countable;
         if (!(COUNTABLES as readonly string[]).includes(countable)) {
           throw validationError(
@@ -232,12 +242,12 @@ export function eventRoutes(ctx: AppContext) {
         }
         const now = clock.now();
         const filter = eventFilterFromBody(body.filter, now);
-        if (countable === "event" || countable === "resource") return store.events.countByValue(filter, countable).map(valueCount).map(countJson);
+        if (countable === "event" || countable === "resource") return (await store.read((q) => q.events.countByValue(filter, countable))).map(valueCount).map(countJson);
         // `day` is the legacy spelling of `time` by whole days
         const [unit, interval] = countable === "day" ? (["day", 1] as const) : [body.time_unit ?? "day", body.time_interval ?? 1];
         const problem = bucketsProblem(filter.since, filter.until, unit, interval);
         if (problem) throw detail(422, problem);
-        const counts = store.events.countBySpan(filter, PIVOT, spanMicros(unit, interval));
+        const counts = await store.read((q) => q.events.countBySpan(filter, PIVOT, spanMicros(unit, interval)));
         return timeBuckets(filter.since, filter.until, unit, interval, now, counts).map(countJson);
       },
       {

@@ -94,8 +94,6 @@ export function flowRunRoutes({ store, clock, config }: AppContext) {
             );
           }
         }
-        const queue = body.work_pool_name ? store.workPools.resolveQueueSync(body.work_pool_name, body.work_queue_name ?? null) : null;
-        if (queue && !queue.found) throw notFound(queue.detail);
         const now = clock.now();
         const init = body.state ? stateInit(body.state) : {};
         const nextScheduled = body.next_scheduled_start_time ? parseDateTime(body.next_scheduled_start_time) : null;
@@ -103,7 +101,10 @@ export function flowRunRoutes({ store, clock, config }: AppContext) {
           init.state_details = { ...init.state_details, scheduled_time: nextScheduled };
         }
         const initial = newState(body.state?.type ?? "PENDING", now, init);
-        const result = await store.flowRuns.create(
+        const result = await store.write(function* (tx) {
+          const queue = body.work_pool_name ? yield* tx.workPools.resolveQueue(body.work_pool_name, body.work_queue_name ?? null) : null;
+          if (queue && !queue.found) throw notFound(queue.detail);
+          return yield* tx.flowRuns.create(
           {
             flowId: body.flow_id,
             name: body.name ?? randomRunName(),
@@ -127,6 +128,7 @@ export function flowRunRoutes({ store, clock, config }: AppContext) {
           { force: true, ...versions },
           now,
         );
+        });
         set.status = result.created ? 201 : 200;
         return flowRunJson(result, clock.now());
       },
@@ -136,20 +138,20 @@ export function flowRunRoutes({ store, clock, config }: AppContext) {
       "/filter",
       async ({ body }) => {
         const { limit, offset } = paging(body, config.defaultLimit);
-        const runs = await store.flowRuns.list(body, sortOf(body.sort), limit, offset);
+        const runs = await store.read((q) => q.flowRuns.list(body, sortOf(body.sort), limit, offset));
         const now = clock.now();
         return runs.map((r) => flowRunJson(r, now));
       },
       { body: FlowRunListBody },
     )
-    .post("/count", ({ body }) => store.flowRuns.count(body), { body: RunCountBody })
+    .post("/count", ({ body }) => store.read((q) => q.flowRuns.count(body)), { body: RunCountBody })
     .post(
       "/paginate",
       async ({ body }) => {
         const { limit, offset, page } = paging(body, config.defaultLimit);
         const [runs, count] = await Promise.all([
-          store.flowRuns.list(body, sortOf(body.sort), limit, offset),
-          store.flowRuns.count(body),
+          store.read((q) => q.flowRuns.list(body, sortOf(body.sort), limit, offset)),
+          store.read((q) => q.flowRuns.count(body)),
         ]);
         const now = clock.now();
         return paginated(
@@ -164,7 +166,7 @@ export function flowRunRoutes({ store, clock, config }: AppContext) {
     .post(
       "/lateness",
       async ({ body }) => {
-        const runs = await store.flowRuns.list(body, "ID_DESC", Number.MAX_SAFE_INTEGER, 0);
+        const runs = await store.read((q) => q.flowRuns.list(body, "ID_DESC", Number.MAX_SAFE_INTEGER, 0));
         if (runs.length === 0) return null;
         const now = clock.now();
         return runs.reduce((sum, r) => sum + estimatedStartTimeDelta(r.run, now), 0) / runs.length;
@@ -173,7 +175,7 @@ export function flowRunRoutes({ store, clock, config }: AppContext) {
     )
     .post(
       "/history",
-      ({ body }) => historyResponse(body, (from, to) => store.flowRuns.historyRows(body, from, to), clock.now()),
+      ({ body }) => historyResponse(body, (from, to) => store.read((q) => q.flowRuns.historyRows(body, from, to)), clock.now()),
       { body: HistoryBody },
     )
     .post(
@@ -181,7 +183,7 @@ export function flowRunRoutes({ store, clock, config }: AppContext) {
       async ({ body }) => {
         const limit = body.limit ?? 50;
         if (limit < 1 || limit > 50) throw invalidField(["limit"], "Input should be between 1 and 50", limit, body);
-        return { deleted: await store.flowRuns.bulkDelete({ flow_runs: body.flow_runs }, limit) };
+        return { deleted: await store.write((tx) => tx.flowRuns.bulkDelete({ flow_runs: body.flow_runs }, limit)) };
       },
       { body: Lenient({ flow_runs: Maybe(FlowRunFilter), limit: Maybe(t.Integer()) }) },
     )
@@ -191,11 +193,11 @@ export function flowRunRoutes({ store, clock, config }: AppContext) {
         const versions = requestVersions(headers);
         const limit = body.limit ?? 50;
         if (limit < 1 || limit > 50) throw invalidField(["limit"], "Input should be between 1 and 50", limit, body);
-        const ids = await store.flowRuns.ids({ flow_runs: body.flow_runs }, limit);
+        const ids = await store.read((q) => q.flowRuns.ids({ flow_runs: body.flow_runs }, limit));
         const results = [];
         for (const id of ids) {
           const now = clock.now();
-          const result = await store.flowRuns.setState(id, newState(body.state.type, now, stateInit(body.state)), { force: body.force ?? false, ...versions }, now);
+          const result = await store.write((tx) => tx.flowRuns.setState(id, newState(body.state.type, now, stateInit(body.state)), { force: body.force ?? false, ...versions }, now));
           results.push(
             result
               ? { flow_run_id: id, ...orchestrationResultJson(result) }
@@ -209,7 +211,7 @@ export function flowRunRoutes({ store, clock, config }: AppContext) {
     .get(
       "/:id",
       async ({ params }) => {
-        const run = await store.flowRuns.get(params.id);
+        const run = await store.read((q) => q.flowRuns.get(params.id));
         if (!run) throw notFound("Flow run not found");
         return flowRunJson(run, clock.now());
       },
@@ -230,7 +232,7 @@ export function flowRunRoutes({ store, clock, config }: AppContext) {
         };
         if (body.job_variables != null) {
           // Job variables only change while a deployment run waits to be picked up.
-          const run = await store.flowRuns.get(params.id);
+          const run = await store.read((q) => q.flowRuns.get(params.id));
           if (!run) throw notFound("Flow run not found");
           if (!run.state) throw detail(400, "Flow run state is required to update job variables but none exists");
           if (run.state.type !== "SCHEDULED") {
@@ -238,7 +240,7 @@ export function flowRunRoutes({ store, clock, config }: AppContext) {
           }
           if (!run.run.deploymentId) throw detail(400, "A deployment for the flow run could not be found");
         }
-        if (!(await store.flowRuns.update(params.id, patch, clock.now()))) throw notFound("Flow run not found");
+        if (!(await store.write((tx) => tx.flowRuns.update(params.id, patch, clock.now())))) throw notFound("Flow run not found");
         set.status = 204;
       },
       { params: IdParams, body: FlowRunUpdate },
@@ -246,7 +248,7 @@ export function flowRunRoutes({ store, clock, config }: AppContext) {
     .delete(
       "/:id",
       async ({ params, set }) => {
-        if (!(await store.flowRuns.delete(params.id))) throw notFound("Flow run not found");
+        if (!(await store.write((tx) => tx.flowRuns.delete(params.id)))) throw notFound("Flow run not found");
         set.status = 204;
       },
       { params: IdParams },
@@ -257,7 +259,7 @@ export function flowRunRoutes({ store, clock, config }: AppContext) {
         const versions = requestVersions(headers);
         const now = clock.now();
         const proposed = newState(body.state.type, now, stateInit(body.state));
-        const result = await store.flowRuns.setState(params.id, proposed, { force: body.force ?? false, ...versions }, now);
+        const result = await store.write((tx) => tx.flowRuns.setState(params.id, proposed, { force: body.force ?? false, ...versions }, now));
         if (!result) throw objectNotFound(`Flow run with id ${params.id} not found`);
         set.status = result.state && result.state.timestamp >= now ? 201 : 200;
         return orchestrationResultJson(result);
@@ -269,7 +271,7 @@ export function flowRunRoutes({ store, clock, config }: AppContext) {
       async ({ params, body, set, headers }) => {
         const versions = requestVersions(headers);
         const now = clock.now();
-        const result = await store.flowRuns.resume(params.id, body.run_input ?? null, validateJsonSchema, { force: false, ...versions }, now);
+        const result = await store.write((tx) => tx.flowRuns.resume(params.id, body.run_input ?? null, validateJsonSchema, { force: false, ...versions }, now));
         if (!result) throw objectNotFound(`Flow run with id ${params.id} not found`);
         set.status = result.state && result.state.timestamp >= now ? 201 : 200;
         return orchestrationResultJson(result);
@@ -279,7 +281,7 @@ export function flowRunRoutes({ store, clock, config }: AppContext) {
     .patch(
       "/:id/labels",
       async ({ params, body, set }) => {
-        if (!(await store.flowRuns.mergeLabels(params.id, body, clock.now()))) throw notFound("Flow run not found");
+        if (!(await store.write((tx) => tx.flowRuns.mergeLabels(params.id, body, clock.now())))) throw notFound("Flow run not found");
         set.status = 204;
       },
       { params: IdParams, body: Labels },
@@ -290,7 +292,7 @@ export function flowRunRoutes({ store, clock, config }: AppContext) {
         if (!/^[a-z0-9-]*$/.test(body.key)) {
           throw invalidField(["key"], "Value error, Key must only contain lowercase letters, numbers, and dashes.", body.key, body);
         }
-        const outcome = await store.flowRuns.createInput(params.id, body.key, body.value, body.sender ?? null, clock.now());
+        const outcome = await store.write((tx) => tx.flowRuns.createInput(params.id, body.key, body.value, body.sender ?? null, clock.now()));
         if (outcome === "missing_run") throw notFound("Flow run not found");
         if (outcome === "duplicate") throw conflict("A flow run input with this key already exists.");
         set.status = 201;
@@ -300,7 +302,7 @@ export function flowRunRoutes({ store, clock, config }: AppContext) {
     .post(
       "/:id/input/filter",
       async ({ params, body }) => {
-        const rows = await store.flowRuns.filterInputs(params.id, body.prefix, body.limit ?? 1, body.exclude_keys ?? []);
+        const rows = await store.read((q) => q.flowRuns.filterInputs(params.id, body.prefix, body.limit ?? 1, body.exclude_keys ?? []));
         return rows.map((r) => ({
           id: r.id,
           created: formatDateTime(r.created),
@@ -319,7 +321,7 @@ export function flowRunRoutes({ store, clock, config }: AppContext) {
     .get(
       "/:id/input/:key",
       async ({ params }) => {
-        const row = await store.flowRuns.readInput(params.id, params.key);
+        const row = await store.read((q) => q.flowRuns.readInput(params.id, params.key));
         if (!row) throw notFound("Flow run input not found");
         return new Response(row.value, { headers: { "content-type": "text/plain; charset=utf-8" } });
       },
@@ -328,7 +330,7 @@ export function flowRunRoutes({ store, clock, config }: AppContext) {
     .delete(
       "/:id/input/:key",
       async ({ params, set }) => {
-        if (!(await store.flowRuns.deleteInput(params.id, params.key))) throw notFound("Flow run input not found");
+        if (!(await store.write((tx) => tx.flowRuns.deleteInput(params.id, params.key)))) throw notFound("Flow run input not found");
         set.status = 204;
       },
       { params: t.Object({ id: Uuid, key: t.String() }) },
@@ -336,8 +338,8 @@ export function flowRunRoutes({ store, clock, config }: AppContext) {
     .get(
       "/:id/graph",
       async ({ params }) => {
-        if (!(await store.flowRuns.exists(params.id))) throw objectNotFound(`Flow run with id ${params.id} not found`);
-        const taskRuns = await store.taskRuns.list({ flow_runs: { id: { any_: [params.id] } } }, "ID_DESC", Number.MAX_SAFE_INTEGER, 0);
+        if (!(await store.read((q) => q.flowRuns.exists(params.id)))) throw objectNotFound(`Flow run with id ${params.id} not found`);
+        const taskRuns = await store.read((q) => q.taskRuns.list({ flow_runs: { id: { any_: [params.id] } } }, "ID_DESC", Number.MAX_SAFE_INTEGER, 0));
         return graphV1(taskRuns, clock.now());
       },
       { params: IdParams },
@@ -345,17 +347,17 @@ export function flowRunRoutes({ store, clock, config }: AppContext) {
     .get(
       "/:id/graph-v2",
       async ({ params, query }) => {
-        const current = await store.flowRuns.get(params.id);
+        const current = await store.read((q) => q.flowRuns.get(params.id));
         if (!current) throw notFound("Flow run not found");
-        const taskRuns = await store.taskRuns.list({ flow_runs: { id: { any_: [params.id] } } }, "ID_DESC", MAX_GRAPH_NODES + 1, 0);
+        const taskRuns = await store.read((q) => q.taskRuns.list({ flow_runs: { id: { any_: [params.id] } } }, "ID_DESC", MAX_GRAPH_NODES + 1, 0));
         if (taskRuns.length > MAX_GRAPH_NODES) {
           throw detail(400, `The graph of flow run ${params.id} has more than ${MAX_GRAPH_NODES} nodes.`);
         }
         return graphV2({
           flowRun: current.run,
           taskRuns,
-          subflows: await store.flowRuns.subflowsByParentTask(params.id),
-          states: await store.flowRuns.states(params.id),
+          subflows: await store.read((q) => q.flowRuns.subflowsByParentTask(params.id)),
+          states: await store.read((q) => q.flowRuns.states(params.id)),
           since: query.since ? parseDateTime(query.since)! : Number.MIN_SAFE_INTEGER,
         });
       },
@@ -364,8 +366,8 @@ export function flowRunRoutes({ store, clock, config }: AppContext) {
     .get(
       "/:id/logs/download",
       async ({ params }) => {
-        if (!(await store.flowRuns.exists(params.id))) throw notFound("Flow run not found");
-        const logs = await store.logs.forFlowRun(params.id);
+        if (!(await store.read((q) => q.flowRuns.exists(params.id)))) throw notFound("Flow run not found");
+        const logs = await store.read((q) => q.logs.forFlowRun(params.id));
         const csv = [
           "timestamp,level,flow_run_id,task_run_id,message",
           ...logs.map((l) => [formatDateTime(l.timestamp), l.level, l.flowRunId ?? "", l.taskRunId ?? "", csvField(l.message)].join(",")),

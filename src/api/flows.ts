@@ -37,9 +37,11 @@ export function flowRoutes({ store, clock, config }: AppContext) {
         if (NAME_FORBIDDEN.test(body.name)) {
           throw invalidField(["name"], "Value error, Name cannot contain '/', '%', '&', '>', or '<'.", body.name, body);
         }
-        const { row, created } = await store.flows.upsertByName(
-          { name: body.name, tags: body.tags ?? [], labels: body.labels ?? {} },
-          clock.now(),
+        const { row, created } = await store.write((tx) =>
+          tx.flows.upsertByName(
+            { name: body.name, tags: body.tags ?? [], labels: body.labels ?? {} },
+            clock.now(),
+          ),
         );
         set.status = created ? 201 : 200;
         return flowJson(row);
@@ -50,19 +52,19 @@ export function flowRoutes({ store, clock, config }: AppContext) {
       "/filter",
       async ({ body }) => {
         const { limit, offset } = paging(body, config.defaultLimit);
-        const rows = await store.flows.list(body, body.sort ?? "NAME_ASC", limit, offset);
+        const rows = await store.read((q) => q.flows.list(body, body.sort ?? "NAME_ASC", limit, offset));
         return rows.map(flowJson);
       },
       { body: listBody },
     )
-    .post("/count", ({ body }) => store.flows.count(body), { body: Lenient(filters) })
+    .post("/count", ({ body }) => store.read((q) => q.flows.count(body)), { body: Lenient(filters) })
     .post(
       "/paginate",
       async ({ body }) => {
         const { limit, offset, page } = paging(body, config.defaultLimit);
         const [rows, count] = await Promise.all([
-          store.flows.list(body, body.sort ?? "NAME_ASC", limit, offset),
-          store.flows.count(body),
+          store.read((q) => q.flows.list(body, body.sort ?? "NAME_ASC", limit, offset)),
+          store.read((q) => q.flows.count(body)),
         ]);
         return paginated(rows.map(flowJson), count, limit, page);
       },
@@ -73,14 +75,14 @@ export function flowRoutes({ store, clock, config }: AppContext) {
       async ({ body }) => {
         const limit = body.limit ?? 50;
         if (limit < 1 || limit > 50) throw invalidField(["limit"], "Input should be between 1 and 50", limit, body);
-        return { deleted: await store.flows.bulkDelete(body, limit) };
+        return { deleted: await store.write((tx) => tx.flows.bulkDelete(body, limit)) };
       },
       { body: Lenient({ flows: RunFilters.flows, limit: Maybe(t.Integer()) }) },
     )
     .get(
       "/name/:name",
       async ({ params }) => {
-        const row = await store.flows.getByName(params.name);
+        const row = await store.read((q) => q.flows.getByName(params.name));
         if (!row) throw notFound("Flow not found");
         return flowJson(row);
       },
@@ -88,7 +90,7 @@ export function flowRoutes({ store, clock, config }: AppContext) {
     .get(
       "/:id",
       async ({ params }) => {
-        const row = await store.flows.get(params.id);
+        const row = await store.read((q) => q.flows.get(params.id));
         if (!row) throw notFound("Flow not found");
         return flowJson(row);
       },
@@ -97,7 +99,7 @@ export function flowRoutes({ store, clock, config }: AppContext) {
     .patch(
       "/:id",
       async ({ params, body, set }) => {
-        if (!(await store.flows.update(params.id, body.tags ? { tags: body.tags } : {}, clock.now()))) {
+        if (!(await store.write((tx) => tx.flows.update(params.id, body.tags ? { tags: body.tags } : {}, clock.now())))) {
           throw notFound("Flow not found");
         }
         set.status = 204;
@@ -107,7 +109,7 @@ export function flowRoutes({ store, clock, config }: AppContext) {
     .delete(
       "/:id",
       async ({ params, set }) => {
-        if (!(await store.flows.delete(params.id))) throw notFound("Flow not found");
+        if (!(await store.write((tx) => tx.flows.delete(params.id)))) throw notFound("Flow not found");
         set.status = 204;
       },
       { params: IdParams },

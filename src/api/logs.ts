@@ -72,7 +72,7 @@ export function logRoutes({ store, clock, config }: AppContext) {
     .post(
       "/",
       async ({ body, set }) => {
-        await store.logs.createMany(body.map(toNewLog), clock.now());
+        await store.write((tx) => tx.logs.createMany(body.map(toNewLog), clock.now()));
         set.status = 201;
         return null;
       },
@@ -83,7 +83,7 @@ export function logRoutes({ store, clock, config }: AppContext) {
       async ({ body }) => {
         checkQueryLength(body);
         const { limit, offset } = paging(body, config.defaultLimit);
-        const rows = await store.logs.list(body.logs, body.sort ?? "TIMESTAMP_ASC", limit, offset);
+        const rows = await store.read((q) => q.logs.list(body.logs, body.sort ?? "TIMESTAMP_ASC", limit, offset));
         return rows.map(logJson);
       },
       { body: Lenient({ logs: Maybe(LogFilter), ...LimitOffset, sort: LogSortSchema }) },

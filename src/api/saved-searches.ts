@@ -31,7 +31,7 @@ export function savedSearchRoutes({ store, clock, config }: AppContext) {
       async ({ body, set }) => {
         // Only the model's fields are kept: the unknown keys a filter may carry are dropped.
         const filters = (body.filters ?? []).map(({ object, property, type, operation, value }) => ({ object, property, type, operation, value }));
-        const { row, created } = await store.savedSearches.upsert({ name: body.name, filters }, clock.now());
+        const { row, created } = await store.write((tx) => tx.savedSearches.upsert({ name: body.name, filters }, clock.now()));
         set.status = created ? 201 : 200;
         return savedSearchJson(row);
       },
@@ -41,14 +41,14 @@ export function savedSearchRoutes({ store, clock, config }: AppContext) {
       "/filter",
       async ({ body }) => {
         const { limit, offset } = paging(body, config.defaultLimit);
-        return (await store.savedSearches.list(limit, offset)).map(savedSearchJson);
+        return (await store.read((q) => q.savedSearches.list(limit, offset))).map(savedSearchJson);
       },
       { body: Lenient(LimitOffset) },
     )
     .get(
       "/:id",
       async ({ params }) => {
-        const row = await store.savedSearches.get(params.id);
+        const row = await store.read((q) => q.savedSearches.get(params.id));
         if (!row) throw savedSearchNotFound();
         return savedSearchJson(row);
       },
@@ -57,7 +57,7 @@ export function savedSearchRoutes({ store, clock, config }: AppContext) {
     .delete(
       "/:id",
       async ({ params, set }) => {
-        if (!(await store.savedSearches.delete(params.id))) throw savedSearchNotFound();
+        if (!(await store.write((tx) => tx.savedSearches.delete(params.id)))) throw savedSearchNotFound();
         set.status = 204;
       },
       { params: IdParams },

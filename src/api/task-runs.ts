@@ -82,24 +82,26 @@ export function taskRunRoutes({ store, clock, config }: AppContext) {
         const apiVersion = requestApiVersion(headers);
         const now = clock.now();
         const initial = newState(body.state?.type ?? "PENDING", now, body.state ? stateInit(body.state) : {});
-        const result = await store.taskRuns.create(
-          {
-            id: body.id ?? null,
-            name: body.name ?? randomRunName(),
-            flowRunId: body.flow_run_id ?? null,
-            taskKey: body.task_key,
-            dynamicKey: body.dynamic_key,
-            cacheKey: body.cache_key ?? null,
-            cacheExpiration: body.cache_expiration ? parseDateTime(body.cache_expiration) : null,
-            taskVersion: body.task_version ?? null,
-            empiricalPolicy: taskRunPolicy(body.empirical_policy as JsonObject | undefined) as unknown as JsonObject,
-            tags: body.tags ?? [],
-            labels: body.labels ?? {},
-            taskInputs: (body.task_inputs ?? {}) as JsonObject,
-          },
-          initial,
-          { force: true, apiVersion },
-          now,
+        const result = await store.write((tx) =>
+          tx.taskRuns.create(
+            {
+              id: body.id ?? null,
+              name: body.name ?? randomRunName(),
+              flowRunId: body.flow_run_id ?? null,
+              taskKey: body.task_key,
+              dynamicKey: body.dynamic_key,
+              cacheKey: body.cache_key ?? null,
+              cacheExpiration: body.cache_expiration ? parseDateTime(body.cache_expiration) : null,
+              taskVersion: body.task_version ?? null,
+              empiricalPolicy: taskRunPolicy(body.empirical_policy as JsonObject | undefined) as unknown as JsonObject,
+              tags: body.tags ?? [],
+              labels: body.labels ?? {},
+              taskInputs: (body.task_inputs ?? {}) as JsonObject,
+            },
+            initial,
+            { force: true, apiVersion },
+            now,
+          ),
         );
         set.status = result.created ? 201 : 200;
         return taskRunJson(result, clock.now());
@@ -110,20 +112,20 @@ export function taskRunRoutes({ store, clock, config }: AppContext) {
       "/filter",
       async ({ body }) => {
         const { limit, offset } = paging(body, config.defaultLimit);
-        const runs = await store.taskRuns.list(body, sortOf(body.sort), limit, offset);
+        const runs = await store.read((q) => q.taskRuns.list(body, sortOf(body.sort), limit, offset));
         const now = clock.now();
         return runs.map((r) => taskRunJson(r, now));
       },
       { body: TaskRunListBody },
     )
-    .post("/count", ({ body }) => store.taskRuns.count(body), { body: RunCountBody })
+    .post("/count", ({ body }) => store.read((q) => q.taskRuns.count(body)), { body: RunCountBody })
     .post(
       "/paginate",
       async ({ body }) => {
         const { limit, offset, page } = paging(body, config.defaultLimit);
         const [runs, count] = await Promise.all([
-          store.taskRuns.list(body, sortOf(body.sort), limit, offset),
-          store.taskRuns.count(body),
+          store.read((q) => q.taskRuns.list(body, sortOf(body.sort), limit, offset)),
+          store.read((q) => q.taskRuns.count(body)),
         ]);
         const now = clock.now();
         return paginated(
@@ -137,13 +139,13 @@ export function taskRunRoutes({ store, clock, config }: AppContext) {
     )
     .post(
       "/history",
-      ({ body }) => historyResponse(body, (from, to) => store.taskRuns.historyRows(body, from, to), clock.now()),
+      ({ body }) => historyResponse(body, (from, to) => store.read((q) => q.taskRuns.historyRows(body, from, to)), clock.now()),
       { body: HistoryBody },
     )
     .get(
       "/:id",
       async ({ params }) => {
-        const run = await store.taskRuns.get(params.id);
+        const run = await store.read((q) => q.taskRuns.get(params.id));
         if (!run) throw notFound("Task not found");
         return taskRunJson(run, clock.now());
       },
@@ -152,7 +154,7 @@ export function taskRunRoutes({ store, clock, config }: AppContext) {
     .patch(
       "/:id",
       async ({ params, body, set }) => {
-        if (!(await store.taskRuns.rename(params.id, body.name ?? null, clock.now()))) throw notFound("Task run not found");
+        if (!(await store.write((tx) => tx.taskRuns.rename(params.id, body.name ?? null, clock.now())))) throw notFound("Task run not found");
         set.status = 204;
       },
       { params: IdParams, body: TaskRunUpdate },
@@ -160,7 +162,7 @@ export function taskRunRoutes({ store, clock, config }: AppContext) {
     .delete(
       "/:id",
       async ({ params, set }) => {
-        if (!(await store.taskRuns.delete(params.id))) throw notFound("Task not found");
+        if (!(await store.write((tx) => tx.taskRuns.delete(params.id)))) throw notFound("Task not found");
         set.status = 204;
       },
       { params: IdParams },
@@ -171,7 +173,7 @@ export function taskRunRoutes({ store, clock, config }: AppContext) {
         const apiVersion = requestApiVersion(headers);
         const now = clock.now();
         const proposed = newState(body.state.type, now, stateInit(body.state));
-        const result = await store.taskRuns.setState(params.id, proposed, { force: body.force ?? false, apiVersion }, now);
+        const result = await store.write((tx) => tx.taskRuns.setState(params.id, proposed, { force: body.force ?? false, apiVersion }, now));
         if (!result) throw objectNotFound(`Task run with id ${params.id} not found`);
         set.status = result.state && result.state.timestamp >= now ? 201 : 200;
         return orchestrationResultJson(result);

@@ -38,14 +38,13 @@ function checkIdCount(field: string, ids: string[], body: unknown): void {
 const byId = <V>(ids: string[], value: (id: string) => V): Record<string, V> => Object.fromEntries(ids.map((id) => [id, value(id)]));
 
 export function uiRoutes({ store, clock }: AppContext) {
-  const ui = store.ui;
 
   return new Elysia({ prefix: "/ui" })
     .post(
       "/flows/count-deployments",
       async ({ body }) => {
         checkIdCount("flow_ids", body.flow_ids, body);
-        const counts = await ui.deploymentCounts(body.flow_ids);
+        const counts = await store.read((q) => q.ui.deploymentCounts(body.flow_ids));
         return byId(body.flow_ids, (id) => counts.get(id) ?? 0);
       },
       { body: Lenient({ flow_ids: t.Array(Uuid) }) },
@@ -54,7 +53,7 @@ export function uiRoutes({ store, clock }: AppContext) {
       "/flows/next-runs",
       async ({ body }) => {
         checkIdCount("flow_ids", body.flow_ids, body);
-        const runs = await ui.nextScheduledRuns(body.flow_ids);
+        const runs = await store.read((q) => q.ui.nextScheduledRuns(body.flow_ids));
         return byId(body.flow_ids, (id) => {
           const run = runs.get(id);
           if (!run) return null;
@@ -83,7 +82,7 @@ export function uiRoutes({ store, clock }: AppContext) {
         if (issues.length > 0) throw validationError(issues, body);
         const sort: FlowRunSort = body.sort ?? "EXPECTED_START_TIME_DESC";
         const now = clock.now();
-        const runs = await store.flowRuns.list(body, sort, limit, offset);
+        const runs = await store.read((q) => q.flowRuns.list(body, sort, limit, offset));
         return runs.map(({ run }) => ({
           id: run.id,
           state_type: run.stateType,
@@ -109,7 +108,7 @@ export function uiRoutes({ store, clock }: AppContext) {
       "/flow_runs/count-task-runs",
       async ({ body }) => {
         checkIdCount("flow_run_ids", body.flow_run_ids, body);
-        const counts = await ui.taskRunCounts(body.flow_run_ids);
+        const counts = await store.read((q) => q.ui.taskRunCounts(body.flow_run_ids));
         return byId(body.flow_run_ids, (id) => counts.get(id) ?? 0);
       },
       { body: Lenient({ flow_run_ids: t.Array(Uuid) }) },
@@ -117,7 +116,7 @@ export function uiRoutes({ store, clock }: AppContext) {
     .post(
       "/task_runs/count",
       async ({ body }) => {
-        const counts = await ui.taskRunCountsByState(body ?? {});
+        const counts = await store.read((q) => q.ui.taskRunCountsByState(body ?? {}));
         return Object.fromEntries(COUNTED_STATES.map((state) => [state, counts.get(state) ?? 0]));
       },
       {
@@ -142,7 +141,7 @@ export function uiRoutes({ store, clock }: AppContext) {
         const end = floorToMinute(before != null ? parseDateTime(before)! : clock.now()) + MINUTE - 1;
         const width = (end - start) / DASHBOARD_BUCKETS;
         const buckets = Array.from({ length: DASHBOARD_BUCKETS }, () => ({ completed: 0, failed: 0 }));
-        const starts = await ui.taskRunStarts({
+        const starts = await store.read((q) => q.ui.taskRunStarts({
           flows: body.flows,
           flow_runs: body.flow_runs,
           deployments: body.deployments,
@@ -150,7 +149,7 @@ export function uiRoutes({ store, clock }: AppContext) {
           work_pool_queues: body.work_queues,
           // Only finished task runs count, whatever state filter was sent.
           task_runs: { ...body.task_runs, state: { type: { any_: [...TERMINAL_STATES] } } },
-        });
+        }));
         for (const { startTime, stateType } of starts) {
           const bucket = buckets[Math.floor((startTime - start) / width)];
           if (!bucket) continue;

@@ -67,7 +67,7 @@ export function variableRoutes({ store, clock, config }: AppContext) {
       "/",
       async ({ body, set }) => {
         validateVariable(body);
-        const row = await store.variables.create({ name: body.name, value: body.value, tags: body.tags ?? [] }, clock.now());
+        const row = await store.write((tx) => tx.variables.create({ name: body.name, value: body.value, tags: body.tags ?? [] }, clock.now()));
         if (!row) throw conflict(`A variable with the name '${body.name}' already exists.`);
         set.status = 201;
         return variableJson(row);
@@ -78,18 +78,18 @@ export function variableRoutes({ store, clock, config }: AppContext) {
       "/filter",
       async ({ body }) => {
         const { limit, offset } = paging(body, config.defaultLimit);
-        const rows = await store.variables.list(body.variables, body.sort ?? "NAME_ASC", limit, offset);
+        const rows = await store.read((q) => q.variables.list(body.variables, body.sort ?? "NAME_ASC", limit, offset));
         return rows.map(variableJson);
       },
       { body: Lenient({ variables: Maybe(VariableFilter), ...LimitOffset, sort: VariableSortSchema }) },
     )
-    .post("/count", ({ body }) => store.variables.count(body.variables), {
+    .post("/count", ({ body }) => store.read((q) => q.variables.count(body.variables)), {
       body: Lenient({ variables: Maybe(VariableFilter) }),
     })
     .get(
       "/name/:name",
       async ({ params }) => {
-        const row = await store.variables.getByName(params.name);
+        const row = await store.read((q) => q.variables.getByName(params.name));
         if (!row) throw variableNotFound();
         return variableJson(row);
       },
@@ -97,7 +97,7 @@ export function variableRoutes({ store, clock, config }: AppContext) {
     .get(
       "/:id",
       async ({ params }) => {
-        const row = await store.variables.get(canonicalUuid(params.id));
+        const row = await store.read((q) => q.variables.get(canonicalUuid(params.id)));
         if (!row) throw variableNotFound();
         return variableJson(row);
       },
@@ -107,7 +107,7 @@ export function variableRoutes({ store, clock, config }: AppContext) {
       "/name/:name",
       async ({ params, body, set }) => {
         validateVariable(body);
-        if (!(await store.variables.updateByName(params.name, body, clock.now()))) throw variableNotFound();
+        if (!(await store.write((tx) => tx.variables.updateByName(params.name, body, clock.now())))) throw variableNotFound();
         set.status = 204;
       },
       { body: VariableUpdate },
@@ -116,7 +116,7 @@ export function variableRoutes({ store, clock, config }: AppContext) {
       "/:id",
       async ({ params, body, set }) => {
         validateVariable(body);
-        if (!(await store.variables.update(canonicalUuid(params.id), body, clock.now()))) throw variableNotFound();
+        if (!(await store.write((tx) => tx.variables.update(canonicalUuid(params.id), body, clock.now())))) throw variableNotFound();
         set.status = 204;
       },
       { params: IdParams, body: VariableUpdate },
@@ -124,14 +124,14 @@ export function variableRoutes({ store, clock, config }: AppContext) {
     .delete(
       "/name/:name",
       async ({ params, set }) => {
-        if (!(await store.variables.deleteByName(params.name))) throw variableNotFound();
+        if (!(await store.write((tx) => tx.variables.deleteByName(params.name)))) throw variableNotFound();
         set.status = 204;
       },
     )
     .delete(
       "/:id",
       async ({ params, set }) => {
-        if (!(await store.variables.delete(canonicalUuid(params.id)))) throw variableNotFound();
+        if (!(await store.write((tx) => tx.variables.delete(canonicalUuid(params.id))))) throw variableNotFound();
         set.status = 204;
       },
       { params: IdParams },

@@ -238,16 +238,15 @@ const poolNotFound = (name: string) => notFound(`Work pool "${name}" not found.`
 const queueNotFound = (poolName: string, queueName: string) => notFound(`Work pool queue '${poolName}/${queueName}' not found.`);
 
 export function workPoolRoutes({ store, clock, config }: AppContext) {
-  const pools = store.workPools;
 
   async function requirePool(name: string): Promise<WorkPoolView> {
-    const pool = await pools.getPool(name);
+    const pool = await store.read((q) => q.workPools.getPool(name));
     if (!pool) throw poolNotFound(name);
     return pool;
   }
 
   async function requireQueue(poolName: string, queueName: string): Promise<WorkQueueView> {
-    const queue = await pools.getQueue(poolName, queueName);
+    const queue = await store.read((q) => q.workPools.getQueue(poolName, queueName));
     if (!queue) throw queueNotFound(poolName, queueName);
     return queue;
   }
@@ -265,17 +264,19 @@ export function workPoolRoutes({ store, clock, config }: AppContext) {
         async ({ body, headers, set }) => {
           validateWorkPool(body);
           if (isReserved(body.name)) throw forbidden("Work pools starting with 'Prefect' are reserved for internal use.");
-          const view = await pools.createPool(
-            {
-              name: body.name,
-              description: body.description ?? null,
-              type: body.type ?? AGENT_POOL_TYPE,
-              baseJobTemplate: body.base_job_template ?? {},
-              isPaused: body.is_paused ?? false,
-              concurrencyLimit: body.concurrency_limit ?? null,
-              storageConfiguration: storageConfiguration(body.storage_configuration),
-            },
-            clock.now(),
+          const view = await store.write((tx) =>
+            tx.workPools.createPool(
+              {
+                name: body.name,
+                description: body.description ?? null,
+                type: body.type ?? AGENT_POOL_TYPE,
+                baseJobTemplate: body.base_job_template ?? {},
+                isPaused: body.is_paused ?? false,
+                concurrencyLimit: body.concurrency_limit ?? null,
+                storageConfiguration: storageConfiguration(body.storage_configuration),
+              },
+              clock.now(),
+            ),
           );
           if (!view) throw conflict("A work pool with this name already exists.");
           set.status = 201;
@@ -287,11 +288,11 @@ export function workPoolRoutes({ store, clock, config }: AppContext) {
         "/filter",
         async ({ body, headers }) => {
           const { limit, offset } = paging(body, config.defaultLimit);
-          return (await pools.listPools(body.work_pools, limit, offset)).map(poolJsonFor(headers));
+          return (await store.read((q) => q.workPools.listPools(body.work_pools, limit, offset))).map(poolJsonFor(headers));
         },
         { body: Lenient({ work_pools: Maybe(WorkPoolFilter), ...LimitOffset }) },
       )
-      .post("/count", ({ body }) => pools.countPools(body.work_pools), { body: Lenient({ work_pools: Maybe(WorkPoolFilter) }) })
+      .post("/count", ({ body }) => store.read((q) => q.workPools.countPools(body.work_pools)), { body: Lenient({ work_pools: Maybe(WorkPoolFilter) }) })
       .get("/:name", async ({ params, headers }) => poolJsonFor(headers)(await requirePool(params.name)))
       .patch(
         "/:name",
@@ -304,7 +305,7 @@ export function workPoolRoutes({ store, clock, config }: AppContext) {
             );
           }
           const pool = await requirePool(params.name);
-          await pools.updatePool(pool.row.id, poolPatch(body), clock.now());
+          await store.write((tx) => tx.workPools.updatePool(pool.row.id, poolPatch(body), clock.now()));
           set.status = 204;
         },
         { body: WorkPoolUpdate },
@@ -313,16 +314,17 @@ export function workPoolRoutes({ store, clock, config }: AppContext) {
         if (isReserved(params.name)) {
           throw forbidden("Work pools starting with 'Prefect' are reserved for internal use and can not be deleted.");
         }
-        await pools.deletePool((await requirePool(params.name)).row.id, clock.now());
+        const pool = await requirePool(params.name);
+        await store.write((tx) => tx.workPools.deletePool(pool.row.id, clock.now()));
         set.status = 204;
       })
       .post(
         "/:name/concurrency_status",
         async ({ params, body }) => {
           const { limit, offset, page } = paging(body, config.defaultLimit);
-          const pool = await pools.getPool(params.name);
+          const pool = await store.read((q) => q.workPools.getPool(params.name));
           if (!pool) throw notFound(`Work pool ${pythonRepr(params.name)} not found.`);
-          const status = await pools.poolConcurrency(pool.row.id, limit, offset, body.flow_run_limit ?? DEFAULT_FLOW_RUN_LIMIT);
+          const status = await store.read((q) => q.workPools.poolConcurrency(pool.row.id, limit, offset, body.flow_run_limit ?? DEFAULT_FLOW_RUN_LIMIT));
           const now = clock.now();
           const queues = status.queues.map((queue) => {
             const active = status.slotsByQueue.get(queue.id) ?? 0;
@@ -345,7 +347,7 @@ export function workPoolRoutes({ store, clock, config }: AppContext) {
         "/:name/queues",
         async ({ params, body, set }) => {
           const pool = await requirePool(params.name);
-          const view = await pools.createQueue(pool.row.id, queueInput(body), clock.now());
+          const view = await store.write((tx) => tx.workPools.createQueue(pool.row.id, queueInput(body), clock.now()));
           // Prefect's message is a plain string with the placeholder left in, verbatim.
           if (!view) throw conflict("A work queue with this name already exists in work pool {work_pool_name!r}.");
           set.status = 201;
@@ -358,7 +360,7 @@ export function workPoolRoutes({ store, clock, config }: AppContext) {
         async ({ params, body }) => {
           const { limit, offset } = paging(body, config.defaultLimit);
           const pool = await requirePool(params.name);
-          return (await pools.listQueues(pool.row.id, body.work_queues, limit, offset)).map(workQueueJson);
+          return (await store.read((q) => q.workPools.listQueues(pool.row.id, body.work_queues, limit, offset))).map(workQueueJson);
         },
         { body: Lenient({ work_queues: Maybe(WorkQueueFilter), ...LimitOffset }) },
       )
@@ -368,7 +370,7 @@ export function workPoolRoutes({ store, clock, config }: AppContext) {
         async ({ params, body, set }) => {
           await requirePool(params.name);
           const queue = await requireQueue(params.name, params.queue);
-          await pools.updateQueue(queue.row.id, queuePatch(body), clock.now());
+          await store.write((tx) => tx.workPools.updateQueue(queue.row.id, queuePatch(body), clock.now()));
           set.status = 204;
         },
         { body: WorkQueueUpdate },
@@ -377,7 +379,7 @@ export function workPoolRoutes({ store, clock, config }: AppContext) {
         await requirePool(params.name);
         const queue = await requireQueue(params.name, params.queue);
         // Prefect's foreign key refuses this, and the route then fails with a 500.
-        if ((await pools.deleteQueue(queue.row.id, clock.now())) === "default-queue") throw conflict("Can't delete a pool's default queue.");
+        if ((await store.write((tx) => tx.workPools.deleteQueue(queue.row.id, clock.now()))) === "default-queue") throw conflict("Can't delete a pool's default queue.");
         set.status = 204;
       })
       // ---------------------------------------------------------- workers
@@ -385,7 +387,7 @@ export function workPoolRoutes({ store, clock, config }: AppContext) {
         "/:name/workers/heartbeat",
         async ({ params, body, set }) => {
           const pool = await requirePool(params.name);
-          await pools.heartbeat(pool.row.id, body.name, body.heartbeat_interval_seconds ?? null, clock.now());
+          await store.write((tx) => tx.workPools.heartbeat(pool.row.id, body.name, body.heartbeat_interval_seconds ?? null, clock.now()));
           set.status = 204;
         },
         { body: Heartbeat },
@@ -396,13 +398,13 @@ export function workPoolRoutes({ store, clock, config }: AppContext) {
           const { limit, offset } = paging(body, config.defaultLimit);
           const pool = await requirePool(params.name);
           const now = clock.now();
-          return (await pools.listWorkers(pool.row.id, body.workers, limit, offset)).map((row) => workerJson(row, now));
+          return (await store.read((q) => q.workPools.listWorkers(pool.row.id, body.workers, limit, offset))).map((row) => workerJson(row, now));
         },
         { body: Lenient({ workers: Maybe(WorkerFilter), ...LimitOffset }) },
       )
       .delete("/:name/workers/:worker", async ({ params, set }) => {
         const pool = await requirePool(params.name);
-        if (!(await pools.deleteWorker(pool.row.id, params.worker))) throw notFound("Worker not found.");
+        if (!(await store.write((tx) => tx.workPools.deleteWorker(pool.row.id, params.worker)))) throw notFound("Worker not found.");
         set.status = 204;
       })
   );

@@ -24,13 +24,12 @@ function isHealthy(lateRuns: number, lastPolled: Micros | null, now: Micros): bo
 }
 
 export function workQueueRoutes({ store, clock, config }: AppContext) {
-  const pools = store.workPools;
 
   return new Elysia({ prefix: "/work_queues" })
     .post(
       "/",
       async ({ body, set }) => {
-        const view = await pools.createLegacyQueue(queueInput(body), clock.now());
+        const view = await store.write((tx) => tx.workPools.createLegacyQueue(queueInput(body), clock.now()));
         if (!view) throw conflict("A work queue with this name already exists.");
         set.status = 201;
         return workQueueJson(view);
@@ -41,19 +40,19 @@ export function workQueueRoutes({ store, clock, config }: AppContext) {
       "/filter",
       async ({ body }) => {
         const { limit, offset } = paging(body, config.defaultLimit);
-        return (await pools.listAllQueues(body.work_queues, limit, offset)).map(workQueueJson);
+        return (await store.read((q) => q.workPools.listAllQueues(body.work_queues, limit, offset))).map(workQueueJson);
       },
       { body: Lenient({ work_queues: Maybe(WorkQueueFilter), ...LimitOffset }) },
     )
     .get("/name/:name", async ({ params }) => {
-      const view = await pools.getLegacyQueueByName(params.name);
+      const view = await store.read((q) => q.workPools.getLegacyQueueByName(params.name));
       if (!view) throw queueNotFound();
       return workQueueJson(view);
     })
     .get(
       "/:id",
       async ({ params }) => {
-        const view = await pools.getQueueById(params.id, "legacy");
+        const view = await store.read((q) => q.workPools.getQueueById(params.id, "legacy"));
         if (!view) throw queueNotFound();
         return workQueueJson(view);
       },
@@ -62,7 +61,7 @@ export function workQueueRoutes({ store, clock, config }: AppContext) {
     .patch(
       "/:id",
       async ({ params, body, set }) => {
-        if (!(await pools.updateQueue(params.id, queuePatch(body), clock.now()))) throw notFound(`Work Queue ${params.id} not found`);
+        if (!(await store.write((tx) => tx.workPools.updateQueue(params.id, queuePatch(body), clock.now())))) throw notFound(`Work Queue ${params.id} not found`);
         set.status = 204;
       },
       { params: IdParams, body: WorkQueueUpdate },
@@ -70,7 +69,7 @@ export function workQueueRoutes({ store, clock, config }: AppContext) {
     .delete(
       "/:id",
       async ({ params, set }) => {
-        const outcome = await pools.deleteQueue(params.id, clock.now());
+        const outcome = await store.write((tx) => tx.workPools.deleteQueue(params.id, clock.now()));
         if (outcome === "not-found") throw queueNotFound();
         // Prefect's foreign key from the pool refuses it; the generic integrity answer follows.
         if (outcome === "default-queue") throw conflict(INTEGRITY_CONFLICT);
@@ -82,9 +81,9 @@ export function workQueueRoutes({ store, clock, config }: AppContext) {
       "/:id/concurrency_status",
       async ({ params, body }) => {
         const { limit, offset, page } = paging(body, config.defaultLimit);
-        const queue = await pools.getQueueById(params.id, "legacy");
+        const queue = await store.read((q) => q.workPools.getQueueById(params.id, "legacy"));
         if (!queue) throw notFound("Work queue not found.");
-        const { count, holders } = await pools.queueConcurrency(queue.row, limit, offset);
+        const { count, holders } = await store.read((q) => q.workPools.queueConcurrency(queue.row, limit, offset));
         const now = clock.now();
         const { results, ...pages } = paginated(holders.map((h) => slotHolderJson(h, now)), count, limit, page);
         return { active_slots: count, concurrency_limit: queue.row.concurrencyLimit, flow_runs: results, ...pages };
@@ -94,9 +93,9 @@ export function workQueueRoutes({ store, clock, config }: AppContext) {
     .get(
       "/:id/status",
       async ({ params }) => {
-        const queue = await pools.getQueueById(params.id, "legacy");
+        const queue = await store.read((q) => q.workPools.getQueueById(params.id, "legacy"));
         if (!queue) throw objectNotFound(`Work queue with id ${params.id} not found`);
-        const lateRuns = await pools.lateRunsCount(params.id);
+        const lateRuns = await store.read((q) => q.workPools.lateRunsCount(params.id));
         return {
           healthy: isHealthy(lateRuns, queue.row.lastPolled, clock.now()),
           late_runs_count: lateRuns,

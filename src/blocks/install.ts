@@ -11,16 +11,18 @@ import { registerBlockSchema } from "./registration";
  */
 export async function installSystemBlocks(store: Store, now: Micros): Promise<void> {
   for (const { block_type: type, block_schema: schema } of SYSTEM_BLOCKS) {
-    const row = await store.blocks.upsertProtectedType(
-      {
-        name: type.name,
-        slug: type.slug,
-        logoUrl: type.logo_url,
-        documentationUrl: type.documentation_url,
-        description: htmlEscape(type.description),
-        codeExample: htmlEscape(type.code_example),
-      },
-      now,
+    const row = await store.write((tx) =>
+      tx.blocks.upsertProtectedType(
+        {
+          name: type.name,
+          slug: type.slug,
+          logoUrl: type.logo_url,
+          documentationUrl: type.documentation_url,
+          description: htmlEscape(type.description),
+          codeExample: htmlEscape(type.code_example),
+        },
+        now,
+      ),
     );
     const { fields, capabilities, version } = schema;
     await registerBlockSchema(store, { fields, blockTypeId: row.id, capabilities, version }, now);

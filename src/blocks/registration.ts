@@ -27,9 +27,9 @@ export interface RegisteredSchema {
 
 function catalog(store: Store): SchemaCatalog {
   return {
-    typeBySlug: (slug) => store.blocks.getTypeBySlug(slug),
+    typeBySlug: (slug) => store.read((q) => q.blocks.getTypeBySlug(slug)),
     findSchema: async (checksum, version) => {
-      const record = await store.blocks.getSchemaByChecksum(checksum, version);
+      const record = await store.read((q) => q.blocks.getSchemaByChecksum(checksum, version));
       return record && { checksum: record.schema.checksum, typeSlug: record.type.slug };
     },
   };
@@ -39,7 +39,7 @@ function catalog(store: Store): SchemaCatalog {
 export function schemaFieldsReader(store: Store): (stored: JsonObject) => Promise<JsonObject> {
   const found = new Map<string, Promise<JsonObject | undefined>>();
   const find = (checksum: string) => {
-    if (!found.has(checksum)) found.set(checksum, store.blocks.getSchemaByChecksum(checksum).then((r) => r?.schema.fields));
+    if (!found.has(checksum)) found.set(checksum, store.read((q) => q.blocks.getSchemaByChecksum(checksum)).then((r) => r?.schema.fields));
     return found.get(checksum)!;
   };
   return (stored) => readableSchemaFields(stored, find);
@@ -49,10 +49,10 @@ export function schemaFieldsReader(store: Store): (stored: JsonObject) => Promis
 export async function registerBlockSchema(store: Store, input: BlockSchemaRegistration, now: Micros): Promise<RegisteredSchema> {
   // The server computes the checksum itself, whatever the client thinks it is.
   const checksum = blockSchemaChecksum(input.fields);
-  const existing = await store.blocks.getSchemaByChecksum(checksum, input.version);
+  const existing = await store.read((q) => q.blocks.getSchemaByChecksum(checksum, input.version));
   if (existing) return { record: existing, fields: await schemaFieldsReader(store)(existing.schema.fields), created: false };
   const plan = await planSchemaRegistration({ ...input, checksum }, catalog(store));
-  await store.blocks.createSchemas(plan.schemas, now);
-  const record = (await store.blocks.getSchemaByChecksum(checksum, input.version))!;
+  await store.write((tx) => tx.blocks.createSchemas(plan.schemas, now));
+  const record = (await store.read((q) => q.blocks.getSchemaByChecksum(checksum, input.version)))!;
   return { record, fields: plan.responseFields, created: true };
 }

@@ -2,30 +2,43 @@ import { Database } from "bun:sqlite";
 import { createHash } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
+import { count, type SQL } from "drizzle-orm";
 import { drizzle, type BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
+import type { SQLiteTable } from "drizzle-orm/sqlite-core";
 import type { MigrationMeta } from "drizzle-orm/migrator";
 import { migrations } from "./migrations.generated";
-import type { Outbox } from "./outbox";
 import * as schema from "./schema";
 
 export type SqliteDb = BunSQLiteDatabase<typeof schema> & { $client: Database };
 
-/**
- * Opens (creating if needed) the SQLite database and applies the embedded migrations.
- * Every transaction runs through `outbox`, which publishes the events it staged after commit.
- */
-export function openSqlite(path: string, outbox: Outbox): SqliteDb {
+/** The connections of one SQLite database: every write goes through `writer`; `reader` sees committed data only. */
+export interface SqliteConnections {
+  writer: SqliteDb;
+  /** A second, read-only connection under WAL; the writer itself for `:memory:`, which cannot have two. */
+  reader: SqliteDb;
+}
+
+/** How long opening waits for another process's lock (to migrate); afterwards writes wait without blocking (see Store.write). */
+const OPEN_BUSY_TIMEOUT_MS = 5000;
+
+/** Opens (creating if needed) the SQLite database and applies the embedded migrations. */
+export function openSqlite(path: string): SqliteConnections {
   if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
   const client = new Database(path, { create: true, strict: true });
-  // WAL + NORMAL: an acknowledged commit survives a process crash; busy_timeout
-  // lets a second process (or replica) wait for the write lock instead of failing.
+  // WAL + NORMAL: an acknowledged commit survives a process crash, and readers never wait for the writer.
   client.run("PRAGMA journal_mode = WAL");
   client.run("PRAGMA synchronous = NORMAL");
-  client.run("PRAGMA busy_timeout = 5000");
+  client.run(`PRAGMA busy_timeout = ${OPEN_BUSY_TIMEOUT_MS}`);
   client.run("PRAGMA foreign_keys = ON");
-  const db = drizzle({ client: instrument(client, outbox), schema }) as SqliteDb;
-  migrate(db);
-  return db;
+  const writer = drizzle({ client: withStatementCache(client), schema }) as SqliteDb;
+  migrate(writer);
+  // From here on a busy database must never block the event loop: Store.write retries BEGIN IMMEDIATE on a timer.
+  client.run("PRAGMA busy_timeout = 0");
+  if (path === ":memory:") return { writer, reader: writer };
+  const readClient = new Database(path, { readonly: true, strict: true });
+  readClient.run("PRAGMA busy_timeout = 0");
+  const reader = drizzle({ client: withStatementCache(readClient), schema }) as SqliteDb;
+  return { writer, reader };
 }
 
 /**
@@ -33,42 +46,15 @@ export function openSqlite(path: string, outbox: Outbox): SqliteDb {
  * Database.query(), bun's per-SQL-text statement cache, means a query shape is
  * compiled by SQLite once per connection instead of once per request.
  * (Statements run to completion synchronously, so sharing one is safe.)
- *
- * Drizzle's `db.transaction` and the repositories' `$client.transaction` both come
- * through `transaction`, so wrapping it here lets the outbox see every commit and rollback.
  */
-function instrument(client: Database, outbox: Outbox): Database {
+function withStatementCache(client: Database): Database {
   return new Proxy(client, {
     get(target, prop) {
       if (prop === "prepare") return (sql: string) => target.query(sql);
-      if (prop === "transaction") {
-        return <A extends unknown[], T>(body: (...args: A) => T) => observed(target.transaction(body) as Transaction<A, T>, outbox);
-      }
       const value = Reflect.get(target, prop, target);
       return typeof value === "function" ? value.bind(target) : value;
     },
   });
-}
-
-/** What bun's Database.transaction returns: the function, also with each BEGIN variant. */
-interface Transaction<A extends unknown[], T> {
-  (...args: A): T;
-  deferred(...args: A): T;
-  immediate(...args: A): T;
-  exclusive(...args: A): T;
-}
-
-/** The same transaction function (and its BEGIN DEFERRED/IMMEDIATE/EXCLUSIVE variants), run through the outbox. */
-function observed<A extends unknown[], T>(transaction: Transaction<A, T>, outbox: Outbox): Transaction<A, T> {
-  const wrap =
-    (run: (...args: A) => T) =>
-    (...args: A): T =>
-      outbox.runTransaction(() => run(...args));
-  return Object.assign(wrap(transaction), {
-    deferred: wrap(transaction.deferred),
-    immediate: wrap(transaction.immediate),
-    exclusive: wrap(transaction.exclusive),
-  }) as Transaction<A, T>;
 }
 
 function migrate(db: SqliteDb): void {
@@ -81,4 +67,9 @@ function migrate(db: SqliteDb): void {
   // What drizzle-orm/bun-sqlite/migrator does after reading the folder; the dialect and session are not in its public types.
   const internals = db as unknown as { dialect: { migrate(m: MigrationMeta[], s: unknown, c: object): void }; session: unknown };
   internals.dialect.migrate(metas, internals.session, { migrationsFolder: "(embedded)" });
+}
+
+/** `count(*)` of the rows of `table` matching `where`, synchronously (Drizzle's `$count` is awaitable only). */
+export function countWhere(db: SqliteDb, table: SQLiteTable, where: SQL | undefined): number {
+  return db.select({ n: count() }).from(table).where(where).get()!.n;
 }

@@ -1,9 +1,13 @@
 /**
- * The data layer: every repository over one database. Routes and services talk
- * to a Store and never see SQL; a PostgreSQL Store would offer the same shape.
+ * The data layer: every repository over one database, and the only place that
+ * opens transactions. Code outside `src/db` reads with `store.read(q => ...)` and
+ * writes with `store.write(function* (tx) { ... })`; a PostgreSQL Store would
+ * offer the same shape.
  */
-import { openSqlite, type SqliteDb } from "./client";
-import { Outbox } from "./outbox";
+import { SQLiteError } from "bun:sqlite";
+import type { Event } from "../events/model";
+import { openSqlite, type SqliteConnections, type SqliteDb } from "./client";
+import { StoreBusyError, StoreConflictError, StoreUnavailableError } from "./errors";
 import { ArtifactRepository } from "./repos/artifacts";
 import { AutomationRepository } from "./repos/automations";
 import { BlockRepository } from "./repos/blocks";
@@ -21,8 +25,10 @@ import { ServerEvents } from "./repos/server-events";
 import { RunTransitions } from "./repos/transitions";
 import { VariableRepository } from "./repos/variables";
 import { WorkPoolRepository } from "./repos/work-pools";
+import { complete, AsyncLock, TransactionEvents, type EventSink, type EventStaging, type Op } from "./unit-of-work";
 
-export class Store {
+/** Every repository over one connection: what a read body is handed. */
+export class Repositories {
   readonly configuration: ConfigurationRepository;
   readonly flows: FlowRepository;
   readonly flowRuns: FlowRunRepository;
@@ -41,12 +47,8 @@ export class Store {
   /** Server-emitted events, staged by writes and published after they commit. */
   readonly serverEvents: ServerEvents;
 
-  constructor(
-    readonly db: SqliteDb,
-    /** Every transaction of `db` runs through it (see openSqlite). */
-    readonly outbox: Outbox,
-  ) {
-    this.serverEvents = new ServerEvents(db, outbox);
+  constructor(db: SqliteDb, staging: EventStaging) {
+    this.serverEvents = new ServerEvents(db, staging);
     this.configuration = new ConfigurationRepository(db);
     this.flows = new FlowRepository(db);
     this.deployments = new DeploymentRepository(db, this.serverEvents);
@@ -64,16 +66,139 @@ export class Store {
     this.ui = new UiQueries(db);
     this.events = new EventRepository(db);
   }
+}
 
-  static open(path: string): Store {
-    const outbox = new Outbox();
-    return new Store(openSqlite(path, outbox), outbox);
+/** What a write body is handed: the repositories inside the transaction, and its outbox. */
+export interface WriteTx extends Repositories, EventStaging {}
+
+class SqliteWriteTx extends Repositories implements WriteTx {
+  constructor(
+    db: SqliteDb,
+    private readonly outbox: TransactionEvents,
+  ) {
+    super(db, outbox);
+  }
+
+  stage(...events: Event[]): void {
+    this.outbox.stage(...events);
+  }
+}
+
+export interface StoreOptions {
+  /** How long a write waits for another process's write lock before answering busy (503). */
+  busyTimeoutMs?: number;
+}
+
+/** Prefect's PREFECT_SERVER_DATABASE_TIMEOUT default. */
+const DEFAULT_BUSY_TIMEOUT_MS = 10_000;
+/** The longest pause between two attempts at a lock another process holds. */
+const MAX_BUSY_PAUSE_MS = 25;
+
+export class Store {
+  private readonly writeLock = new AsyncLock();
+  private readonly outbox = new TransactionEvents();
+  private readonly writeTx: SqliteWriteTx;
+  private readonly readRepos: Repositories;
+  private sink: EventSink = () => {};
+  private readonly busyTimeoutMs: number;
+  private closed = false;
+
+  private constructor(
+    private readonly connections: SqliteConnections,
+    options: StoreOptions,
+  ) {
+    this.busyTimeoutMs = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
+    this.writeTx = new SqliteWriteTx(connections.writer, this.outbox);
+    this.readRepos = connections.reader === connections.writer ? this.writeTx : new Repositories(connections.reader, this.outbox);
+  }
+
+  static open(path: string, options: StoreOptions = {}): Store {
+    return new Store(openSqlite(path), options);
+  }
+
+  /** The write connection's Drizzle handle, for tests that arrange rows directly. */
+  get db(): SqliteDb {
+    return this.connections.writer;
+  }
+
+  /** Where committed events go (the event bus). Until connected they are dropped: nobody is listening. */
+  publishTo(sink: EventSink): void {
+    this.sink = sink;
+  }
+
+  /** Runs a read against committed data. */
+  async read<T>(body: (q: Repositories) => Op<T>): Promise<T> {
+    const deadline = performance.now() + this.busyTimeoutMs;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        this.ensureOpen();
+        return complete(body(this.readRepos));
+      } catch (error) {
+        if (!isBusy(error)) throw driverNeutral(error);
+        await this.pauseOrGiveUp(deadline, attempt);
+      }
+    }
+  }
+
+  /**
+   * Runs `body` as one transaction: writes are serialised (one at a time per process,
+   * `BEGIN IMMEDIATE` against other processes), the events it staged are published
+   * after COMMIT, and a throw rolls back every write and drops every staged event.
+   */
+  async write<T>(body: (tx: WriteTx) => Op<T>): Promise<T> {
+    if (!this.writeLock.tryAcquire()) await this.writeLock.acquire();
+    let result: T;
+    let committed: Event[];
+    try {
+      await this.beginImmediate();
+      const writer = this.connections.writer.$client;
+      this.outbox.begin();
+      try {
+        result = complete(body(this.writeTx));
+        writer.run("COMMIT");
+        committed = this.outbox.end(true);
+      } catch (error) {
+        this.outbox.end(false);
+        if (writer.inTransaction) writer.run("ROLLBACK");
+        throw driverNeutral(error);
+      }
+    } finally {
+      this.writeLock.release();
+    }
+    if (committed.length > 0) this.sink(committed);
+    return result;
+  }
+
+  /** BEGIN IMMEDIATE; while another process holds the write lock, retries on a timer so the event loop stays free. */
+  private async beginImmediate(): Promise<void> {
+    const deadline = performance.now() + this.busyTimeoutMs;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        this.ensureOpen();
+        this.connections.writer.$client.run("BEGIN IMMEDIATE");
+        return;
+      } catch (error) {
+        if (!isBusy(error)) throw driverNeutral(error);
+        await this.pauseOrGiveUp(deadline, attempt);
+      }
+    }
+  }
+
+  private async pauseOrGiveUp(deadline: number, attempt: number): Promise<void> {
+    const pause = Math.min(MAX_BUSY_PAUSE_MS, 2 ** attempt);
+    if (performance.now() + pause > deadline) throw new StoreBusyError(1);
+    await Bun.sleep(pause);
+  }
+
+  private ensureOpen(): void {
+    if (this.closed) throw new StoreUnavailableError("the database is closed");
   }
 
   /** True when the database answers a trivial query (for /ready). */
   isReachable(): boolean {
     try {
-      this.db.$client.query("SELECT 1").get();
+      this.ensureOpen();
+      this.connections.reader.$client.query("SELECT 1").get();
       return true;
     } catch {
       return false;
@@ -81,6 +206,21 @@ export class Store {
   }
 
   close(): void {
-    this.db.$client.close();
+    if (this.closed) return;
+    this.closed = true;
+    if (this.connections.reader !== this.connections.writer) this.connections.reader.$client.close();
+    this.connections.writer.$client.close();
   }
+}
+
+function isBusy(error: unknown): boolean {
+  return error instanceof SQLiteError && (error.code === "SQLITE_BUSY" || error.code === "SQLITE_LOCKED");
+}
+
+/** SQLite's errors as the data layer's own; anything else (a domain error thrown by a body) passes through. */
+function driverNeutral(error: unknown): unknown {
+  if (!(error instanceof SQLiteError)) return error;
+  if (error.code?.startsWith("SQLITE_CONSTRAINT")) return new StoreConflictError(error.message);
+  if (isBusy(error)) return new StoreBusyError(1);
+  return error;
 }

@@ -24,7 +24,7 @@ export async function createFlowRunFromDeployment(
   apiVersion: string | null,
   options: { bulk?: boolean } = {},
 ): Promise<{ run: FlowRunWithState; created: boolean }> {
-  const view = await store.deployments.get(deploymentId);
+  const view = await store.read((q) => q.deployments.get(deploymentId));
   if (!view) throw notFound("Deployment not found");
   const { row } = view;
   // the request's parameters are laid over the deployment's
@@ -42,23 +42,25 @@ export async function createFlowRunFromDeployment(
     if (failure) throw conflict(options.bulk ? `Parameter validation failed: ${failure}` : `Error creating flow run: ${failure}`);
   }
   const now = clock.now();
-  let queue = { id: row.workQueueId, name: view.workQueueName };
-  if (body.work_queue_name) {
-    if (!view.workPoolName) {
-      throw detail(
-        400,
-        options.bulk
-          ? `Cannot create flow run in work queue ${body.work_queue_name} because deployment is not associated with a work pool.`
-          : `Cannot create flow run in work queue ${body.work_queue_name} because deployment ${deploymentId} is not associated with a work pool. Please remove work_pool_name and try again.`,
-      );
-    }
-    const resolved = store.workPools.resolveQueueSync(view.workPoolName, body.work_queue_name, now);
-    if (!resolved.found) throw notFound(resolved.detail);
-    queue = { id: resolved.queueId, name: resolved.queueName };
+  const poolName = view.workPoolName;
+  if (body.work_queue_name && !poolName) {
+    throw detail(
+      400,
+      options.bulk
+        ? `Cannot create flow run in work queue ${body.work_queue_name} because deployment is not associated with a work pool.`
+        : `Cannot create flow run in work queue ${body.work_queue_name} because deployment ${deploymentId} is not associated with a work pool. Please remove work_pool_name and try again.`,
+    );
   }
   // a deployment run waits for its worker: SCHEDULED (now) unless told otherwise
   const initial = newState(body.state?.type ?? "SCHEDULED", now, body.state ? stateInit(body.state) : {});
-  const { created, ...run } = await store.flowRuns.create(
+  const { created, ...run } = await store.write(function* (tx) {
+    let queue = { id: row.workQueueId, name: view.workQueueName };
+    if (body.work_queue_name && poolName) {
+      const resolved = yield* tx.workPools.resolveQueue(poolName, body.work_queue_name, now);
+      if (!resolved.found) throw notFound(resolved.detail);
+      queue = { id: resolved.queueId, name: resolved.queueName };
+    }
+    return yield* tx.flowRuns.create(
     {
       flowId: row.flowId,
       name: body.name ?? randomRunName(),
@@ -82,5 +84,6 @@ export async function createFlowRunFromDeployment(
     { force: true, apiVersion },
     now,
   );
+  });
   return { run, created };
 }

@@ -5,7 +5,9 @@
  */
 import type { ServiceSettings } from "../config";
 import type { ScheduledRunInsert } from "../db/repos/flow-runs";
-import type { Store } from "../db/store";
+import type { DeploymentView } from "../db/repos/deployments";
+import type { Store, WriteTx } from "../db/store";
+import type { Op } from "../db/unit-of-work";
 import type { Logger } from "../logger";
 import type { JsonObject } from "../lib/json";
 import { randomRunName } from "../lib/names";
@@ -57,9 +59,7 @@ export class DeploymentScheduling {
   }
 
   /** The runs a deployment's active schedules call for in the window (nothing is written). */
-  generateRunsSync(deploymentId: string, window: GenerationWindow, now: Micros, autoScheduled = true): ScheduledRunInsert[] {
-    const view = this.store.deployments.getSync(deploymentId);
-    if (!view) return [];
+  generateRuns(view: DeploymentView, window: GenerationWindow, now: Micros, autoScheduled = true): ScheduledRunInsert[] {
     const { row } = view;
     const labels: JsonObject = { ...row.labels, "prefect.flow.id": row.flowId, "prefect.deployment.id": row.id };
     const runs: ScheduledRunInsert[] = [];
@@ -70,7 +70,7 @@ export class DeploymentScheduling {
         dates = getDates(model, { n: window.maxRuns, start: window.start, end: window.end });
       } catch (error) {
         // one broken schedule must not stop the others (Prefect logs and moves on)
-        this.logger.error(`Error scheduling deployment ${deploymentId}`, error);
+        this.logger.error(`Error scheduling deployment ${row.id}`, error);
         continue;
       }
       const enough = dates.findIndex((d, i) => i + 1 >= window.minRuns && d >= window.start + window.minTime);
@@ -105,10 +105,16 @@ export class DeploymentScheduling {
   }
 
   /** Generates and inserts runs for these deployments in one transaction; returns how many were new. */
-  scheduleSync(deploymentIds: string[], window: GenerationWindow, now: Micros): number {
-    return this.store.deployments.transaction(() => {
-      const runs = deploymentIds.flatMap((id) => this.generateRunsSync(id, window, now));
-      return this.store.flowRuns.insertScheduledSync(runs, now).length;
-    });
+  schedule(deploymentIds: string[], window: GenerationWindow, now: Micros): Promise<number> {
+    return this.store.write((tx) => this.scheduleIn(tx, deploymentIds, window, now));
+  }
+
+  private *scheduleIn(tx: WriteTx, deploymentIds: string[], window: GenerationWindow, now: Micros): Op<number> {
+    const runs: ScheduledRunInsert[] = [];
+    for (const id of deploymentIds) {
+      const view = yield* tx.deployments.get(id);
+      if (view) runs.push(...this.generateRuns(view, window, now));
+    }
+    return (yield* tx.flowRuns.insertScheduled(runs, now)).length;
   }
 }

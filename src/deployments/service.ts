@@ -6,7 +6,10 @@
 import type { Static } from "elysia";
 import { conflict, detail, notFound, validationError, type ValidationIssue } from "../api/errors";
 import type { AppContext } from "../context";
-import type { DeploymentValues, ScheduleInsert, SchedulePatch } from "../db/repos/deployments";
+import type { DeploymentScheduleRow, DeploymentValues, ScheduleInsert, SchedulePatch } from "../db/repos/deployments";
+import type { FlowRunWithState } from "../db/repos/flow-runs";
+import type { WriteTx } from "../db/store";
+import type { Op } from "../db/unit-of-work";
 import type { JsonObject, JsonValue } from "../lib/json";
 import { validateJsonSchema } from "../lib/json-schema";
 import type { Micros } from "../lib/time";
@@ -94,39 +97,40 @@ export class DeploymentService {
       const failure = validateJsonSchema(body.parameters, body.parameter_openapi_schema, { ignoreRequired: true });
       if (failure) throw validationError([{ type: "value_error", loc: ["body"], msg: `Value error, ${failure}`, input: body }], body);
     }
-    const { deployments } = this.store;
-    return deployments.transaction(() => {
-      if (body.work_pool_name && body.work_pool_name !== DEFAULT_AGENT_POOL) {
-        this.requirePoolAndValidJobVariables(body.work_pool_name, body.job_variables, "creating");
-      }
-      if (body.global_concurrency_limit_id && !deployments.concurrencyLimitExistsSync(body.global_concurrency_limit_id)) {
-        throw notFound("Concurrency limit not found");
-      }
-      this.requireBlockDocument(body.infrastructure_document_id, "infrastructure block");
-      this.requireBlockDocument(body.storage_document_id, "storage block");
-      const queue = this.queueFor(body.work_pool_name, body.work_queue_name, now);
-      const values: DeploymentValues = {
-        ...this.commonValues(body),
-        ...(queue && { workQueueId: queue.id }),
-        ...(queue?.name != null && body.work_queue_name == null && body.work_pool_name != null && { workQueueName: queue.name }),
-        labels: { ...(deployments.flowLabelsSync(body.flow_id) ?? {}), "prefect.flow.id": body.flow_id, ...(body.labels ?? {}) },
-      };
-      const existing = deployments.idByNameSync(body.flow_id, body.name);
-      const before = existing ? this.store.serverEvents.deploymentSnapshot(existing) : null;
-      const result = deployments.upsertSync(body.flow_id, body.name, values, now);
-      deployments.deleteScheduledRunsSync(result.id, { autoScheduledOnly: true, futureOnly: true }, now);
-      deployments.replaceSchedulesSync(result.id, schedules, now);
-      if (body.concurrency_limit !== undefined) deployments.setConcurrencyLimitSync(result.id, body.concurrency_limit, now);
-      this.store.serverEvents.deploymentWritten(result.id, before, now);
-      return result;
-    });
+    return this.store.write((tx) => this.upsertIn(tx, body, schedules, now));
+  }
+
+  private *upsertIn(tx: WriteTx, body: CreateBody, schedules: ScheduleInsert[], now: Micros): Op<{ id: string; created: boolean }> {
+    if (body.work_pool_name && body.work_pool_name !== DEFAULT_AGENT_POOL) {
+      yield* this.requirePoolAndValidJobVariables(tx, body.work_pool_name, body.job_variables, "creating");
+    }
+    if (body.global_concurrency_limit_id && !(yield* tx.deployments.concurrencyLimitExists(body.global_concurrency_limit_id))) {
+      throw notFound("Concurrency limit not found");
+    }
+    yield* this.requireBlockDocument(tx, body.infrastructure_document_id, "infrastructure block");
+    yield* this.requireBlockDocument(tx, body.storage_document_id, "storage block");
+    const queue = yield* this.queueFor(tx, body.work_pool_name, body.work_queue_name, now);
+    const flowLabels = yield* tx.deployments.flowLabels(body.flow_id);
+    const values: DeploymentValues = {
+      ...this.commonValues(body),
+      ...(queue && { workQueueId: queue.id }),
+      ...(queue?.name != null && body.work_queue_name == null && body.work_pool_name != null && { workQueueName: queue.name }),
+      labels: { ...(flowLabels ?? {}), "prefect.flow.id": body.flow_id, ...(body.labels ?? {}) },
+    };
+    const existing = yield* tx.deployments.idByName(body.flow_id, body.name);
+    const before = existing ? yield* tx.serverEvents.deploymentSnapshot(existing) : null;
+    const result = yield* tx.deployments.upsert(body.flow_id, body.name, values, now);
+    yield* tx.deployments.deleteScheduledRuns(result.id, { autoScheduledOnly: true, futureOnly: true }, now);
+    yield* tx.deployments.replaceSchedules(result.id, schedules, now);
+    if (body.concurrency_limit !== undefined) yield* tx.deployments.setConcurrencyLimit(result.id, body.concurrency_limit, now);
+    yield* tx.serverEvents.deploymentWritten(result.id, before, now);
+    return result;
   }
 
   /** PATCH: only the keys present are applied; schedules with slugs are patched in place. */
   async update(id: string, body: UpdateBody): Promise<void> {
     const now = this.ctx.clock.now();
-    const { deployments } = this.store;
-    const existing = await deployments.get(id);
+    const existing = await this.store.read((q) => q.deployments.get(id));
     if (!existing) throw notFound("Deployment not found.");
     const plan = this.schedulePlan(existing.schedules.map((s) => s.slug), body.schedules, now, body);
     if (body.concurrency_limit && body.global_concurrency_limit_id) {
@@ -150,28 +154,30 @@ export class DeploymentService {
       const failure = validateJsonSchema(parameters, schema, { ignoreRequired: true });
       if (failure) throw conflict(`Error updating deployment: ${failure}`);
     }
-    deployments.transaction(() => {
-      if (body.work_pool_name) this.requirePoolAndValidJobVariables(body.work_pool_name, body.job_variables, "updating");
-      if (body.global_concurrency_limit_id && !deployments.concurrencyLimitExistsSync(body.global_concurrency_limit_id)) {
-        throw notFound("Concurrency limit not found");
-      }
-      const values: DeploymentValues = this.commonValues(body);
-      if (body.work_pool_name) {
-        values.workQueueId = this.queueFor(body.work_pool_name, body.work_queue_name, now)!.id;
-      } else if (body.work_pool_name === null) {
-        values.workQueueId = null;
-      } else if (body.work_queue_name) {
-        values.workQueueId = this.store.workPools.ensureLegacyQueueSync(body.work_queue_name, now).id;
-      }
-      const before = this.store.serverEvents.deploymentSnapshot(id);
-      deployments.updateSync(id, values, now);
-      deployments.deleteScheduledRunsSync(id, { autoScheduledOnly: true, futureOnly: true }, now);
-      if (plan.kind === "replace") deployments.replaceSchedulesSync(id, plan.schedules, now);
-      if (plan.kind === "targeted") this.applyTargetedSchedules(id, plan, now);
-      if (body.concurrency_limit !== undefined) deployments.setConcurrencyLimitSync(id, body.concurrency_limit, now);
-      // a deployment deleted since it was read above has nothing to announce
-      if (before) this.store.serverEvents.deploymentWritten(id, before, now);
-    });
+    await this.store.write((tx) => this.updateIn(tx, id, body, plan, now));
+  }
+
+  private *updateIn(tx: WriteTx, id: string, body: UpdateBody, plan: SchedulePlan, now: Micros): Op<void> {
+    if (body.work_pool_name) yield* this.requirePoolAndValidJobVariables(tx, body.work_pool_name, body.job_variables, "updating");
+    if (body.global_concurrency_limit_id && !(yield* tx.deployments.concurrencyLimitExists(body.global_concurrency_limit_id))) {
+      throw notFound("Concurrency limit not found");
+    }
+    const values: DeploymentValues = this.commonValues(body);
+    if (body.work_pool_name) {
+      values.workQueueId = (yield* this.queueFor(tx, body.work_pool_name, body.work_queue_name, now))!.id;
+    } else if (body.work_pool_name === null) {
+      values.workQueueId = null;
+    } else if (body.work_queue_name) {
+      values.workQueueId = (yield* tx.workPools.ensureLegacyQueue(body.work_queue_name, now)).id;
+    }
+    const before = yield* tx.serverEvents.deploymentSnapshot(id);
+    yield* tx.deployments.update(id, values, now);
+    yield* tx.deployments.deleteScheduledRuns(id, { autoScheduledOnly: true, futureOnly: true }, now);
+    if (plan.kind === "replace") yield* tx.deployments.replaceSchedules(id, plan.schedules, now);
+    if (plan.kind === "targeted") yield* this.applyTargetedSchedules(tx, id, plan, now);
+    if (body.concurrency_limit !== undefined) yield* tx.deployments.setConcurrencyLimit(id, body.concurrency_limit, now);
+    // a deployment deleted since it was read above has nothing to announce
+    if (before) yield* tx.serverEvents.deploymentWritten(id, before, now);
   }
 
   /** The columns shared by create and update, for the keys present in the body. */
@@ -201,8 +207,8 @@ export class DeploymentService {
     return v;
   }
 
-  private requirePoolAndValidJobVariables(poolName: string, jobVariables: JsonObject | null | undefined, verb: "creating" | "updating") {
-    const pool = this.store.workPools.poolByNameSync(poolName);
+  private *requirePoolAndValidJobVariables(tx: WriteTx, poolName: string, jobVariables: JsonObject | null | undefined, verb: "creating" | "updating"): Op<void> {
+    const pool = yield* tx.workPools.poolByName(poolName);
     if (!pool) throw notFound(`Work pool "${poolName}" not found.`);
     const variables = (pool.baseJobTemplate as { variables?: unknown }).variables;
     if (!jobVariables || Object.keys(jobVariables).length === 0 || !variables || typeof variables !== "object") return;
@@ -213,23 +219,22 @@ export class DeploymentService {
     throw conflict(`Error creating deployment: ${failure}`);
   }
 
-  private requireBlockDocument(id: string | null | undefined, what: string) {
-    if (id == null || this.store.blocks.documentExistsSync(id)) return;
+  private *requireBlockDocument(tx: WriteTx, id: string | null | undefined, what: string): Op<void> {
+    if (id == null || (yield* tx.blocks.documentExists(id))) return;
     throw conflict(
       `Error creating deployment. Could not find ${what} with id: ${id}. This usually occurs when applying a deployment specification that was built against a different Prefect database / workspace.`,
     );
   }
 
   /** The queue a deployment's pool/queue names lead to (created when missing), or null for neither. */
-  private queueFor(poolName: string | null | undefined, queueName: string | null | undefined, now: Micros): { id: string; name: string } | null {
-    const { workPools } = this.store;
+  private *queueFor(tx: WriteTx, poolName: string | null | undefined, queueName: string | null | undefined, now: Micros): Op<{ id: string; name: string } | null> {
     if (poolName) {
-      const resolved = workPools.resolveQueueSync(poolName, queueName ?? null, now);
+      const resolved = yield* tx.workPools.resolveQueue(poolName, queueName ?? null, now);
       if (!resolved.found) throw notFound(resolved.detail);
       return { id: resolved.queueId, name: resolved.queueName };
     }
     if (queueName) {
-      const queue = workPools.ensureLegacyQueueSync(queueName, now);
+      const queue = yield* tx.workPools.ensureLegacyQueue(queueName, now);
       return { id: queue.id, name: queue.name };
     }
     return null;
@@ -289,21 +294,73 @@ export class DeploymentService {
     return { kind: "targeted", patches, creates: scheduleInserts(creates, now, body) };
   }
 
-  private applyTargetedSchedules(id: string, plan: Extract<SchedulePlan, { kind: "targeted" }>, now: Micros) {
-    const { deployments } = this.store;
+  private *applyTargetedSchedules(tx: WriteTx, id: string, plan: Extract<SchedulePlan, { kind: "targeted" }>, now: Micros): Op<void> {
     // Renames first free their old slugs so the (deployment_id, slug) index never sees two at once.
     const renamed = new Map<string, string>();
     for (const p of plan.patches.filter((p) => p.renames)) {
-      const scheduleId = deployments.scheduleIdBySlugSync(id, p.target);
+      const scheduleId = yield* tx.deployments.scheduleIdBySlug(id, p.target);
       if (!scheduleId) throw notFound(`Schedule with slug '${p.target}' no longer exists.`);
       renamed.set(p.target, scheduleId);
     }
-    deployments.clearScheduleSlugsSync(id, [...renamed.keys()]);
+    yield* tx.deployments.clearScheduleSlugs(id, [...renamed.keys()]);
     for (const p of plan.patches) {
       const key = p.renames ? { id: renamed.get(p.target)! } : { slug: p.target };
-      deployments.updateScheduleSync(id, key, p.patch, now);
+      yield* tx.deployments.updateSchedule(id, key, p.patch, now);
     }
-    deployments.createSchedulesSync(id, plan.creates, now);
+    yield* tx.deployments.createSchedules(id, plan.creates, now);
+  }
+
+  // ------------------------------------------------------------ schedules and runners
+
+  /** `flow.serve()` runners: due runs of their deployments, and a poll that marks those deployments READY. */
+  scheduledRunsForRunners(deploymentIds: string[], scheduledBefore: Micros | null, limit: number, now: Micros): Promise<FlowRunWithState[]> {
+    return this.store.write(function* (tx) {
+      const ids = yield* tx.deployments.scheduledRunIds(deploymentIds, scheduledBefore, limit);
+      yield* tx.deployments.markPolled(deploymentIds, now);
+      const runs: FlowRunWithState[] = [];
+      for (const id of ids) runs.push((yield* tx.flowRuns.get(id))!);
+      return runs;
+    });
+  }
+
+  /** api/deployments.py pause_deployment: paused = True (no PATCH validation), then every auto-scheduled run that never ran goes. */
+  pause(id: string, now: Micros): Promise<void> {
+    return this.store.write(function* (tx) {
+      yield* tx.deployments.update(id, { paused: true }, now);
+      yield* tx.deployments.deleteScheduledRuns(id, { autoScheduledOnly: true, futureOnly: false }, now);
+    });
+  }
+
+  /** api/deployments.py resume_deployment only sets paused = False (its runs are left alone). */
+  async resume(id: string, now: Micros): Promise<void> {
+    await this.store.write((tx) => tx.deployments.update(id, { paused: false }, now));
+  }
+
+  createSchedules(id: string, inserts: ScheduleInsert[], now: Micros): Promise<DeploymentScheduleRow[]> {
+    return this.store.write(function* (tx) {
+      const created = yield* tx.deployments.createSchedules(id, inserts, now);
+      yield* tx.deployments.touch(id, now);
+      return created;
+    });
+  }
+
+  /** False when the schedule does not exist. Future auto-scheduled runs are regenerated from the changed schedule. */
+  updateSchedule(id: string, scheduleId: string, patch: SchedulePatch, now: Micros): Promise<boolean> {
+    return this.store.write(function* (tx) {
+      if (!(yield* tx.deployments.updateSchedule(id, { id: scheduleId }, patch, now))) return false;
+      yield* tx.deployments.deleteScheduledRuns(id, { autoScheduledOnly: true, futureOnly: true }, now);
+      yield* tx.deployments.touch(id, now);
+      return true;
+    });
+  }
+
+  /** False when the schedule does not exist (api/deployments.py delete_deployment_schedule: auto_scheduled_only, not future_only). */
+  deleteSchedule(id: string, scheduleId: string, now: Micros): Promise<boolean> {
+    return this.store.write(function* (tx) {
+      if (!(yield* tx.deployments.deleteSchedule(id, scheduleId))) return false;
+      yield* tx.deployments.deleteScheduledRuns(id, { autoScheduledOnly: true, futureOnly: false }, now);
+      return true;
+    });
   }
 }
 

@@ -88,6 +88,6 @@ export class EventBus {
 /** The bus of a server: committed writes of `store` publish their events on it. */
 export function createEventBus(store: Store, clock: Clock, logger: Logger): EventBus {
   const bus = new EventBus(clock, logger);
-  store.outbox.drainTo((events) => bus.publish(events));
+  store.publishTo((events) => bus.publish(events));
   return bus;
 }

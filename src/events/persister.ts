@@ -33,17 +33,17 @@ export class EventPersister extends EventConsumer<ReceivedEvent> {
     return true;
   }
 
-  protected flushFullBatches(): number {
+  protected flushFullBatches(): Promise<number> {
     return this.flush();
   }
 
   /** Writes everything queued in one transaction; returns how many events were new. */
-  flush(): number {
+  async flush(): Promise<number> {
     if (this.queue.length === 0) return 0;
     const batch = this.queue;
     this.queue = [];
     try {
-      const written = this.ctx.store.events.write(batch, this.clock.now());
+      const written = await this.ctx.store.write((tx) => tx.events.write(batch, this.clock.now()));
       this.failures = 0;
       return written;
     } catch (error) {

@@ -18,7 +18,16 @@ export class EventRetention extends PeriodicService {
 
   async tick(now: Micros): Promise<void> {
     const { eventRetention, services } = this.ctx.config;
-    const deleted = this.ctx.store.events.deleteOccurredBefore(now - eventRetention, Math.max(1, Math.floor(services.dbVacuumBatchSize)));
+    const cutoff = now - eventRetention;
+    const batchSize = Math.max(1, Math.floor(services.dbVacuumBatchSize));
+    const deleted = { events: 0, resources: 0 };
+    // One transaction per batch, so a large backlog never holds the write lock for long.
+    for (;;) {
+      const batch = await this.ctx.store.write((tx) => tx.events.deleteBatchOccurredBefore(cutoff, batchSize));
+      deleted.events += batch.events;
+      deleted.resources += batch.resources;
+      if (batch.events + batch.resources < batchSize) break;
+    }
     if (deleted.events > 0 || deleted.resources > 0) {
       this.logger.info(`Database vacuum: deleted ${deleted.events} old events and ${deleted.resources} event resources.`);
     }

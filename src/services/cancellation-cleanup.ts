@@ -41,12 +41,11 @@ export class CancellationCleanup extends PeriodicService {
 
   /** Runs still in the same CANCELLING state after the timeout are marked Cancelled through the core policy. */
   private async cancelTimedOutCancellingRuns(now: Micros): Promise<number> {
-    const flowRuns = this.ctx.store.flowRuns;
     const enteredBy = now - this.ctx.config.services.cancellingTimeoutSeconds * MICROS_PER_SECOND;
     let cancelled = 0;
-    for await (const run of inPages(PAGE_SIZE, (afterId, limit) => flowRuns.cancellingSince(enteredBy, afterId, limit))) {
+    for await (const run of inPages(PAGE_SIZE, (afterId, limit) => this.ctx.store.read((q) => q.flowRuns.cancellingSince(enteredBy, afterId, limit)))) {
       const state = newState("CANCELLED", now, { message: CANCELLING_TIMEOUT_MESSAGE });
-      if (changedState(run, await flowRuns.setStateIfCurrent(run, state, { force: false }, now))) cancelled += 1;
+      if (changedState(run, await this.ctx.store.write((tx) => tx.flowRuns.setStateIfCurrent(run, state, { force: false }, now)))) cancelled += 1;
     }
     return cancelled;
   }
@@ -56,26 +55,25 @@ export class CancellationCleanup extends PeriodicService {
    * worker to tear down (unless it already is); an in-process subflow is Cancelled.
    */
   private async cancelSubflowsOfCancelledRuns(now: Micros): Promise<number> {
-    const flowRuns = this.ctx.store.flowRuns;
     let cancelled = 0;
-    for await (const subflow of inPages(PAGE_SIZE, (afterId, limit) => flowRuns.subflowsOfCancelledRuns(afterId, limit))) {
+    for await (const subflow of inPages(PAGE_SIZE, (afterId, limit) => this.ctx.store.read((q) => q.flowRuns.subflowsOfCancelledRuns(afterId, limit)))) {
       if (subflow.deploymentId && subflow.stateType === "CANCELLING") continue;
       const state = newState(subflow.deploymentId ? "CANCELLING" : "CANCELLED", now, { message: PARENT_CANCELLED_MESSAGE });
       // Prefect sets this state without naming a policy, which selects the minimal (forced) one.
-      if (changedState(subflow, await flowRuns.setStateIfCurrent(subflow, state, { force: true }, now))) cancelled += 1;
+      if (changedState(subflow, await this.ctx.store.write((tx) => tx.flowRuns.setStateIfCurrent(subflow, state, { force: true }, now)))) cancelled += 1;
     }
     return cancelled;
   }
 
   /** Unfinished task runs of recently cancelled flow runs are forced to Cancelled. */
   private async cancelTaskRunsOfCancelledRuns(now: Micros): Promise<number> {
-    const { flowRuns, taskRuns } = this.ctx.store;
+    const { store } = this.ctx;
     let cancelled = 0;
     const since = now - CANCELLED_LOOKBACK;
-    for await (const flowRun of inPages(PAGE_SIZE, (afterId, limit) => flowRuns.cancelledSince(since, afterId, limit))) {
-      for (const taskRun of await taskRuns.unfinishedOfFlowRun(flowRun.id, TASK_RUNS_PER_FLOW_RUN)) {
+    for await (const flowRun of inPages(PAGE_SIZE, (afterId, limit) => this.ctx.store.read((q) => q.flowRuns.cancelledSince(since, afterId, limit)))) {
+      for (const taskRun of await store.read((q) => q.taskRuns.unfinishedOfFlowRun(flowRun.id, TASK_RUNS_PER_FLOW_RUN))) {
         const state = newState("CANCELLED", now, { message: PARENT_CANCELLED_MESSAGE });
-        if (changedState(taskRun, await taskRuns.setStateIfCurrent(taskRun, state, { force: true }, now))) cancelled += 1;
+        if (changedState(taskRun, await store.write((tx) => tx.taskRuns.setStateIfCurrent(taskRun, state, { force: true }, now)))) cancelled += 1;
       }
     }
     return cancelled;

@@ -18,17 +18,19 @@ export class Foreman extends PeriodicService {
 
   /** Workers first, so a pool whose last worker goes OFFLINE in this pass is judged in it too. */
   async tick(now: Micros): Promise<void> {
-    const { workPools, deployments } = this.ctx.store;
     const s = this.ctx.config.services;
     const ago = (seconds: number) => now - seconds * MICROS_PER_SECOND;
-
-    const workers = await workPools.markSilentWorkersOffline(now, s.foremanFallbackHeartbeatIntervalSeconds, s.foremanInactivityHeartbeatMultiple);
     // Decision #8: polls count as signs of life, so a pool without ONLINE workers keeps
     // its READY status for one heartbeat timeout after its last poll (or heartbeat).
     const heartbeatTimeoutSeconds = s.foremanFallbackHeartbeatIntervalSeconds * s.foremanInactivityHeartbeatMultiple;
-    const pools = await workPools.markUnattendedPoolsNotReady(ago(heartbeatTimeoutSeconds), now);
-    const staleDeployments = await deployments.markUnpolledNotReady(ago(s.foremanDeploymentLastPolledTimeoutSeconds), now);
-    const queues = await workPools.markUnpolledQueuesNotReady(ago(s.foremanWorkQueueLastPolledTimeoutSeconds), now);
+    const { workers, pools, staleDeployments, queues } = await this.ctx.store.write(function* (tx) {
+      return {
+        workers: yield* tx.workPools.markSilentWorkersOffline(now, s.foremanFallbackHeartbeatIntervalSeconds, s.foremanInactivityHeartbeatMultiple),
+        pools: yield* tx.workPools.markUnattendedPoolsNotReady(ago(heartbeatTimeoutSeconds), now),
+        staleDeployments: yield* tx.deployments.markUnpolledNotReady(ago(s.foremanDeploymentLastPolledTimeoutSeconds), now),
+        queues: yield* tx.workPools.markUnpolledQueuesNotReady(ago(s.foremanWorkQueueLastPolledTimeoutSeconds), now),
+      };
+    });
 
     if (workers > 0) this.logger.info(`Foreman marked ${workers} worker(s) OFFLINE`);
     for (const id of pools) this.logger.info(`Foreman marked work pool ${id} NOT_READY`);

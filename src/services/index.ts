@@ -20,7 +20,7 @@ export function createServices(ctx: AppContext): Service[] {
     new Foreman(ctx),
     new CancellationCleanup(ctx),
     new FailExpiredPauses(ctx),
-    new Repossessor(store.concurrencyLimits, clock, logger, config.services.repossessorLoopSeconds),
+    new Repossessor(store, clock, logger, config.services.repossessorLoopSeconds),
     new EventPersister(ctx),
     new TaskRunRecorder(ctx),
     new EventRetention(ctx),

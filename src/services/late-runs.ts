@@ -22,13 +22,12 @@ export class MarkLateRuns extends PeriodicService {
   }
 
   async tick(now: Micros): Promise<void> {
-    const flowRuns = this.ctx.store.flowRuns;
     const dueBy = now - this.ctx.config.services.lateRunsAfterSeconds * MICROS_PER_SECOND;
     let marked = 0;
-    for (const run of await flowRuns.lateRunCandidates(dueBy, BATCH_SIZE)) {
+    for (const run of await this.ctx.store.read((q) => q.flowRuns.lateRunCandidates(dueBy, BATCH_SIZE))) {
       // Late keeps the run's scheduled time: it is the same schedule slot, only overdue.
       const late = newState("SCHEDULED", now, { name: "Late", state_details: { scheduled_time: run.nextScheduledStartTime } });
-      const result = await flowRuns.setStateIfCurrent(run, late, { force: false, flowPolicy: MarkLateRunsPolicy }, now);
+      const result = await this.ctx.store.write((tx) => tx.flowRuns.setStateIfCurrent(run, late, { force: false, flowPolicy: MarkLateRunsPolicy }, now));
       if (changedState(run, result)) marked += 1;
     }
     if (marked > 0) this.logger.info(`MarkLateRuns marked ${marked} flow run(s) late`);

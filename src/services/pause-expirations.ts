@@ -22,11 +22,10 @@ export class FailExpiredPauses extends PeriodicService {
   }
 
   async tick(now: Micros): Promise<void> {
-    const flowRuns = this.ctx.store.flowRuns;
     let failed = 0;
-    for await (const run of inPages(PAGE_SIZE, (afterId, limit) => flowRuns.expiredPauses(now, afterId, limit))) {
+    for await (const run of inPages(PAGE_SIZE, (afterId, limit) => this.ctx.store.read((q) => q.flowRuns.expiredPauses(now, afterId, limit)))) {
       const state = newState("FAILED", now, { message: PAUSE_EXPIRED_MESSAGE });
-      if (changedState(run, await flowRuns.setStateIfCurrent(run, state, { force: true }, now))) failed += 1;
+      if (changedState(run, await this.ctx.store.write((tx) => tx.flowRuns.setStateIfCurrent(run, state, { force: true }, now)))) failed += 1;
     }
     if (failed > 0) this.logger.info(`FailExpiredPauses failed ${failed} flow run(s) whose pause expired`);
   }

@@ -3,7 +3,7 @@
  * stopped renewing them (a crashed worker or task must not hold a limit forever).
  */
 import type { Clock } from "../clock";
-import type { ConcurrencyLimitRepository } from "../db/repos/concurrency-limits";
+import type { Store } from "../db/store";
 import type { Logger } from "../logger";
 import type { Micros } from "../lib/time";
 import { PeriodicService } from "./service";
@@ -15,7 +15,7 @@ export class Repossessor extends PeriodicService {
   readonly name = "Repossessor";
 
   constructor(
-    private readonly limits: ConcurrencyLimitRepository,
+    private readonly store: Store,
     clock: Clock,
     logger: Logger,
     intervalSeconds: number,
@@ -24,10 +24,10 @@ export class Repossessor extends PeriodicService {
   }
 
   async tick(now: Micros): Promise<void> {
-    const expired = await this.limits.expiredLeaseIds(now, BATCH_SIZE);
+    const expired = await this.store.read((q) => q.concurrencyLimits.expiredLeaseIds(now, BATCH_SIZE));
     let revoked = 0;
     // One transaction per lease, each re-checking expiry, so a renewal that lands in between wins.
-    for (const id of expired) if (await this.limits.repossessLease(id, now)) revoked += 1;
+    for (const id of expired) if (await this.store.write((tx) => tx.concurrencyLimits.repossessLease(id, now))) revoked += 1;
     if (revoked > 0) this.logger.info(`Repossessor revoked ${revoked} expired concurrency lease(s)`);
   }
 }

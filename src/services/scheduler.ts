@@ -17,15 +17,15 @@ abstract class SchedulerLoop extends PeriodicService {
   }
 
   /** The next batch of deployment ids after `afterId` (id order), or an empty list when done. */
-  protected abstract batch(now: Micros, afterId: string | null): string[];
+  protected abstract batch(now: Micros, afterId: string | null): Promise<string[]>;
 
   async tick(now: Micros): Promise<void> {
     let afterId: string | null = null;
     let inserted = 0;
     for (;;) {
-      const ids = this.batch(now, afterId);
+      const ids = await this.batch(now, afterId);
       if (ids.length === 0) break;
-      inserted += this.scheduling.scheduleSync(ids, this.scheduling.defaultWindow(now), now);
+      inserted += await this.scheduling.schedule(ids, this.scheduling.defaultWindow(now), now);
       afterId = ids[ids.length - 1]!;
     }
     if (inserted > 0) this.ctx.logger.info(`${this.name}: scheduled ${inserted} flow runs`);
@@ -39,10 +39,10 @@ export class Scheduler extends SchedulerLoop {
     super(ctx, ctx.config.services.schedulerLoopSeconds);
   }
 
-  protected batch(now: Micros, afterId: string | null): string[] {
+  protected batch(now: Micros, afterId: string | null): Promise<string[]> {
     const s = this.ctx.config.services;
     const horizon = now + s.schedulerMinScheduledTimeSeconds * MICROS_PER_SECOND;
-    return this.ctx.store.deployments.needingRunsSync(now, s.schedulerMinRuns, horizon, s.schedulerDeploymentBatchSize, afterId);
+    return this.ctx.store.read((q) => q.deployments.needingRuns(now, s.schedulerMinRuns, horizon, s.schedulerDeploymentBatchSize, afterId));
   }
 }
 
@@ -54,9 +54,9 @@ export class RecentDeploymentsScheduler extends SchedulerLoop {
   }
 
   /** A window one second wider than the loop catches changes made while the last tick ran. */
-  protected batch(now: Micros, afterId: string | null): string[] {
+  protected batch(now: Micros, afterId: string | null): Promise<string[]> {
     const s = this.ctx.config.services;
     const since = now - (s.schedulerRecentDeploymentsLoopSeconds + 1) * MICROS_PER_SECOND;
-    return this.ctx.store.deployments.updatedSinceSync(since, s.schedulerDeploymentBatchSize, afterId);
+    return this.ctx.store.read((q) => q.deployments.updatedSince(since, s.schedulerDeploymentBatchSize, afterId));
   }
 }

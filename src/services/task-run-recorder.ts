@@ -134,7 +134,7 @@ export class TaskRunRecorder extends EventConsumer<Pending> {
       else reports.push(report);
     }
     try {
-      const outcomes = await this.ctx.store.taskRuns.record(reports, now);
+      const outcomes = await this.ctx.store.write((tx) => tx.taskRuns.record(reports, now));
       outcomes.forEach((outcome, i) => {
         if (outcome === "missing_flow_run") {
           this.logger.warning(`TaskRunRecorder dropped task run ${reports[i]!.id}: flow run ${reports[i]!.flowRunId} does not exist`);

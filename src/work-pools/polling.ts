@@ -6,7 +6,9 @@
  */
 import type { FlowRunWithState } from "../db/repos/flow-runs";
 import type { WorkPoolRow, WorkQueueRow } from "../db/repos/work-pools";
-import type { Store } from "../db/store";
+import type { Store, WriteTx } from "../db/store";
+import type { Op } from "../db/unit-of-work";
+import { notFound, objectNotFound } from "../api/errors";
 import type { Micros } from "../lib/time";
 
 export interface PollWindow {
@@ -23,28 +25,55 @@ export interface PolledRun {
 /** Slots left under a limit given how many runs hold one; unlimited when there is no limit. */
 const available = (limit: number | null, used: number): number => (limit === null ? Infinity : Math.max(0, limit - used));
 
+/** A worker's poll of a pool (`/work_pools/{name}/get_scheduled_flow_runs`): the runs it may take, and the poll recorded, in one transaction. */
+export function pollWorkPool(store: Store, poolName: string, queueNames: string[] | null | undefined, window: PollWindow, limit: number, now: Micros): Promise<PolledRun[]> {
+  return store.write(function* (tx) {
+    const pool = yield* tx.workPools.poolByName(poolName);
+    if (!pool) throw notFound(`Work pool "${poolName}" not found.`);
+    const queues: WorkQueueRow[] = [];
+    if (queueNames?.length) {
+      for (const name of queueNames) {
+        const queue = yield* tx.workPools.queueInPool(poolName, name);
+        if (!queue) throw notFound(`Work pool queue '${poolName}/${name}' not found.`);
+        queues.push(queue);
+      }
+    } else {
+      queues.push(...(yield* tx.workPools.queuesOfPool(pool.id)));
+    }
+    const runs = yield* selectScheduledRuns(tx, pool, queues, window, limit);
+    yield* recordPoll(tx, pool.id, queues.map((q) => q.id), now);
+    return runs;
+  });
+}
+
+/** The legacy `/work_queues/{id}/get_runs`; a poll is recorded unless `recordsPoll` is false (the UI's preview). */
+export function pollLegacyQueue(store: Store, queueId: string, window: PollWindow, limit: number, recordsPoll: boolean, now: Micros): Promise<FlowRunWithState[]> {
+  return store.write(function* (tx) {
+    const queue = yield* tx.workPools.queueById(queueId);
+    // models/work_queues.get_runs_in_work_queue raises ObjectNotFoundError
+    if (!queue) throw objectNotFound(`Work queue with id ${queueId} not found.`);
+    const selected = yield* selectLegacyQueueRuns(tx, queue, window, limit);
+    if (recordsPoll) yield* recordPoll(tx, queue.workPoolId, [queue.id], now);
+    return selected;
+  });
+}
+
 /**
  * Walks the queues in priority order, each giving its soonest runs up to its own free
  * slots, until `limit` or the pool's free slots are used up. Paused pools and queues give nothing.
  */
-export function selectScheduledRuns(
-  store: Store,
-  pool: WorkPoolRow,
-  queues: WorkQueueRow[],
-  window: PollWindow,
-  limit: number,
-): PolledRun[] {
+function* selectScheduledRuns(tx: WriteTx, pool: WorkPoolRow, queues: WorkQueueRow[], window: PollWindow, limit: number): Op<PolledRun[]> {
   if (pool.isPaused) return [];
   const open = queues.filter((q) => !q.isPaused).sort((a, b) => a.priority - b.priority);
-  const allQueueIds = store.workPools.queuesOfPoolSync(pool.id).map((q) => q.id);
-  const active = store.flowRuns.activeCountsSync(allQueueIds, ["PENDING", "RUNNING"]);
+  const allQueueIds = (yield* tx.workPools.queuesOfPool(pool.id)).map((q) => q.id);
+  const active = yield* tx.flowRuns.activeCounts(allQueueIds, ["PENDING", "RUNNING"]);
   const poolUsed = [...active.values()].reduce((a, b) => a + b, 0);
   let remaining = Math.min(limit, available(pool.concurrencyLimit, poolUsed));
   const selected: PolledRun[] = [];
   for (const queue of open) {
     if (remaining <= 0) break;
     const take = Math.min(remaining, available(queue.concurrencyLimit, active.get(queue.id) ?? 0));
-    for (const run of store.flowRuns.pollableInQueueSync(queue.id, window, take)) {
+    for (const run of yield* tx.flowRuns.pollableInQueue(queue.id, window, take)) {
       selected.push({ workPoolId: pool.id, workQueueId: queue.id, run });
     }
     remaining = Math.min(limit, available(pool.concurrencyLimit, poolUsed)) - selected.length;
@@ -57,10 +86,10 @@ export function selectScheduledRuns(
  * one queue, nothing when it is paused, its slots counting PENDING, RUNNING and CANCELLING runs; the
  * pool's pause and limit play no part there. In-process retries stay excluded, as for workers.
  */
-export function selectLegacyQueueRuns(store: Store, queue: WorkQueueRow, window: PollWindow, limit: number): FlowRunWithState[] {
+function* selectLegacyQueueRuns(tx: WriteTx, queue: WorkQueueRow, window: PollWindow, limit: number): Op<FlowRunWithState[]> {
   if (queue.isPaused) return [];
-  const used = store.flowRuns.activeCountsSync([queue.id], ["PENDING", "RUNNING", "CANCELLING"]).get(queue.id) ?? 0;
-  return store.flowRuns.pollableInQueueSync(queue.id, window, Math.min(limit, available(queue.concurrencyLimit, used)));
+  const used = (yield* tx.flowRuns.activeCounts([queue.id], ["PENDING", "RUNNING", "CANCELLING"])).get(queue.id) ?? 0;
+  return yield* tx.flowRuns.pollableInQueue(queue.id, window, Math.min(limit, available(queue.concurrencyLimit, used)));
 }
 
 /**
@@ -68,8 +97,8 @@ export function selectLegacyQueueRuns(store: Store, queue: WorkQueueRow, window:
  * become READY), the pool becomes READY (decisions.md #8) and the queues' deployments
  * become READY at once (decisions.md #9).
  */
-export function recordPoll(store: Store, poolId: string, queueIds: string[], now: Micros): void {
-  store.workPools.markQueuesPolledSync(queueIds, now);
-  store.workPools.markPoolPolledSync(poolId, now);
-  store.deployments.markPolledByQueuesSync(queueIds, now);
+function* recordPoll(tx: WriteTx, poolId: string, queueIds: string[], now: Micros): Op<void> {
+  yield* tx.workPools.markQueuesPolled(queueIds, now);
+  yield* tx.workPools.markPoolPolled(poolId, now);
+  yield* tx.deployments.markPolledByQueues(queueIds, now);
 }

@@ -11,12 +11,12 @@ const BASE = "/v2/concurrency_limits";
 function freshApi() {
   const clock = new ManualClock(T0);
   const api = createTestApi({ clock });
-  const limits = api.context.store.concurrencyLimits;
   /** The stored row, with the counts the API does not show (denied slots, occupancy average). */
-  const row = async (name: string) => (await limits.get({ name }))!;
+  const row = async (name: string) => (await api.context.store.read((q) => q.concurrencyLimits.get({ name })))!;
   const create = async (body: Record<string, unknown>) => (await api.post(`${BASE}/`, body)).body;
   const activeSlots = async (name: string) => (await api.get(`${BASE}/${encodeURIComponent(name)}`)).body.active_slots;
-  return { api, clock, limits, row, create, activeSlots };
+  const lease = (id: string) => api.context.store.read((q) => q.concurrencyLimits.readLease(id));
+  return { api, clock, lease, row, create, activeSlots };
 }
 
 describe("v2 concurrency limits: create, read, update, delete", () => {
@@ -262,7 +262,7 @@ describe("v2 concurrency limits: Retry-After", () => {
 });
 
 describe("v2 concurrency limits: leases", () => {
-  const { api, clock, limits, row, create, activeSlots } = freshApi();
+  const { api, clock, lease, row, create, activeSlots } = freshApi();
   afterAll(() => api.close());
   const holder = { type: "task_run", id: crypto.randomUUID() };
 
@@ -273,7 +273,7 @@ describe("v2 concurrency limits: leases", () => {
     const leaseId: string = res.body.lease_id; // read first: bun's toMatchObject writes its matchers into the object
     expect(res).toMatchObject({ status: 200, body: { lease_id: expect.any(String), limits: [{ id: created.id, name: "leased", limit: 2 }] } });
     expect(await activeSlots("leased")).toBe(2);
-    expect(limits.readLeaseSync(leaseId)).toMatchObject({
+    expect((await lease(leaseId))).toMatchObject({
       resourceIds: [created.id],
       slots: 2,
       expiration: T0 + 120 * SECOND,
@@ -286,7 +286,7 @@ describe("v2 concurrency limits: leases", () => {
     const res = await api.post(`${BASE}/increment-with-lease`, { names: ["leased-full"], slots: 1 });
     expect(res.status).toBe(423);
     expect(Number(res.headers.get("retry-after"))).toBeGreaterThan(0);
-    expect(await limits.expiredLeaseIds(T0 + 365 * 86_400 * SECOND, 100)).toHaveLength(1); // only the previous test's lease
+    expect(await api.context.store.read((q) => q.concurrencyLimits.expiredLeaseIds(T0 + 365 * 86_400 * SECOND, 100))).toHaveLength(1); // only the previous test's lease
   });
 
   test("lease_duration must be within 60 s and a day; the holder is validated", async () => {
@@ -310,7 +310,7 @@ describe("v2 concurrency limits: leases", () => {
     expect(await api.post(`${BASE}/decrement-with-lease`, { lease_id: body.lease_id })).toMatchObject({ status: 204, text: "" });
     expect(await activeSlots("released")).toBe(0);
     expect((await row("released")).avgSlotOccupancySeconds).toBe(6); // 2 + 10/2 − 2/2
-    expect(limits.readLeaseSync(body.lease_id)).toBeUndefined();
+    expect((await lease(body.lease_id))).toBeUndefined();
     // Releasing again (or an unknown lease) is a no-op, not an error, and gives nothing back twice.
     await api.post(`${BASE}/increment`, { names: ["released"], slots: 1 });
     expect((await api.post(`${BASE}/decrement-with-lease`, { lease_id: body.lease_id })).status).toBe(204);
@@ -323,9 +323,9 @@ describe("v2 concurrency limits: leases", () => {
     const { body } = await api.post(`${BASE}/increment-with-lease`, { names: ["renewed"], slots: 1, lease_duration: 60 });
     clock.set(T0 + 50 * SECOND);
     expect(await api.post(`${BASE}/leases/${body.lease_id}/renew`, { lease_duration: 600 })).toMatchObject({ status: 204, text: "" });
-    expect(limits.readLeaseSync(body.lease_id)!.expiration).toBe(T0 + 650 * SECOND);
+    expect((await lease(body.lease_id))!.expiration).toBe(T0 + 650 * SECOND);
     expect((await api.request("POST", `${BASE}/leases/${body.lease_id}/renew`)).status).toBe(204);
-    expect(limits.readLeaseSync(body.lease_id)!.expiration).toBe(T0 + 350 * SECOND);
+    expect((await lease(body.lease_id))!.expiration).toBe(T0 + 350 * SECOND);
   });
 
   test("renewing an unknown or expired lease is 410 Gone; a malformed id or duration is 422", async () => {
@@ -336,7 +336,7 @@ describe("v2 concurrency limits: leases", () => {
     const { body } = await api.post(`${BASE}/increment-with-lease`, { names: ["lapsed"], slots: 1, lease_duration: 60 });
     clock.set(T0 + 61 * SECOND);
     expect(await api.post(`${BASE}/leases/${body.lease_id}/renew`)).toMatchObject(gone);
-    expect(limits.readLeaseSync(body.lease_id)!.expiration).toBe(T0 + 60 * SECOND);
+    expect((await lease(body.lease_id))!.expiration).toBe(T0 + 60 * SECOND);
     const malformed = await api.post(`${BASE}/leases/not-a-uuid/renew`, { lease_duration: 10 });
     expect(malformed.status).toBe(422);
     expect(malformed.body.exception_detail.map((d: { loc: unknown }) => d.loc)).toEqual([["path", "lease_id"], ["body", "lease_duration"]]);
@@ -345,6 +345,6 @@ describe("v2 concurrency limits: leases", () => {
   test("names with no limit still get a lease, holding nothing", async () => {
     const res = await api.post(`${BASE}/increment-with-lease`, { names: ["nothing-here"], slots: 1 });
     expect(res).toMatchObject({ status: 200, body: { limits: [] } });
-    expect(limits.readLeaseSync(res.body.lease_id)).toMatchObject({ resourceIds: [], slots: 1 });
+    expect((await lease(res.body.lease_id))).toMatchObject({ resourceIds: [], slots: 1 });
   });
 });

@@ -43,7 +43,7 @@ function eventsApi() {
   const publish = async (...events: ReturnType<typeof makeEvent>[]) => {
     const res = await api.post("/events", events);
     expect(res.status).toBe(204);
-    persister.flush();
+    await persister.flush();
   };
   const close = async () => {
     await persister.stop();
@@ -367,12 +367,12 @@ describe("server-emitted events", () => {
     const flow = (await api.post("/flows/", { name: "evented-3" })).body;
     const run = (await api.post("/flow_runs/", { flow_id: flow.id })).body;
     const before = received.length;
-    expect(() =>
-      store.deployments.transaction(() => {
-        void store.flowRuns.setState(run.id, newState("RUNNING", clock.now()), { force: true }, clock.now());
+    await expect(
+      store.write(function* (tx) {
+        yield* tx.flowRuns.setState(run.id, newState("RUNNING", clock.now()), { force: true }, clock.now());
         throw new Error("rolled back");
       }),
-    ).toThrow("rolled back");
+    ).rejects.toThrow("rolled back");
     expect(received.length).toBe(before);
     expect((await api.get(`/flow_runs/${run.id}`)).body.state_type).toBe("PENDING");
   });

@@ -237,10 +237,10 @@ describe("work pools: update, pause and delete", () => {
   });
 
   test("reserved pools may only be paused or limited, and never deleted", async () => {
-    await api.context.store.workPools.createPool(
+    await api.context.store.write((tx) => tx.workPools.createPool(
       { name: "prefect-managed", description: null, type: "process", baseJobTemplate: {}, isPaused: false, concurrencyLimit: null, storageConfiguration: {} },
       clock.now(),
-    );
+    ));
     expect(await api.patch("/work_pools/prefect-managed", { description: "x" })).toMatchObject({
       status: 403,
       body: {
@@ -419,7 +419,6 @@ describe("work pool queues", () => {
 
 describe("work pool queues: pause and poll status", () => {
   const { api, clock } = freshApi();
-  const pools = api.context.store.workPools;
   afterAll(() => api.close());
 
   const status = async (queue: string) => (await api.get(`/work_pools/pool/queues/${queue}`)).body.status;
@@ -441,10 +440,10 @@ describe("work pool queues: pause and poll status", () => {
     const pool = (await api.get("/work_pools/pool")).body;
     await api.patch("/work_pools/pool/queues/q", { is_paused: true });
     clock.set(T0 + 10 * SECOND);
-    expect(pools.markQueuesPolledSync([queue.id, pool.default_queue_id], clock.now())).toEqual([pool.default_queue_id]);
+    expect(await api.context.store.write((tx) => tx.workPools.markQueuesPolled([queue.id, pool.default_queue_id], clock.now()))).toEqual([pool.default_queue_id]);
     expect(await status("default")).toBe("READY");
     expect((await api.get("/work_pools/pool/queues/q")).body).toMatchObject({ status: "PAUSED", last_polled: "2025-01-01T00:00:10Z" });
-    expect(pools.markQueuesPolledSync([pool.default_queue_id], clock.now())).toEqual([]);
+    expect(await api.context.store.write((tx) => tx.workPools.markQueuesPolled([pool.default_queue_id], clock.now()))).toEqual([]);
   });
 
   test("unpausing comes back READY only if polled within the last 60 s", async () => {
@@ -589,72 +588,70 @@ describe("work pools: concurrency_status", () => {
 
 describe("helpers for deployment and flow-run code", () => {
   const { api, clock } = freshApi();
-  const pools = api.context.store.workPools;
-  const db = api.context.store.db;
   afterAll(() => api.close());
 
-  test("resolveQueueSync: pool only -> default queue; pool and queue; Prefect's 404 details; optional creation", async () => {
+  test("resolveQueue: pool only -> default queue; pool and queue; Prefect's 404 details; optional creation", async () => {
     const pool = (await api.post("/work_pools/", { name: "pool", type: "process" })).body;
     const extra = (await api.post("/work_pools/pool/queues", { name: "extra" })).body;
-    expect(pools.resolveQueueSync("pool", null)).toEqual({ found: true, poolId: pool.id, queueId: pool.default_queue_id, queueName: "default" });
-    expect(pools.resolveQueueSync("pool", "extra")).toEqual({ found: true, poolId: pool.id, queueId: extra.id, queueName: "extra" });
-    expect(pools.resolveQueueSync("ghost", null)).toEqual({ found: false, detail: 'Work pool "ghost" not found.' });
-    expect(pools.resolveQueueSync("pool", "new")).toEqual({ found: false, detail: "Work pool queue 'pool/new' not found." });
-    expect(pools.resolveQueueSync("ghost", "new", clock.now())).toEqual({ found: false, detail: 'Work pool "ghost" not found.' });
-    const created = pools.resolveQueueSync("pool", "new", clock.now());
+    expect(await api.context.store.write((tx) => tx.workPools.resolveQueue("pool", null))).toEqual({ found: true, poolId: pool.id, queueId: pool.default_queue_id, queueName: "default" });
+    expect(await api.context.store.write((tx) => tx.workPools.resolveQueue("pool", "extra"))).toEqual({ found: true, poolId: pool.id, queueId: extra.id, queueName: "extra" });
+    expect(await api.context.store.write((tx) => tx.workPools.resolveQueue("ghost", null))).toEqual({ found: false, detail: 'Work pool "ghost" not found.' });
+    expect(await api.context.store.write((tx) => tx.workPools.resolveQueue("pool", "new"))).toEqual({ found: false, detail: "Work pool queue 'pool/new' not found." });
+    expect(await api.context.store.write((tx) => tx.workPools.resolveQueue("ghost", "new", clock.now()))).toEqual({ found: false, detail: 'Work pool "ghost" not found.' });
+    const created = (await api.context.store.write((tx) => tx.workPools.resolveQueue("pool", "new", clock.now())));
     expect(created).toMatchObject({ found: true, poolId: pool.id, queueName: "new" });
     expect((await api.get("/work_pools/pool/queues/new")).body).toMatchObject({ priority: 3, description: "" });
-    expect(pools.getOrCreateQueueSync(pool.id, "new", clock.now()).id).toBe((created as { queueId: string }).queueId);
+    expect((await api.context.store.write((tx) => tx.workPools.getOrCreateQueue(pool.id, "new", clock.now()))).id).toBe((created as { queueId: string }).queueId);
   });
 
-  test("markPoolPolledSync (decision #8): NOT_READY -> READY; PAUSED and agent pools untouched; the poll time is recorded", async () => {
+  test("markPoolPolled (decision #8): NOT_READY -> READY; PAUSED and agent pools untouched; the poll time is recorded", async () => {
     const pool = (await api.get("/work_pools/pool")).body;
-    const transitionedAt = () => db.select().from(workPool).where(eq(workPool.id, pool.id)).get()!.lastTransitionedStatusAt;
+    const transitionedAt = () => api.context.store.db.select().from(workPool).where(eq(workPool.id, pool.id)).get()!.lastTransitionedStatusAt;
     clock.set(T0 + 5 * SECOND);
-    expect(pools.markPoolPolledSync(pool.id, clock.now())).toBe(true);
+    expect(await api.context.store.write((tx) => tx.workPools.markPoolPolled(pool.id, clock.now()))).toBe(true);
     expect((await api.get("/work_pools/pool")).body).toMatchObject({ status: "READY", updated: "2025-01-01T00:00:05Z" });
     clock.set(T0 + 9 * SECOND);
-    expect(pools.markPoolPolledSync(pool.id, clock.now())).toBe(false);
+    expect(await api.context.store.write((tx) => tx.workPools.markPoolPolled(pool.id, clock.now()))).toBe(false);
     expect(transitionedAt()).toBe(T0 + 9 * SECOND);
     expect((await api.get("/work_pools/pool")).body.updated).toBe("2025-01-01T00:00:05Z");
 
     await api.patch("/work_pools/pool", { is_paused: true });
-    expect(pools.markPoolPolledSync(pool.id, clock.now())).toBe(false);
+    expect(await api.context.store.write((tx) => tx.workPools.markPoolPolled(pool.id, clock.now()))).toBe(false);
     expect((await api.get("/work_pools/pool")).body.status).toBe("PAUSED");
     const agent = (await api.post("/work_pools/", { name: "agent" })).body;
-    expect(pools.markPoolPolledSync(agent.id, clock.now())).toBe(false);
+    expect(await api.context.store.write((tx) => tx.workPools.markPoolPolled(agent.id, clock.now()))).toBe(false);
   });
 
   test("default agent pool and legacy queues: created once; a new legacy queue takes priority 1", async () => {
-    const first = pools.getOrCreateDefaultAgentPoolSync(clock.now());
+    const first = (await api.context.store.write((tx) => tx.workPools.getOrCreateDefaultAgentPool(clock.now())));
     expect(first).toMatchObject({ created: true, pool: { name: "default-agent-pool", type: "prefect-agent", status: null } });
-    expect(pools.getOrCreateDefaultAgentPoolSync(clock.now())).toMatchObject({ created: false, pool: { id: first.pool.id } });
-    expect(pools.ensureLegacyQueueSync("default", clock.now()).id).toBe(first.pool.defaultQueueId!);
-    const legacy = pools.ensureLegacyQueueSync("legacy", clock.now());
+    expect(await api.context.store.write((tx) => tx.workPools.getOrCreateDefaultAgentPool(clock.now()))).toMatchObject({ created: false, pool: { id: first.pool.id } });
+    expect((await api.context.store.write((tx) => tx.workPools.ensureLegacyQueue("default", clock.now()))).id).toBe(first.pool.defaultQueueId!);
+    const legacy = (await api.context.store.write((tx) => tx.workPools.ensureLegacyQueue("legacy", clock.now())));
     expect(legacy).toMatchObject({ priority: 1, workPoolId: first.pool.id });
     expect(await priorities(api, "default-agent-pool")).toEqual({ legacy: 1, default: 2 });
-    expect(pools.ensureLegacyQueueSync("legacy", clock.now()).id).toBe(legacy.id);
+    expect((await api.context.store.write((tx) => tx.workPools.ensureLegacyQueue("legacy", clock.now()))).id).toBe(legacy.id);
   });
 
   test("active slot counts for pools and queues", async () => {
     const pool = (await api.get("/work_pools/pool")).body;
     await runInQueue(api, pool.default_queue_id, "RUNNING");
     await runInQueue(api, pool.default_queue_id, "CANCELLING");
-    expect(pools.poolActiveSlotsSync([pool.id])).toEqual(new Map([[pool.id, 1]]));
-    expect(pools.queueActiveSlotsSync([pool.default_queue_id], "pool").get(pool.default_queue_id)).toBe(1);
-    expect(pools.queueActiveSlotsSync([pool.default_queue_id], "legacy").get(pool.default_queue_id)).toBe(2);
+    expect(await api.context.store.read((q) => q.workPools.poolActiveSlots([pool.id]))).toEqual(new Map([[pool.id, 1]]));
+    expect((await api.context.store.read((q) => q.workPools.queueActiveSlots([pool.default_queue_id], "pool"))).get(pool.default_queue_id)).toBe(1);
+    expect((await api.context.store.read((q) => q.workPools.queueActiveSlots([pool.default_queue_id], "legacy"))).get(pool.default_queue_id)).toBe(2);
   });
 
-  test("Sync helpers join an outer transaction: rolled back with it", async () => {
+  test("operations join the caller's transaction: rolled back with it", async () => {
     const pool = (await api.get("/work_pools/pool")).body;
-    expect(() =>
-      db.transaction(() => {
-        pools.getOrCreateQueueSync(pool.id, "rolled-back", clock.now());
+    await expect(
+      api.context.store.write(function* (tx) {
+        yield* tx.workPools.getOrCreateQueue(pool.id, "rolled-back", clock.now());
         throw new Error("abort");
       }),
-    ).toThrow("abort");
+    ).rejects.toThrow("abort");
     expect((await api.get("/work_pools/pool/queues/rolled-back")).status).toBe(404);
-    db.transaction(() => void pools.getOrCreateQueueSync(pool.id, "kept", clock.now()), { behavior: "immediate" });
+    await api.context.store.write((tx) => tx.workPools.getOrCreateQueue(pool.id, "kept", clock.now()));
     expect((await api.get("/work_pools/pool/queues/kept")).status).toBe(200);
   });
 });

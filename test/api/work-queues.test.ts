@@ -171,7 +171,7 @@ describe("legacy work queues: slots, concurrency status and health", () => {
       last_polled: null,
       health_check_policy: { maximum_late_runs: 0, maximum_seconds_since_last_polled: 60 },
     });
-    api.context.store.workPools.markQueuesPolledSync([queue.id], clock.now());
+    (await api.context.store.write((tx) => tx.workPools.markQueuesPolled([queue.id], clock.now())));
     expect(await status()).toMatchObject({ healthy: true, last_polled: "2025-01-01T00:00:30Z" });
     await run(api, { workQueueId: queue.id, stateType: "SCHEDULED", stateName: "Late" });
     expect(await status()).toMatchObject({ healthy: false, late_runs_count: 1 });

@@ -12,7 +12,7 @@ const poolStatus = async (api: Api, pool: string) => (await api.get(`/work_pools
  */
 async function workerStatuses(api: Api, pool: string) {
   const poolId = (await api.get(`/work_pools/${pool}`)).body.id as string;
-  const workers = await api.context.store.workPools.listWorkers(poolId, null, 100, 0);
+  const workers = await api.context.store.read((q) => q.workPools.listWorkers(poolId, null, 100, 0));
   return Object.fromEntries(workers.map((w) => [w.name, w.status]));
 }
 const queueStatus = async (api: Api, pool: string, queue = "default") => (await api.get(`/work_pools/${pool}/queues/${queue}`)).body.status as string;
@@ -94,7 +94,6 @@ describe("Foreman: workers and work pools", () => {
 describe("Foreman: work queues and deployments", () => {
   const { api, clock } = serviceApi();
   const foreman = new Foreman(api.context);
-  const db = api.context.store.db;
   afterAll(() => api.close());
 
   const deploymentOf = async (id: string) => (await api.get(`/deployments/${id}`)).body;
@@ -128,8 +127,8 @@ describe("Foreman: work queues and deployments", () => {
   test("a deployment stays READY while its work queue was polled recently, even if it was not", async () => {
     const id = await deployTo("shared");
     const queueId = (await deploymentOf(id)).work_queue_id as string;
-    db.update(deployment).set({ status: "READY", lastPolled: T0 }).where(eq(deployment.id, id)).run();
-    db.update(workQueue).set({ lastPolled: T0 + 50 * SECOND }).where(eq(workQueue.id, queueId)).run();
+    api.context.store.db.update(deployment).set({ status: "READY", lastPolled: T0 }).where(eq(deployment.id, id)).run();
+    api.context.store.db.update(workQueue).set({ lastPolled: T0 + 50 * SECOND }).where(eq(workQueue.id, queueId)).run();
 
     await foreman.tick(T0 + 100 * SECOND);
     expect((await deploymentOf(id)).status).toBe("READY");

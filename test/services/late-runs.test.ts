@@ -54,12 +54,11 @@ describe("MarkLateRuns", () => {
 
   test("a run that leaves its Scheduled state after being selected is not marked", async () => {
     const id = await scheduledAt(T0 + 5000 * SECOND);
-    const flowRuns = api.context.store.flowRuns;
     const now = T0 + 5100 * SECOND;
-    const [candidate] = (await flowRuns.lateRunCandidates(now, 400)).filter((run) => run.id === id);
+    const [candidate] = (await api.context.store.read((q) => q.flowRuns.lateRunCandidates(now, 400))).filter((run) => run.id === id);
     await setFlowRunState(api, id, { type: "PENDING" });
     const late = newState("SCHEDULED", now, { name: "Late", state_details: { scheduled_time: candidate!.nextScheduledStartTime } });
-    expect(await flowRuns.setStateIfCurrent(candidate!, late, { force: false, flowPolicy: MarkLateRunsPolicy }, now)).toBeNull();
+    expect(await api.context.store.write((tx) => tx.flowRuns.setStateIfCurrent(candidate!, late, { force: false, flowPolicy: MarkLateRunsPolicy }, now))).toBeNull();
     expect((await flowRunOf(api, id)).state_name).toBe("Pending");
   });
 

@@ -11,8 +11,7 @@ describe("Repossessor", () => {
   const clock = new ManualClock(T0);
   const api = createTestApi({ clock });
   const { store, logger, config } = api.context;
-  const limits = store.concurrencyLimits;
-  const repossessor = new Repossessor(limits, clock, logger, config.services.repossessorLoopSeconds);
+  const repossessor = new Repossessor(store, clock, logger, config.services.repossessorLoopSeconds);
   afterAll(() => api.close());
 
   const lease = async (name: string, seconds: number) =>
@@ -31,10 +30,10 @@ describe("Repossessor", () => {
     clock.set(T0 + 90 * SECOND);
     await repossessor.tick(clock.now());
     expect(await activeSlots("workers")).toBe(1);
-    expect(limits.readLeaseSync(shortLived)).toBeUndefined();
-    expect(limits.readLeaseSync(longLived)).toBeDefined();
+    expect(await store.read((q) => q.concurrencyLimits.readLease(shortLived))).toBeUndefined();
+    expect(await store.read((q) => q.concurrencyLimits.readLease(longLived))).toBeDefined();
     // The 90 s it was held fed the occupancy average: 2 + 90/6 − 2/6.
-    expect((await limits.get({ name: "workers" }))!.avgSlotOccupancySeconds).toBeCloseTo(2 + 90 / 6 - 2 / 6, 12);
+    expect((await store.read((q) => q.concurrencyLimits.get({ name: "workers" })))!.avgSlotOccupancySeconds).toBeCloseTo(2 + 90 / 6 - 2 / 6, 12);
   });
 
   test("a renewed lease is not repossessed", async () => {

@@ -270,11 +270,12 @@ describe("idempotency", () => {
     const one = new DeploymentScheduling(store, config.services, logger);
     const two = new DeploymentScheduling(store, config.services, logger);
     const window = one.defaultWindow(T0);
-    const first = one.generateRunsSync(d.id, window, T0);
-    const second = two.generateRunsSync(d.id, window, T0);
+    const view = (await store.read((q) => q.deployments.get(d.id)))!;
+    const first = one.generateRuns(view, window, T0);
+    const second = two.generateRuns(view, window, T0);
     expect(first.map((r) => r.id)).not.toEqual(second.map((r) => r.id));
-    expect(store.flowRuns.insertScheduledSync(first, T0)).toHaveLength(3);
-    expect(store.flowRuns.insertScheduledSync(second, T0)).toEqual([]);
+    expect(await store.write((tx) => tx.flowRuns.insertScheduled(first, T0))).toHaveLength(3);
+    expect(await store.write((tx) => tx.flowRuns.insertScheduled(second, T0))).toEqual([]);
     const runs = await runsOf(api, d.id);
     expect(runs.map((r) => r.id).sort()).toEqual(first.map((r) => r.id).sort());
     // every inserted run got exactly its one state
@@ -306,7 +307,7 @@ describe("idempotency", () => {
       await Promise.all([new Scheduler(first).tick(T0), new Scheduler(second).tick(T0), new RecentDeploymentsScheduler(second).tick(T0)]);
       // the second process generates again after the first inserted: nothing new
       const scheduling = new DeploymentScheduling(second.store, second.config.services, second.logger);
-      expect(scheduling.scheduleSync([d.id], scheduling.defaultWindow(T0), T0)).toBe(0);
+      expect(await scheduling.schedule([d.id], scheduling.defaultWindow(T0), T0)).toBe(0);
 
       const rows = second.store.db.select({ key: flowRun.idempotencyKey }).from(flowRun).where(eq(flowRun.deploymentId, d.id)).all();
       expect(rows).toHaveLength(6);

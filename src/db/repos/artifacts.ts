@@ -7,9 +7,10 @@ import { and, desc, asc, eq, ne, sql, type SQL } from "drizzle-orm";
 import type { JsonObject, JsonValue } from "../../lib/json";
 import type { Micros } from "../../lib/time";
 import type { ArtifactCollectionFilter, ArtifactFilter, ArtifactRelatedFilterSet } from "../../schemas/filters";
-import type { SqliteDb } from "../client";
+import { countWhere, type SqliteDb } from "../client";
 import { artifactCollectionCond, artifactCond, artifactRelationsWhere } from "../filters";
 import { artifact, artifactCollection } from "../schema";
+import type { Op } from "../unit-of-work";
 
 export type ArtifactRow = typeof artifact.$inferSelect;
 export type ArtifactCollectionRow = typeof artifactCollection.$inferSelect;
@@ -71,26 +72,24 @@ export class ArtifactRepository {
   }
 
   /** Inserts the artifact; a keyed one becomes its key's latest (the collection row is created or overwritten). */
-  async create(input: ArtifactCreate, now: Micros): Promise<ArtifactRow> {
+  *create(input: ArtifactCreate, now: Micros): Op<ArtifactRow> {
     const row: ArtifactRow = { id: Bun.randomUUIDv7(), created: now, updated: now, ...input };
-    return this.db.transaction((tx) => {
-      if (row.key !== null) {
-        const { id, created, updated, key, ...latest } = row;
-        tx.insert(artifactCollection)
-          .values({ id: Bun.randomUUIDv7(), created, updated, key, latestId: id, ...latest })
-          .onConflictDoUpdate({ target: artifactCollection.key, set: { latestId: id, updated, ...latest } })
-          .run();
-      }
-      tx.insert(artifact).values(row).run();
-      return row;
-    });
+    if (row.key !== null) {
+      const { id, created, updated, key, ...latest } = row;
+      this.db.insert(artifactCollection)
+        .values({ id: Bun.randomUUIDv7(), created, updated, key, latestId: id, ...latest })
+        .onConflictDoUpdate({ target: artifactCollection.key, set: { latestId: id, updated, ...latest } })
+        .run();
+    }
+    this.db.insert(artifact).values(row).run();
+    return row;
   }
 
-  async get(id: string): Promise<ArtifactRow | undefined> {
+  *get(id: string): Op<ArtifactRow | undefined> {
     return this.byId.get({ id });
   }
 
-  async getLatest(key: string): Promise<ArtifactCollectionRow | undefined> {
+  *getLatest(key: string): Op<ArtifactCollectionRow | undefined> {
     return this.collectionByKey.get({ key });
   }
 
@@ -98,53 +97,49 @@ export class ArtifactRepository {
    * Writes the fields sent (and `updated`) on the artifact and, when it is its key's
    * latest, on the collection row; false when neither exists.
    */
-  async update(id: string, patch: ArtifactPatch, now: Micros): Promise<boolean> {
+  *update(id: string, patch: ArtifactPatch, now: Micros): Op<boolean> {
     const values = { ...patch, updated: now };
-    return this.db.transaction((tx) => {
-      const artifacts = tx.update(artifact).set(values).where(eq(artifact.id, id)).returning({ id: artifact.id }).all();
-      const collections = tx
-        .update(artifactCollection)
-        .set(values)
-        .where(eq(artifactCollection.latestId, id))
-        .returning({ id: artifactCollection.id })
-        .all();
-      return artifacts.length + collections.length > 0;
-    });
+    const artifacts = this.db.update(artifact).set(values).where(eq(artifact.id, id)).returning({ id: artifact.id }).all();
+    const collections = this.db
+      .update(artifactCollection)
+      .set(values)
+      .where(eq(artifactCollection.latestId, id))
+      .returning({ id: artifactCollection.id })
+      .all();
+    return artifacts.length + collections.length > 0;
   }
 
   /**
    * Deletes the artifact. When it was its key's latest, the collection row takes on the
    * key's newest remaining version (its timestamps too), or goes when none is left.
    */
-  async delete(id: string): Promise<boolean> {
-    return this.db.transaction((tx) => {
-      const row = tx.select().from(artifact).where(eq(artifact.id, id)).get();
-      if (!row) return false;
-      const collection = row.key === null ? undefined : this.collectionByKey.get({ key: row.key });
-      if (row.key !== null && collection?.latestId === id) {
-        const previous = tx
-          .select()
-          .from(artifact)
-          .where(and(eq(artifact.key, row.key), ne(artifact.id, id)))
-          .orderBy(desc(artifact.created), desc(artifact.id))
-          .limit(1)
-          .get();
-        if (previous) {
-          const { id: latestId, key: _key, ...fields } = previous;
-          tx.update(artifactCollection)
-            .set({ latestId, ...fields })
-            .where(eq(artifactCollection.key, row.key))
-            .run();
-        } else {
-          tx.delete(artifactCollection).where(eq(artifactCollection.key, row.key)).run();
-        }
+  *delete(id: string): Op<boolean> {
+    const row = this.db.select().from(artifact).where(eq(artifact.id, id)).get();
+    if (!row) return false;
+    const collection = row.key === null ? undefined : this.collectionByKey.get({ key: row.key });
+    if (row.key !== null && collection?.latestId === id) {
+      const previous = this.db
+        .select()
+        .from(artifact)
+        .where(and(eq(artifact.key, row.key), ne(artifact.id, id)))
+        .orderBy(desc(artifact.created), desc(artifact.id))
+        .limit(1)
+        .get();
+      if (previous) {
+        const { id: latestId, key: _key, ...fields } = previous;
+        this.db.update(artifactCollection)
+          .set({ latestId, ...fields })
+          .where(eq(artifactCollection.key, row.key))
+          .run();
+      } else {
+        this.db.delete(artifactCollection).where(eq(artifactCollection.key, row.key)).run();
       }
-      tx.delete(artifact).where(eq(artifact.id, id)).run();
-      return true;
-    });
+    }
+    this.db.delete(artifact).where(eq(artifact.id, id)).run();
+    return true;
   }
 
-  async list(filters: ArtifactFilters, sort: ArtifactSort, limit: number, offset: number): Promise<ArtifactRow[]> {
+  *list(filters: ArtifactFilters, sort: ArtifactSort, limit: number, offset: number): Op<ArtifactRow[]> {
     return this.db
       .select()
       .from(artifact)
@@ -155,11 +150,11 @@ export class ArtifactRepository {
       .all();
   }
 
-  async count(filters: ArtifactFilters): Promise<number> {
-    return this.db.$count(artifact, artifactWhere(filters));
+  *count(filters: ArtifactFilters): Op<number> {
+    return countWhere(this.db, artifact, artifactWhere(filters));
   }
 
-  async listLatest(filters: ArtifactCollectionFilters, sort: ArtifactSort, limit: number, offset: number): Promise<ArtifactCollectionRow[]> {
+  *listLatest(filters: ArtifactCollectionFilters, sort: ArtifactSort, limit: number, offset: number): Op<ArtifactCollectionRow[]> {
     return this.db
       .select()
       .from(artifactCollection)
@@ -170,7 +165,7 @@ export class ArtifactRepository {
       .all();
   }
 
-  async countLatest(filters: ArtifactCollectionFilters): Promise<number> {
-    return this.db.$count(artifactCollection, collectionWhere(filters));
+  *countLatest(filters: ArtifactCollectionFilters): Op<number> {
+    return countWhere(this.db, artifactCollection, collectionWhere(filters));
   }
 }

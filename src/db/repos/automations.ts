@@ -8,9 +8,10 @@ import { and, asc, desc, eq, lte, sql, type SQL } from "drizzle-orm";
 import type { JsonObject } from "../../lib/json";
 import type { Micros } from "../../lib/time";
 import type { AutomationFilter } from "../../schemas/filters";
-import type { SqliteDb } from "../client";
+import { countWhere, type SqliteDb } from "../client";
 import { automationCond } from "../filters";
 import { automation } from "../schema";
+import type { Op } from "../unit-of-work";
 
 export type AutomationRow = typeof automation.$inferSelect;
 export type AutomationSort = "CREATED_DESC" | "UPDATED_DESC" | "NAME_ASC" | "NAME_DESC";
@@ -51,26 +52,26 @@ export class AutomationRepository {
     this.byId = db.select().from(automation).where(eq(automation.id, sql.placeholder("id"))).prepare();
   }
 
-  async create(input: AutomationFields & { ownerResource: string | null }, now: Micros): Promise<AutomationRow> {
+  *create(input: AutomationFields & { ownerResource: string | null }, now: Micros): Op<AutomationRow> {
     const row: AutomationRow = { id: Bun.randomUUIDv7(), created: now, updated: now, ...input };
     this.db.insert(automation).values(row).run();
     return row;
   }
 
-  async get(id: string): Promise<AutomationRow | undefined> {
+  *get(id: string): Op<AutomationRow | undefined> {
     return this.byId.get({ id });
   }
 
   /** Writes the fields given (and `updated`); false when the automation does not exist. */
-  async update(id: string, patch: Partial<AutomationFields>, now: Micros): Promise<boolean> {
+  *update(id: string, patch: Partial<AutomationFields>, now: Micros): Op<boolean> {
     return this.db.update(automation).set({ ...patch, updated: now }).where(eq(automation.id, id)).returning({ id: automation.id }).all().length > 0;
   }
 
-  async delete(id: string): Promise<boolean> {
+  *delete(id: string): Op<boolean> {
     return this.db.delete(automation).where(eq(automation.id, id)).returning({ id: automation.id }).all().length > 0;
   }
 
-  async list(filter: AutomationFilter | null | undefined, sort: AutomationSort, limit: number, offset: number): Promise<AutomationRow[]> {
+  *list(filter: AutomationFilter | null | undefined, sort: AutomationSort, limit: number, offset: number): Op<AutomationRow[]> {
     return this.db
       .select()
       .from(automation)
@@ -81,12 +82,12 @@ export class AutomationRepository {
       .all();
   }
 
-  async count(filter: AutomationFilter | null | undefined): Promise<number> {
-    return this.db.$count(automation, automationCond(filter));
+  *count(filter: AutomationFilter | null | undefined): Op<number> {
+    return countWhere(this.db, automation, automationCond(filter));
   }
 
   /** Automations owned by the resource or, for a deployment, running it; oldest first. */
-  async relatedTo(resourceId: string): Promise<AutomationRow[]> {
+  *relatedTo(resourceId: string): Op<AutomationRow[]> {
     const related = resourceId.startsWith(DEPLOYMENT_RESOURCE)
       ? sql`(${eq(automation.ownerResource, resourceId)} OR ${runsDeployment(resourceId)})`
       : eq(automation.ownerResource, resourceId);
@@ -94,7 +95,7 @@ export class AutomationRepository {
   }
 
   /** Deletes the automations the resource owns that were created by `createdBefore` (inclusive); returns their ids. */
-  async deleteOwnedBy(resourceId: string, createdBefore: Micros): Promise<string[]> {
+  *deleteOwnedBy(resourceId: string, createdBefore: Micros): Op<string[]> {
     return this.db
       .delete(automation)
       .where(and(eq(automation.ownerResource, resourceId), lte(automation.created, createdBefore)))

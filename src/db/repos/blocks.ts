@@ -14,9 +14,10 @@ import type {
   BlockSchemaFilter,
   BlockTypeFilter,
 } from "../../schemas/blocks";
-import type { SqliteDb } from "../client";
+import { countWhere, type SqliteDb } from "../client";
 import { anyOf, combine, group, like } from "../filters";
 import { blockDocument, blockDocumentReference, blockSchema, blockType } from "../schema";
+import type { Op } from "../unit-of-work";
 
 export type BlockTypeRow = typeof blockType.$inferSelect;
 export type BlockSchemaRow = typeof blockSchema.$inferSelect;
@@ -175,23 +176,23 @@ export class BlockRepository {
 
   // --- block types
 
-  async getType(id: string): Promise<BlockTypeRow | undefined> {
+  *getType(id: string): Op<BlockTypeRow | undefined> {
     return this.typeById.get({ id });
   }
 
-  async getTypeBySlug(slug: string): Promise<BlockTypeRow | undefined> {
+  *getTypeBySlug(slug: string): Op<BlockTypeRow | undefined> {
     return this.typeBySlug.get({ slug });
   }
 
   /** Inserts the block type; undefined when the slug is taken. */
-  async createType(input: BlockTypeInput, now: Micros): Promise<BlockTypeRow | undefined> {
+  *createType(input: BlockTypeInput, now: Micros): Op<BlockTypeRow | undefined> {
     const row: BlockTypeRow = { id: Bun.randomUUIDv7(), created: now, updated: now, isProtected: false, ...input };
     const inserted = this.db.insert(blockType).values(row).onConflictDoNothing({ target: blockType.slug }).returning().all();
     return inserted[0];
   }
 
   /** Inserts a protected (system) block type, or overwrites the one with its slug as Prefect's upsert does. */
-  async upsertProtectedType(input: BlockTypeInput, now: Micros): Promise<BlockTypeRow> {
+  *upsertProtectedType(input: BlockTypeInput, now: Micros): Op<BlockTypeRow> {
     const row: BlockTypeRow = { id: Bun.randomUUIDv7(), created: now, updated: now, ...input, isProtected: true };
     return this.db
       .insert(blockType)
@@ -202,11 +203,11 @@ export class BlockRepository {
   }
 
   /** Block types by name; `schemas` keeps the types having at least one matching schema. */
-  async listTypes(
+  *listTypes(
     filters: { types?: BlockTypeFilter | null; schemas?: BlockSchemaFilter | null },
     limit: number,
     offset: number,
-  ): Promise<BlockTypeRow[]> {
+  ): Op<BlockTypeRow[]> {
     const schemaCond = filters.schemas ? blockSchemaCond(filters.schemas) : undefined;
     const withSchema = sql`EXISTS (SELECT 1 FROM ${blockSchema} WHERE ${blockSchema.blockTypeId} = ${blockType.id}${
       schemaCond ? sql` AND ${schemaCond}` : sql``
@@ -222,43 +223,41 @@ export class BlockRepository {
   }
 
   /** Applies the given metadata fields (explicit nulls included); false when the type does not exist. */
-  async updateType(id: string, patch: BlockTypePatch, now: Micros): Promise<boolean> {
+  *updateType(id: string, patch: BlockTypePatch, now: Micros): Op<boolean> {
     const updated = this.db.update(blockType).set({ ...patch, updated: now }).where(eq(blockType.id, id)).returning({ id: blockType.id });
     return updated.all().length > 0;
   }
 
   /** Deletes the type with its schemas and documents (foreign-key cascade). */
-  async deleteType(id: string): Promise<boolean> {
+  *deleteType(id: string): Op<boolean> {
     return this.db.delete(blockType).where(eq(blockType.id, id)).returning({ id: blockType.id }).all().length > 0;
   }
 
   // --- block schemas
 
-  async getSchema(id: string): Promise<BlockSchemaRecord | undefined> {
+  *getSchema(id: string): Op<BlockSchemaRecord | undefined> {
     return this.schemaById.get({ id });
   }
 
   /** The newest schema with the checksum, restricted to `version` when given. */
-  async getSchemaByChecksum(checksum: string, version?: string | null): Promise<BlockSchemaRecord | undefined> {
+  *getSchemaByChecksum(checksum: string, version?: string | null): Op<BlockSchemaRecord | undefined> {
     return version == null
       ? this.schemaByChecksum.get({ checksum })
       : this.schemaByChecksumAndVersion.get({ checksum, version });
   }
 
   /** Inserts the schemas in one transaction; a (checksum, version) that already exists is kept. */
-  async createSchemas(inputs: BlockSchemaInput[], now: Micros): Promise<void> {
-    this.db.transaction((tx) => {
-      for (const input of inputs) {
-        tx.insert(blockSchema)
-          .values({ id: Bun.randomUUIDv7(), created: now, updated: now, ...input })
-          .onConflictDoNothing({ target: [blockSchema.checksum, blockSchema.version] })
-          .run();
-      }
-    });
+  *createSchemas(inputs: BlockSchemaInput[], now: Micros): Op<void> {
+    for (const input of inputs) {
+      this.db.insert(blockSchema)
+        .values({ id: Bun.randomUUIDv7(), created: now, updated: now, ...input })
+        .onConflictDoNothing({ target: [blockSchema.checksum, blockSchema.version] })
+        .run();
+    }
   }
 
   /** Newest first. */
-  async listSchemas(filter: BlockSchemaFilter | null | undefined, limit: number, offset: number): Promise<BlockSchemaRecord[]> {
+  *listSchemas(filter: BlockSchemaFilter | null | undefined, limit: number, offset: number): Op<BlockSchemaRecord[]> {
     return this.db
       .select({ schema: blockSchema, type: blockType })
       .from(blockSchema)
@@ -271,12 +270,12 @@ export class BlockRepository {
   }
 
   /** Deletes the schema with its documents (foreign-key cascade). */
-  async deleteSchema(id: string): Promise<boolean> {
+  *deleteSchema(id: string): Op<boolean> {
     return this.db.delete(blockSchema).where(eq(blockSchema.id, id)).returning({ id: blockSchema.id }).all().length > 0;
   }
 
   /** Every capability declared by some schema, sorted. */
-  async capabilities(): Promise<string[]> {
+  *capabilities(): Op<string[]> {
     const rows = this.db.all<{ capability: string }>(
       sql`SELECT DISTINCT json_each.value AS capability FROM ${blockSchema}, json_each(${blockSchema.capabilities}) ORDER BY capability`,
     );
@@ -285,32 +284,30 @@ export class BlockRepository {
 
   // --- block documents
 
-  async documentNameTaken(blockTypeId: string, name: string): Promise<boolean> {
+  *documentNameTaken(blockTypeId: string, name: string): Op<boolean> {
     return this.documentByTypeAndName.get({ typeId: blockTypeId, name }) !== undefined;
   }
 
   /** Inserts a document and its references; undefined when its block type already has a document of that name. */
-  async createDocument(input: BlockDocumentInput, references: [string, string][], now: Micros): Promise<string | undefined> {
-    return this.db.transaction((tx) => {
-      if (this.documentByTypeAndName.get({ typeId: input.blockTypeId, name: input.name })) return undefined;
-      const id = Bun.randomUUIDv7();
-      tx.insert(blockDocument).values({ id, created: now, updated: now, ...input }).run();
-      this.insertReferences(tx, id, references, now);
-      return id;
-    });
+  *createDocument(input: BlockDocumentInput, references: [string, string][], now: Micros): Op<string | undefined> {
+    if (this.documentByTypeAndName.get({ typeId: input.blockTypeId, name: input.name })) return undefined;
+    const id = Bun.randomUUIDv7();
+    this.db.insert(blockDocument).values({ id, created: now, updated: now, ...input }).run();
+    this.insertReferences(id, references, now);
+    return id;
   }
 
   /** For references from other objects (deployments' storage and infrastructure blocks). */
-  documentExistsSync(id: string): boolean {
+  *documentExists(id: string): Op<boolean> {
     return this.documentById.get({ id }) !== undefined;
   }
 
-  async getDocument(id: string): Promise<BlockDocumentRecord | undefined> {
+  *getDocument(id: string): Op<BlockDocumentRecord | undefined> {
     return this.documentById.get({ id });
   }
 
   /** Loads the documents and, transitively, the documents they reference. */
-  async loadDocumentGraph(ids: string[]): Promise<DocumentGraph> {
+  *loadDocumentGraph(ids: string[]): Op<DocumentGraph> {
     const references = this.db.all<DocumentReference>(sql`
       WITH RECURSIVE edge(parent_id, name, child_id) AS (
         SELECT ${blockDocumentReference.parentBlockDocumentId}, ${blockDocumentReference.name}, ${blockDocumentReference.referenceBlockDocumentId}
@@ -327,7 +324,7 @@ export class BlockRepository {
   }
 
   /** Ids of the matching documents, in the requested order; all of them without `page`. */
-  async listDocumentIds(filters: BlockDocumentFilterSet, sort: BlockDocumentSort, page?: Paging): Promise<string[]> {
+  *listDocumentIds(filters: BlockDocumentFilterSet, sort: BlockDocumentSort, page?: Paging): Op<string[]> {
     const query = this.db
       .select({ id: blockDocument.id })
       .from(blockDocument)
@@ -337,12 +334,12 @@ export class BlockRepository {
     return rows.map((r) => r.id);
   }
 
-  async countDocuments(filters: BlockDocumentFilterSet): Promise<number> {
-    return this.db.$count(blockDocument, blockDocumentsWhere(filters));
+  *countDocuments(filters: BlockDocumentFilterSet): Op<number> {
+    return countWhere(this.db, blockDocument, blockDocumentsWhere(filters));
   }
 
   /** True when `parentId` is `childId` or is reachable from it: adding parent -> child would close a cycle. */
-  async wouldFormCycle(parentId: string, childId: string): Promise<boolean> {
+  *wouldFormCycle(parentId: string, childId: string): Op<boolean> {
     if (parentId === childId) return true;
     const hit = this.db.get<{ found: number }>(sql`
       WITH RECURSIVE reachable(id) AS (
@@ -355,33 +352,31 @@ export class BlockRepository {
   }
 
   /** Writes new data (and schema), keeping unchanged references and replacing the others, in one transaction. */
-  async updateDocument(id: string, change: DocumentChange, now: Micros): Promise<void> {
-    this.db.transaction((tx) => {
-      tx.update(blockDocument)
-        .set({ data: change.data, updated: now, ...(change.blockSchemaId ? { blockSchemaId: change.blockSchemaId } : {}) })
-        .where(eq(blockDocument.id, id))
-        .run();
-      const existing = tx.select().from(blockDocumentReference).where(eq(blockDocumentReference.parentBlockDocumentId, id)).all();
-      const wanted = new Set(change.references.map(([name, childId]) => `${name}\u0000${childId}`));
-      const kept = new Set<string>();
-      for (const ref of existing) {
-        const key = `${ref.name}\u0000${ref.referenceBlockDocumentId}`;
-        if (wanted.has(key)) kept.add(key);
-        else tx.delete(blockDocumentReference).where(eq(blockDocumentReference.id, ref.id)).run();
-      }
-      const added = change.references.filter(([name, childId]) => !kept.has(`${name}\u0000${childId}`));
-      this.insertReferences(tx, id, added, now);
-    });
+  *updateDocument(id: string, change: DocumentChange, now: Micros): Op<void> {
+    this.db.update(blockDocument)
+      .set({ data: change.data, updated: now, ...(change.blockSchemaId ? { blockSchemaId: change.blockSchemaId } : {}) })
+      .where(eq(blockDocument.id, id))
+      .run();
+    const existing = this.db.select().from(blockDocumentReference).where(eq(blockDocumentReference.parentBlockDocumentId, id)).all();
+    const wanted = new Set(change.references.map(([name, childId]) => `${name}\u0000${childId}`));
+    const kept = new Set<string>();
+    for (const ref of existing) {
+      const key = `${ref.name}\u0000${ref.referenceBlockDocumentId}`;
+      if (wanted.has(key)) kept.add(key);
+      else this.db.delete(blockDocumentReference).where(eq(blockDocumentReference.id, ref.id)).run();
+    }
+    const added = change.references.filter(([name, childId]) => !kept.has(`${name}\u0000${childId}`));
+    this.insertReferences(id, added, now);
   }
 
-  async deleteDocument(id: string): Promise<boolean> {
+  *deleteDocument(id: string): Op<boolean> {
     return this.db.delete(blockDocument).where(eq(blockDocument.id, id)).returning({ id: blockDocument.id }).all().length > 0;
   }
 
-  private insertReferences(tx: Pick<SqliteDb, "insert">, parentId: string, references: [string, string][], now: Micros): void {
+  private insertReferences(parentId: string, references: [string, string][], now: Micros): void {
     for (const [name, childId] of references) {
       const id = Bun.randomUUIDv7();
-      tx.insert(blockDocumentReference)
+      this.db.insert(blockDocumentReference)
         .values({ id, created: now, updated: now, name, parentBlockDocumentId: parentId, referenceBlockDocumentId: childId })
         .run();
     }

@@ -14,22 +14,17 @@
  *   releasing decrements those limits (never below 0) and deletes the row. A lease
  *   whose `expiration` has passed is still held until the repossessor releases it.
  *
- * The `...Sync` methods are for callers that already run inside a transaction
- * (bun:sqlite is synchronous, so orchestration can call them mid-transition):
- * they join the caller's transaction, and each opens its own immediate
- * transaction only when none is open, so every one of them is atomic either way.
- * - `getSync(id)`, `readByNamesSync(names)`: limit rows.
- * - `tryAcquireSync(limitIds, slots, now): boolean`: takes `slots` on every limit
+ * Every method runs inside the caller's transaction (`store.write`), so a method
+ * of several statements is atomic, and orchestration's deployment-slot effects join
+ * the transition that caused them.
+ * - `get`, `readByNames`: limit rows.
+ * - `tryAcquire(limitIds, slots, now): boolean`: takes `slots` on every limit
  *   or on none. False (nothing written) when an id is unknown or inactive, or a
  *   limit lacks room after decay: Prefect's bulk_increment_active_slots.
- * - `releaseSlotsSync(limitIds, slots, now, occupancySeconds?): boolean`: gives
+ * - `releaseSlots(limitIds, slots, now, occupancySeconds?): boolean`: gives
  *   slots back on the active limits among `limitIds`; true when every id was an
  *   active limit (Prefect's bulk_decrement_active_slots).
- * - `createLeaseSync(lease, now)`, `readLeaseSync(id)`, `renewLeaseSync(id, ttl, now)`,
- *   `releaseLeaseSync(id, now, options?)`: the lease lifecycle.
- * Orchestration takes a deployment slot with `tryAcquireSync([limitId], 1, now)`
- * then `createLeaseSync({ resourceIds: [limitId], slots: 1, ttl })`, and gives it
- * back with `releaseLeaseSync(leaseId, now, { recordOccupancy: false })`.
+ * - `createLease`, `readLease`, `renewLease`, `releaseLease`: the lease lifecycle.
  *
  * Tag limits (`tag:<tag>`) also serve the v1 API, which shows a limit's holders
  * (`liveHolders`) and releases or resets them by holder (`releaseHolderLeases`,
@@ -40,6 +35,7 @@ import type { JsonObject } from "../../lib/json";
 import { MICROS_PER_SECOND, type Micros } from "../../lib/time";
 import type { SqliteDb } from "../client";
 import { concurrencyLease, concurrencyLimitV2 } from "../schema";
+import type { Op } from "../unit-of-work";
 
 export type ConcurrencyLimitRow = typeof concurrencyLimitV2.$inferSelect;
 export type ConcurrencyLeaseRow = typeof concurrencyLease.$inferSelect;
@@ -62,6 +58,8 @@ export type ConcurrencyLimitPatch = { [K in keyof ConcurrencyLimitCreate]?: Conc
 export type LeaseHolder = { type: "flow_run" | "task_run" | "deployment"; id: string };
 
 export interface LeaseCreate {
+  /** A lease id chosen in advance (orchestration names the lease it records); new otherwise. */
+  id?: string;
   resourceIds: string[];
   slots: number;
   /** Time to live from `now`. */
@@ -137,7 +135,7 @@ export class ConcurrencyLimitRepository {
   // ---- limits -------------------------------------------------------------------------------
 
   /** Inserts the limit; undefined when the name is taken. */
-  async create(input: ConcurrencyLimitCreate, now: Micros): Promise<ConcurrencyLimitRow | undefined> {
+  *create(input: ConcurrencyLimitCreate, now: Micros): Op<ConcurrencyLimitRow | undefined> {
     const inserted = this.db
       .insert(concurrencyLimitV2)
       .values({ id: Bun.randomUUIDv7(), created: now, updated: now, ...input })
@@ -147,29 +145,21 @@ export class ConcurrencyLimitRepository {
     return inserted[0];
   }
 
-  async get(ref: LimitRef): Promise<ConcurrencyLimitRow | undefined> {
-    return "id" in ref ? this.getSync(ref.id) : this.byName.get({ name: ref.name });
-  }
-
-  getSync(id: string): ConcurrencyLimitRow | undefined {
-    return this.byId.get({ id });
+  *get(ref: LimitRef): Op<ConcurrencyLimitRow | undefined> {
+    return "id" in ref ? this.byId.get({ id: ref.id }) : this.byName.get({ name: ref.name });
   }
 
   /** The limits among `names` that exist, by name (unknown names are skipped). */
-  async readByNames(names: string[]): Promise<ConcurrencyLimitRow[]> {
-    return this.readByNamesSync(names);
-  }
-
-  readByNamesSync(names: string[]): ConcurrencyLimitRow[] {
+  *readByNames(names: string[]): Op<ConcurrencyLimitRow[]> {
     return this.db.select().from(concurrencyLimitV2).where(inArray(concurrencyLimitV2.name, names)).orderBy(asc(concurrencyLimitV2.name)).all();
   }
 
-  async list(limit: number, offset: number): Promise<ConcurrencyLimitRow[]> {
+  *list(limit: number, offset: number): Op<ConcurrencyLimitRow[]> {
     return this.db.select().from(concurrencyLimitV2).orderBy(asc(concurrencyLimitV2.name)).limit(limit).offset(offset).all();
   }
 
   /** Limits whose name starts with `prefix` (case-sensitive, no wildcards), by name. */
-  async listByPrefix(prefix: string, limit: number, offset: number): Promise<ConcurrencyLimitRow[]> {
+  *listByPrefix(prefix: string, limit: number, offset: number): Op<ConcurrencyLimitRow[]> {
     return this.db
       .select()
       .from(concurrencyLimitV2)
@@ -181,55 +171,41 @@ export class ConcurrencyLimitRepository {
   }
 
   /** Writes the fields sent; false when the limit does not exist. A name clash throws the unique-constraint error (409). */
-  async update(ref: LimitRef, patch: ConcurrencyLimitPatch, now: Micros): Promise<boolean> {
-    return this.atomically(() => {
-      const row = this.db.select().from(concurrencyLimitV2).where(refWhere(ref)).get();
-      if (!row) return false;
-      const values = Object.fromEntries(Object.entries(patch).map(([key, value]) => [key, sqlNull(value)]));
-      this.db.update(concurrencyLimitV2).set({ ...this.settled(row, now), ...values }).where(eq(concurrencyLimitV2.id, row.id)).run();
-      return true;
-    });
+  *update(ref: LimitRef, patch: ConcurrencyLimitPatch, now: Micros): Op<boolean> {
+    const row = this.db.select().from(concurrencyLimitV2).where(refWhere(ref)).get();
+    if (!row) return false;
+    const values = Object.fromEntries(Object.entries(patch).map(([key, value]) => [key, sqlNull(value)]));
+    this.db.update(concurrencyLimitV2).set({ ...settled(row, now), ...values }).where(eq(concurrencyLimitV2.id, row.id)).run();
+    return true;
   }
 
   /** Leases that hold slots on the limit are left alone: releasing them skips a missing limit. */
-  async delete(ref: LimitRef): Promise<boolean> {
+  *delete(ref: LimitRef): Op<boolean> {
     return this.db.delete(concurrencyLimitV2).where(refWhere(ref)).returning({ id: concurrencyLimitV2.id }).all().length > 0;
   }
 
   // ---- slots --------------------------------------------------------------------------------
 
-  async increment(limitIds: string[], slots: number, now: Micros): Promise<boolean> {
-    return this.tryAcquireSync(limitIds, slots, now);
-  }
-
-  /** Takes the slots and records the lease in one transaction; null (nothing written) when the slots are not free. */
-  async incrementWithLease(limitIds: string[], lease: LeaseCreate, now: Micros): Promise<ConcurrencyLeaseRow | null> {
-    return this.atomically(() => (this.tryAcquireSync(limitIds, lease.slots, now) ? this.createLeaseSync(lease, now) : null));
+  /** Takes the slots and records the lease; null (nothing written) when the slots are not free. */
+  *incrementWithLease(limitIds: string[], lease: LeaseCreate, now: Micros): Op<ConcurrencyLeaseRow | null> {
+    return (yield* this.tryAcquire(limitIds, lease.slots, now)) ? yield* this.createLease(lease, now) : null;
   }
 
   /** All-or-nothing: see the contract at the top of this file. */
-  tryAcquireSync(limitIds: string[], slots: number, now: Micros): boolean {
+  *tryAcquire(limitIds: string[], slots: number, now: Micros): Op<boolean> {
     const ids = [...new Set(limitIds)];
-    return this.atomically(() => {
-      const rows = this.readByIds(ids).filter((row) => row.active);
-      if (rows.length !== ids.length) return false;
-      if (rows.some((row) => activeSlotsAt(row, now) + slots > row.limit)) return false;
-      for (const row of rows) this.write(row.id, { ...this.settled(row, now), activeSlots: activeSlotsAt(row, now) + slots });
-      return true;
-    });
+    const rows = this.readByIds(ids).filter((row) => row.active);
+    if (rows.length !== ids.length) return false;
+    if (rows.some((row) => activeSlotsAt(row, now) + slots > row.limit)) return false;
+    for (const row of rows) this.write(row.id, { ...settled(row, now), activeSlots: activeSlotsAt(row, now) + slots });
+    return true;
   }
 
   /** Counts a refused request on each active limit; the denials pace the Retry-After of later refusals. */
-  async recordDenied(limitIds: string[], slots: number, now: Micros): Promise<void> {
-    this.atomically(() => {
-      for (const row of this.readByIds(limitIds)) {
-        if (row.active) this.write(row.id, { ...this.settled(row, now), deniedSlots: deniedSlotsAt(row, now) + slots });
-      }
-    });
-  }
-
-  async decrement(limitIds: string[], slots: number, occupancySeconds: number | null, now: Micros): Promise<boolean> {
-    return this.releaseSlotsSync(limitIds, slots, now, occupancySeconds);
+  *recordDenied(limitIds: string[], slots: number, now: Micros): Op<void> {
+    for (const row of this.readByIds(limitIds)) {
+      if (row.active) this.write(row.id, { ...settled(row, now), deniedSlots: deniedSlotsAt(row, now) + slots });
+    }
   }
 
   /**
@@ -237,27 +213,25 @@ export class ConcurrencyLimitRepository {
    * positive `occupancySeconds` (how long the slots were held) feeds the occupancy
    * average. True when every id named an active limit.
    */
-  releaseSlotsSync(limitIds: string[], slots: number, now: Micros, occupancySeconds?: number | null): boolean {
+  *releaseSlots(limitIds: string[], slots: number, now: Micros, occupancySeconds?: number | null): Op<boolean> {
     const ids = [...new Set(limitIds)];
-    return this.atomically(() => {
-      const rows = this.readByIds(ids).filter((row) => row.active);
-      for (const row of rows) {
-        this.write(row.id, {
-          ...this.settled(row, now),
-          activeSlots: Math.max(0, activeSlotsAt(row, now) - slots),
-          ...(occupancySeconds ? { avgSlotOccupancySeconds: occupancyAverage(row, slots, occupancySeconds) } : {}),
-        });
-      }
-      return rows.length === ids.length;
-    });
+    const rows = this.readByIds(ids).filter((row) => row.active);
+    for (const row of rows) {
+      this.write(row.id, {
+        ...settled(row, now),
+        activeSlots: Math.max(0, activeSlotsAt(row, now) - slots),
+        ...(occupancySeconds ? { avgSlotOccupancySeconds: occupancyAverage(row, slots, occupancySeconds) } : {}),
+      });
+    }
+    return rows.length === ids.length;
   }
 
   // ---- leases -------------------------------------------------------------------------------
 
-  /** Records a lease; it does not take the slots (see `tryAcquireSync`). */
-  createLeaseSync(lease: LeaseCreate, now: Micros): ConcurrencyLeaseRow {
+  /** Records a lease; it does not take the slots (see `tryAcquire`). */
+  *createLease(lease: LeaseCreate, now: Micros): Op<ConcurrencyLeaseRow> {
     const row: ConcurrencyLeaseRow = {
-      id: Bun.randomUUIDv7(),
+      id: lease.id ?? Bun.randomUUIDv7(),
       created: now,
       updated: now,
       expiration: now + lease.ttl,
@@ -269,26 +243,16 @@ export class ConcurrencyLimitRepository {
     return row;
   }
 
-  readLeaseSync(id: string): ConcurrencyLeaseRow | undefined {
+  *readLease(id: string): Op<ConcurrencyLeaseRow | undefined> {
     return this.leaseById.get({ id });
   }
 
-  async renewLease(id: string, ttl: Micros, now: Micros): Promise<boolean> {
-    return this.renewLeaseSync(id, ttl, now);
-  }
-
   /** Moves the expiration to `now + ttl`; false when the lease is unknown or already expired. */
-  renewLeaseSync(id: string, ttl: Micros, now: Micros): boolean {
-    return this.atomically(() => {
-      const lease = this.readLeaseSync(id);
-      if (!lease || isExpired(lease, now)) return false;
-      this.db.update(concurrencyLease).set({ expiration: now + ttl, updated: now }).where(eq(concurrencyLease.id, id)).run();
-      return true;
-    });
-  }
-
-  async releaseLease(id: string, now: Micros): Promise<boolean> {
-    return this.releaseLeaseSync(id, now);
+  *renewLease(id: string, ttl: Micros, now: Micros): Op<boolean> {
+    const lease = this.leaseById.get({ id });
+    if (!lease || isExpired(lease, now)) return false;
+    this.db.update(concurrencyLease).set({ expiration: now + ttl, updated: now }).where(eq(concurrencyLease.id, id)).run();
+    return true;
   }
 
   /**
@@ -296,22 +260,20 @@ export class ConcurrencyLimitRepository {
    * unknown. By default the time it was held feeds the limits' occupancy average,
    * as for clients and the repossessor; Prefect's orchestration releases without it.
    */
-  releaseLeaseSync(id: string, now: Micros, options: { recordOccupancy?: boolean } = {}): boolean {
-    return this.atomically(() => {
-      const lease = this.readLeaseSync(id);
-      if (!lease) return false;
-      const occupancySeconds = options.recordOccupancy === false ? null : (now - lease.created) / MICROS_PER_SECOND;
-      this.releaseSlotsSync(lease.resourceIds, lease.slots, now, occupancySeconds);
-      this.db.delete(concurrencyLease).where(eq(concurrencyLease.id, id)).run();
-      return true;
-    });
+  *releaseLease(id: string, now: Micros, options: { recordOccupancy?: boolean } = {}): Op<boolean> {
+    const lease = this.leaseById.get({ id });
+    if (!lease) return false;
+    const occupancySeconds = options.recordOccupancy === false ? null : (now - lease.created) / MICROS_PER_SECOND;
+    yield* this.releaseSlots(lease.resourceIds, lease.slots, now, occupancySeconds);
+    this.db.delete(concurrencyLease).where(eq(concurrencyLease.id, id)).run();
+    return true;
   }
 
   /**
    * The holders of the live (unexpired) leases on each of `limitIds`, oldest lease
    * first (Prefect's list_holders_for_limit); leases without a holder are left out.
    */
-  async liveHolders(limitIds: string[], now: Micros): Promise<Map<string, LeaseHolder[]>> {
+  *liveHolders(limitIds: string[], now: Micros): Op<Map<string, LeaseHolder[]>> {
     const holders = new Map<string, LeaseHolder[]>(limitIds.map((id) => [id, []]));
     for (const { limitId, lease } of this.liveLeasesOn(limitIds, now)) {
       const holder = leaseHolder(lease);
@@ -324,16 +286,14 @@ export class ConcurrencyLimitRepository {
    * Releases every live lease that `holderId` holds on any of `limitIds`, giving its
    * slots back on all of its limits (the v1 decrement). Returns how many were released.
    */
-  async releaseHolderLeases(limitIds: string[], holderId: string, now: Micros): Promise<number> {
-    return this.atomically(() => {
-      const leaseIds = new Set(
-        this.liveLeasesOn(limitIds, now)
-          .filter(({ lease }) => leaseHolder(lease)?.id === holderId)
-          .map(({ lease }) => lease.id),
-      );
-      for (const id of leaseIds) this.releaseLeaseSync(id, now, { recordOccupancy: false });
-      return leaseIds.size;
-    });
+  *releaseHolderLeases(limitIds: string[], holderId: string, now: Micros): Op<number> {
+    const leaseIds = new Set(
+      this.liveLeasesOn(limitIds, now)
+        .filter(({ lease }) => leaseHolder(lease)?.id === holderId)
+        .map(({ lease }) => lease.id),
+    );
+    for (const id of leaseIds) yield* this.releaseLease(id, now, { recordOccupancy: false });
+    return leaseIds.size;
   }
 
   /**
@@ -343,27 +303,25 @@ export class ConcurrencyLimitRepository {
    * (Prefect revokes those leases whole without giving their slots back, so a reset
    * limit stayed full; detaching keeps the leases' other limits held as they were.)
    */
-  async resetHolders(limitId: string, holders: LeaseHolder[], ttl: Micros, now: Micros): Promise<void> {
-    this.atomically(() => {
-      for (const { lease } of this.liveLeasesOn([limitId], now)) {
-        this.releaseSlotsSync([limitId], lease.slots, now);
-        const resourceIds = lease.resourceIds.filter((id) => id !== limitId);
-        if (resourceIds.length === 0) this.revokeLeaseSync(lease.id);
-        else this.db.update(concurrencyLease).set({ resourceIds, updated: now }).where(eq(concurrencyLease.id, lease.id)).run();
-      }
-      for (const holder of holders) {
-        if (this.tryAcquireSync([limitId], 1, now)) this.createLeaseSync({ resourceIds: [limitId], slots: 1, ttl, holder }, now);
-      }
-    });
+  *resetHolders(limitId: string, holders: LeaseHolder[], ttl: Micros, now: Micros): Op<void> {
+    for (const { lease } of this.liveLeasesOn([limitId], now)) {
+      yield* this.releaseSlots([limitId], lease.slots, now);
+      const resourceIds = lease.resourceIds.filter((id) => id !== limitId);
+      if (resourceIds.length === 0) yield* this.revokeLease(lease.id);
+      else this.db.update(concurrencyLease).set({ resourceIds, updated: now }).where(eq(concurrencyLease.id, lease.id)).run();
+    }
+    for (const holder of holders) {
+      if (yield* this.tryAcquire([limitId], 1, now)) yield* this.createLease({ resourceIds: [limitId], slots: 1, ttl, holder }, now);
+    }
   }
 
   /** Deletes a lease without giving its slots back (Prefect's revoke_lease: old clients cannot renew). */
-  revokeLeaseSync(id: string): void {
+  *revokeLease(id: string): Op<void> {
     this.db.delete(concurrencyLease).where(eq(concurrencyLease.id, id)).run();
   }
 
   /** Ids of leases expired at `now`, the longest-expired first. */
-  async expiredLeaseIds(now: Micros, limit: number): Promise<string[]> {
+  *expiredLeaseIds(now: Micros, limit: number): Op<string[]> {
     return this.db
       .select({ id: concurrencyLease.id })
       .from(concurrencyLease)
@@ -375,19 +333,12 @@ export class ConcurrencyLimitRepository {
   }
 
   /** Releases the lease if it is still expired: a renewal since it was listed wins. */
-  async repossessLease(id: string, now: Micros): Promise<boolean> {
-    return this.atomically(() => {
-      const lease = this.readLeaseSync(id);
-      return lease !== undefined && isExpired(lease, now) && this.releaseLeaseSync(id, now);
-    });
+  *repossessLease(id: string, now: Micros): Op<boolean> {
+    const lease = this.leaseById.get({ id });
+    return lease !== undefined && isExpired(lease, now) && (yield* this.releaseLease(id, now));
   }
 
   // ---- helpers ------------------------------------------------------------------------------
-
-  /** Joins the caller's transaction, or opens an immediate one so concurrent writers serialise. */
-  private atomically<T>(work: () => T): T {
-    return this.db.$client.inTransaction ? work() : this.db.transaction(work, { behavior: "immediate" });
-  }
 
   /**
    * Each lease naming one of `limitIds` that expires after `now` (Prefect's test for the
@@ -409,14 +360,14 @@ export class ConcurrencyLimitRepository {
     return ids.length === 0 ? [] : this.db.select().from(concurrencyLimitV2).where(inArray(concurrencyLimitV2.id, ids)).all();
   }
 
-  /** The decayed counts as of `now`, to be written with any change that moves `updated`. */
-  private settled(row: ConcurrencyLimitRow, now: Micros) {
-    return { activeSlots: activeSlotsAt(row, now), deniedSlots: deniedSlotsAt(row, now), updated: now };
-  }
-
   private write(id: string, values: Partial<ConcurrencyLimitRow>): void {
     this.db.update(concurrencyLimitV2).set(values).where(eq(concurrencyLimitV2.id, id)).run();
   }
+}
+
+/** The decayed counts as of `now`, to be written with any change that moves `updated`. */
+function settled(row: ConcurrencyLimitRow, now: Micros) {
+  return { activeSlots: activeSlotsAt(row, now), deniedSlots: deniedSlotsAt(row, now), updated: now };
 }
 
 /** The holder recorded in a lease's metadata, if any. */

@@ -3,16 +3,17 @@ import type { JsonObject } from "../../lib/json";
 import type { Micros } from "../../lib/time";
 import type { SqliteDb } from "../client";
 import { blockDocument, blockSchema, configuration } from "../schema";
+import type { Op } from "../unit-of-work";
 
 /** Key/value server settings kept in the database. */
 export class ConfigurationRepository {
   constructor(private readonly db: SqliteDb) {}
 
-  async read(key: string): Promise<JsonObject | null> {
+  *read(key: string): Op<JsonObject | null> {
     return this.db.select({ value: configuration.value }).from(configuration).where(eq(configuration.key, key)).get()?.value ?? null;
   }
 
-  async write(key: string, value: JsonObject, now: Micros): Promise<void> {
+  *write(key: string, value: JsonObject, now: Micros): Op<void> {
     this.db
       .insert(configuration)
       .values({ id: Bun.randomUUIDv7(), created: now, updated: now, key, value })
@@ -20,12 +21,12 @@ export class ConfigurationRepository {
       .run();
   }
 
-  async delete(key: string): Promise<void> {
+  *delete(key: string): Op<void> {
     this.db.delete(configuration).where(eq(configuration.key, key)).run();
   }
 
   /** Capabilities of a block document's schema, or null when the document does not exist. */
-  async blockDocumentCapabilities(blockDocumentId: string): Promise<string[] | null> {
+  *blockDocumentCapabilities(blockDocumentId: string): Op<string[] | null> {
     const row = this.db
       .select({ capabilities: blockSchema.capabilities })
       .from(blockDocument)

@@ -5,10 +5,11 @@
 import { and, asc, desc, eq, gt, gte, inArray, lt, lte, ne, notExists, sql, type SQL } from "drizzle-orm";
 import type { JsonObject } from "../../lib/json";
 import type { Micros } from "../../lib/time";
-import type { SqliteDb } from "../client";
+import { countWhere, type SqliteDb } from "../client";
 import { deploymentsWhere, type DeploymentFilterSet } from "../filters";
 import { concurrencyLimitV2, deployment, deploymentSchedule, flow, flowRun, workPool, workQueue } from "../schema";
 import type { ServerEvents } from "./server-events";
+import type { Op } from "../unit-of-work";
 
 export type DeploymentRow = typeof deployment.$inferSelect;
 export type DeploymentScheduleRow = typeof deploymentSchedule.$inferSelect;
@@ -79,46 +80,40 @@ export class DeploymentRepository {
     }));
   }
 
-  getSync(id: string): DeploymentView | undefined {
+  private readView(id: string): DeploymentView | undefined {
     return this.withSchedules(this.viewQuery().where(eq(deployment.id, id)).all())[0];
   }
 
-  async get(id: string): Promise<DeploymentView | undefined> {
-    return this.getSync(id);
+  *get(id: string): Op<DeploymentView | undefined> {
+    return this.readView(id);
   }
 
-  async getByName(flowName: string, name: string): Promise<DeploymentView | undefined> {
+  *getByName(flowName: string, name: string): Op<DeploymentView | undefined> {
     const found = this.db
       .select({ id: deployment.id })
       .from(deployment)
       .innerJoin(flow, eq(flow.id, deployment.flowId))
       .where(and(eq(flow.name, flowName), eq(deployment.name, name)))
       .get();
-    return found ? this.getSync(found.id) : undefined;
+    return found ? this.readView(found.id) : undefined;
   }
 
-  async list(filters: DeploymentFilterSet, sort: DeploymentSort, limit: number, offset: number): Promise<DeploymentView[]> {
+  *list(filters: DeploymentFilterSet, sort: DeploymentSort, limit: number, offset: number): Op<DeploymentView[]> {
     return this.withSchedules(
       this.viewQuery().where(deploymentsWhere(filters)).orderBy(...ORDER[sort]).limit(limit).offset(offset).all(),
     );
   }
 
-  async count(filters: DeploymentFilterSet): Promise<number> {
-    return this.db.$count(deployment, deploymentsWhere(filters));
-  }
-
-  /** Runs `fn` in one immediate transaction (writers are serialised; readers never see half of it). */
-  transaction<T>(fn: () => T): T {
-    return this.db.transaction(fn, { behavior: "immediate" });
+  *count(filters: DeploymentFilterSet): Op<number> {
+    return countWhere(this.db, deployment, deploymentsWhere(filters));
   }
 
   /**
    * Inserts or updates the deployment named (flow_id, name). Only the given
    * values are written on update. Returns its id and whether it was created.
-   * Must run inside `transaction`.
    */
-  upsertSync(flowId: string, name: string, values: DeploymentValues, now: Micros): { id: string; created: boolean } {
-    const existing = this.idByNameSync(flowId, name);
+  *upsert(flowId: string, name: string, values: DeploymentValues, now: Micros): Op<{ id: string; created: boolean }> {
+    const existing = (yield* this.idByName(flowId, name));
     if (existing) {
       this.db.update(deployment).set({ ...values, updated: now }).where(eq(deployment.id, existing)).run();
       return { id: existing, created: false };
@@ -146,7 +141,7 @@ export class DeploymentRepository {
   }
 
   /** The id of the deployment named (flow_id, name), if any. */
-  idByNameSync(flowId: string, name: string): string | undefined {
+  *idByName(flowId: string, name: string): Op<string | undefined> {
     return this.db
       .select({ id: deployment.id })
       .from(deployment)
@@ -154,13 +149,13 @@ export class DeploymentRepository {
       .get()?.id;
   }
 
-  /** Applies a partial update; false when the deployment does not exist. Must run inside `transaction`. */
-  updateSync(id: string, values: DeploymentValues, now: Micros): boolean {
+  /** Applies a partial update; false when the deployment does not exist. */
+  *update(id: string, values: DeploymentValues, now: Micros): Op<boolean> {
     return this.db.update(deployment).set({ ...values, updated: now }).where(eq(deployment.id, id)).returning({ id: deployment.id }).all().length > 0;
   }
 
   /** Labels of the deployment's flow (system labels start from them). */
-  flowLabelsSync(flowId: string): JsonObject | undefined {
+  *flowLabels(flowId: string): Op<JsonObject | undefined> {
     return this.db.select({ labels: flow.labels }).from(flow).where(eq(flow.id, flowId)).get()?.labels;
   }
 
@@ -168,7 +163,7 @@ export class DeploymentRepository {
    * Deletes the deployment's SCHEDULED runs that never ran (not those waiting for a
    * concurrency slot) so the scheduler regenerates them from the current config.
    */
-  deleteScheduledRunsSync(deploymentId: string, options: { autoScheduledOnly: boolean; futureOnly: boolean }, now: Micros): void {
+  *deleteScheduledRuns(deploymentId: string, options: { autoScheduledOnly: boolean; futureOnly: boolean }, now: Micros): Op<void> {
     this.db
       .delete(flowRun)
       .where(
@@ -184,35 +179,29 @@ export class DeploymentRepository {
       .run();
   }
 
-  async deleteScheduledRuns(deploymentId: string, options: { autoScheduledOnly: boolean; futureOnly: boolean }, now: Micros) {
-    this.transaction(() => this.deleteScheduledRunsSync(deploymentId, options, now));
-  }
-
   /** Deletes a deployment, its never-run scheduled runs and its `deployment:` concurrency limit. */
-  async delete(id: string, now: Micros): Promise<boolean> {
-    return this.transaction(() => {
-      const row = this.db.select({ limitId: deployment.concurrencyLimitId }).from(deployment).where(eq(deployment.id, id)).get();
-      if (!row) return false;
-      this.events.deploymentDeleting(id, now);
-      this.deleteScheduledRunsSync(id, { autoScheduledOnly: false, futureOnly: false }, now);
-      this.db.delete(deployment).where(eq(deployment.id, id)).run();
-      this.db.delete(concurrencyLimitV2).where(eq(concurrencyLimitV2.name, `deployment:${id}`)).run();
-      return true;
-    });
+  *delete(id: string, now: Micros): Op<boolean> {
+    const row = this.db.select({ limitId: deployment.concurrencyLimitId }).from(deployment).where(eq(deployment.id, id)).get();
+    if (!row) return false;
+    yield* this.events.deploymentDeleting(id, now);
+    yield* this.deleteScheduledRuns(id, { autoScheduledOnly: false, futureOnly: false }, now);
+    this.db.delete(deployment).where(eq(deployment.id, id)).run();
+    this.db.delete(concurrencyLimitV2).where(eq(concurrencyLimitV2.name, `deployment:${id}`)).run();
+    return true;
   }
 
-  async bulkDelete(filters: DeploymentFilterSet, limit: number, now: Micros): Promise<string[]> {
+  *bulkDelete(filters: DeploymentFilterSet, limit: number, now: Micros): Op<string[]> {
     const ids = this.db.select({ id: deployment.id }).from(deployment).where(deploymentsWhere(filters)).limit(limit).all();
     const deleted: string[] = [];
-    for (const { id } of ids) if (await this.delete(id, now)) deleted.push(id);
+    for (const { id } of ids) if (yield* this.delete(id, now)) deleted.push(id);
     return deleted;
   }
 
   /**
    * Sets the deployment's `deployment:<id>` limit: creates it, changes its limit, or
-   * (null) deletes it. Must run inside `transaction`.
+   * (null) deletes it.
    */
-  setConcurrencyLimitSync(deploymentId: string, limit: number | null, now: Micros): void {
+  *setConcurrencyLimit(deploymentId: string, limit: number | null, now: Micros): Op<void> {
     const name = `deployment:${deploymentId}`;
     if (limit === null) {
       this.db.delete(concurrencyLimitV2).where(eq(concurrencyLimitV2.name, name)).run();
@@ -229,13 +218,13 @@ export class DeploymentRepository {
     this.db.update(deployment).set({ concurrencyLimitId: limitId }).where(eq(deployment.id, deploymentId)).run();
   }
 
-  concurrencyLimitExistsSync(id: string): boolean {
+  *concurrencyLimitExists(id: string): Op<boolean> {
     return this.db.select({ id: concurrencyLimitV2.id }).from(concurrencyLimitV2).where(eq(concurrencyLimitV2.id, id)).get() !== undefined;
   }
 
   // Schedules
 
-  async schedules(deploymentId: string): Promise<DeploymentScheduleRow[]> {
+  *schedules(deploymentId: string): Op<DeploymentScheduleRow[]> {
     return this.db
       .select()
       .from(deploymentSchedule)
@@ -244,12 +233,12 @@ export class DeploymentRepository {
       .all();
   }
 
-  replaceSchedulesSync(deploymentId: string, schedules: ScheduleInsert[], now: Micros): DeploymentScheduleRow[] {
+  *replaceSchedules(deploymentId: string, schedules: ScheduleInsert[], now: Micros): Op<DeploymentScheduleRow[]> {
     this.db.delete(deploymentSchedule).where(eq(deploymentSchedule.deploymentId, deploymentId)).run();
-    return this.createSchedulesSync(deploymentId, schedules, now);
+    return yield* this.createSchedules(deploymentId, schedules, now);
   }
 
-  createSchedulesSync(deploymentId: string, schedules: ScheduleInsert[], now: Micros): DeploymentScheduleRow[] {
+  *createSchedules(deploymentId: string, schedules: ScheduleInsert[], now: Micros): Op<DeploymentScheduleRow[]> {
     if (schedules.length === 0) return [];
     const rows = schedules.map((s) => ({ ...s, id: Bun.randomUUIDv7(), created: now, updated: now, deploymentId }));
     this.db.insert(deploymentSchedule).values(rows).run();
@@ -257,7 +246,7 @@ export class DeploymentRepository {
   }
 
   /** Updates one schedule found by id (or by slug); false when it does not exist. */
-  updateScheduleSync(deploymentId: string, key: { id: string } | { slug: string }, patch: SchedulePatch, now: Micros): boolean {
+  *updateSchedule(deploymentId: string, key: { id: string } | { slug: string }, patch: SchedulePatch, now: Micros): Op<boolean> {
     const match = "id" in key ? eq(deploymentSchedule.id, key.id) : eq(deploymentSchedule.slug, key.slug);
     return (
       this.db
@@ -269,7 +258,7 @@ export class DeploymentRepository {
     );
   }
 
-  clearScheduleSlugsSync(deploymentId: string, slugs: string[]): void {
+  *clearScheduleSlugs(deploymentId: string, slugs: string[]): Op<void> {
     if (slugs.length === 0) return;
     this.db
       .update(deploymentSchedule)
@@ -278,7 +267,7 @@ export class DeploymentRepository {
       .run();
   }
 
-  scheduleIdBySlugSync(deploymentId: string, slug: string): string | undefined {
+  *scheduleIdBySlug(deploymentId: string, slug: string): Op<string | undefined> {
     return this.db
       .select({ id: deploymentSchedule.id })
       .from(deploymentSchedule)
@@ -286,7 +275,7 @@ export class DeploymentRepository {
       .get()?.id;
   }
 
-  deleteScheduleSync(deploymentId: string, scheduleId: string): boolean {
+  *deleteSchedule(deploymentId: string, scheduleId: string): Op<boolean> {
     return (
       this.db
         .delete(deploymentSchedule)
@@ -303,7 +292,7 @@ export class DeploymentRepository {
    * fewer than `minRuns` future auto-scheduled runs or whose last such run is earlier
    * than `horizon`. Runs belong to a schedule through `created_by.id`.
    */
-  needingRunsSync(now: Micros, minRuns: number, horizon: Micros, batchSize: number, afterId: string | null): string[] {
+  *needingRuns(now: Micros, minRuns: number, horizon: Micros, batchSize: number, afterId: string | null): Op<string[]> {
     const scheduleRuns = sql`FROM ${flowRun} WHERE ${flowRun.deploymentId} = ${deploymentSchedule.deploymentId}
       AND ${flowRun.stateType} = 'SCHEDULED' AND ${flowRun.nextScheduledStartTime} >= ${now}
       AND ${flowRun.autoScheduled} = 1 AND json_extract(${flowRun.createdBy}, '$.id') = ${deploymentSchedule.id}`;
@@ -321,7 +310,7 @@ export class DeploymentRepository {
   }
 
   /** Unpaused deployments with an active schedule, updated since `since` (the recent-changes loop). */
-  updatedSinceSync(since: Micros, batchSize: number, afterId: string | null): string[] {
+  *updatedSince(since: Micros, batchSize: number, afterId: string | null): Op<string[]> {
     const hasActiveSchedule = sql`EXISTS (SELECT 1 FROM ${deploymentSchedule} WHERE ${deploymentSchedule.deploymentId} = ${deployment.id} AND ${deploymentSchedule.active} = 1)`;
     return this.db
       .select({ id: deployment.id })
@@ -334,7 +323,7 @@ export class DeploymentRepository {
   }
 
   /** Bumps `updated`, which the scheduler's recent-changes loop watches. */
-  touchSync(id: string, now: Micros): void {
+  *touch(id: string, now: Micros): Op<void> {
     this.db.update(deployment).set({ updated: now }).where(eq(deployment.id, id)).run();
   }
 
@@ -343,20 +332,20 @@ export class DeploymentRepository {
    * without bumping `updated` (which drives the scheduler's recent-changes loop).
    * Those that were NOT_READY announce it.
    */
-  markPolledSync(ids: string[], now: Micros): void {
+  *markPolled(ids: string[], now: Micros): Op<void> {
     if (ids.length === 0) return;
-    this.markPolled(inArray(deployment.id, ids), now);
+    yield* this.markPolledWhere(inArray(deployment.id, ids), now);
   }
 
-  markPolledByQueuesSync(queueIds: string[], now: Micros): void {
+  *markPolledByQueues(queueIds: string[], now: Micros): Op<void> {
     if (queueIds.length === 0) return;
-    this.markPolled(inArray(deployment.workQueueId, queueIds), now);
+    yield* this.markPolledWhere(inArray(deployment.workQueueId, queueIds), now);
   }
 
-  private markPolled(which: SQL, now: Micros): void {
+  private *markPolledWhere(which: SQL, now: Micros): Op<void> {
     const unready = this.db.select({ id: deployment.id }).from(deployment).where(and(which, eq(deployment.status, "NOT_READY"))).all();
     this.db.update(deployment).set({ status: "READY", lastPolled: now }).where(which).run();
-    this.events.deploymentStatusChanged(unready.map((r) => r.id), "READY", now);
+    yield* this.events.deploymentStatusChanged(unready.map((r) => r.id), "READY", now);
   }
 
   /**
@@ -364,26 +353,24 @@ export class DeploymentRepository {
    * unless their work queue was polled since (never-polled deployments are left alone).
    * Like a poll, this leaves `updated` alone. Returns their ids.
    */
-  async markUnpolledNotReady(polledBefore: Micros, now: Micros): Promise<string[]> {
+  *markUnpolledNotReady(polledBefore: Micros, now: Micros): Op<string[]> {
     const queuePolledSince = this.db
       .select({ id: workQueue.id })
       .from(workQueue)
       .where(and(eq(workQueue.id, deployment.workQueueId), gte(workQueue.lastPolled, polledBefore)));
-    return this.transaction(() => {
-      const ids = this.db
-        .update(deployment)
-        .set({ status: "NOT_READY" })
-        .where(and(eq(deployment.status, "READY"), lt(deployment.lastPolled, polledBefore), notExists(queuePolledSince)))
-        .returning({ id: deployment.id })
-        .all()
-        .map((r) => r.id);
-      this.events.deploymentStatusChanged(ids, "NOT_READY", now);
-      return ids;
-    });
+    const ids = this.db
+      .update(deployment)
+      .set({ status: "NOT_READY" })
+      .where(and(eq(deployment.status, "READY"), lt(deployment.lastPolled, polledBefore), notExists(queuePolledSince)))
+      .returning({ id: deployment.id })
+      .all()
+      .map((r) => r.id);
+    yield* this.events.deploymentStatusChanged(ids, "NOT_READY", now);
+    return ids;
   }
 
   /** SCHEDULED runs of these deployments due by `scheduledBefore`, soonest first (for `flow.serve()` runners). */
-  scheduledRunIdsSync(deploymentIds: string[], scheduledBefore: Micros | null, limit: number): string[] {
+  *scheduledRunIds(deploymentIds: string[], scheduledBefore: Micros | null, limit: number): Op<string[]> {
     return this.db
       .select({ id: flowRun.id })
       .from(flowRun)

@@ -9,6 +9,7 @@ import { involvedResources, labelsOnly, type ReceivedEvent, type Resource } from
 import type { Micros } from "../../lib/time";
 import type { SqliteDb } from "../client";
 import { eventsWhere } from "../event-filters";
+import type { Op } from "../unit-of-work";
 import { event, eventResource } from "../schema";
 
 type EventRow = typeof event.$inferSelect;
@@ -36,58 +37,53 @@ export class EventRepository {
   constructor(private readonly db: SqliteDb) {}
 
   /** Stores the events not stored yet (a re-sent event is dropped) and their resources. Returns how many were new. */
-  write(events: ReceivedEvent[], now: Micros): number {
+  *write(events: ReceivedEvent[], now: Micros): Op<number> {
     if (events.length === 0) return 0;
-    return this.db.transaction(
-      () => {
-        let written = 0;
-        for (const e of events) {
-          const inserted = this.db
-            .insert(event)
-            .values({
-              id: e.id,
-              created: now,
-              updated: now,
-              occurred: e.occurred,
-              event: e.event,
-              resourceId: e.resource["prefect.resource.id"]!,
-              resource: e.resource,
-              relatedResourceIds: e.related.map((r) => r["prefect.resource.id"]!),
-              related: e.related,
-              payload: e.payload,
-              received: e.received,
-              recorded: now,
-              follows: e.follows,
-            })
-            .onConflictDoNothing({ target: event.id })
-            .returning({ id: event.id })
-            .get();
-          if (!inserted) continue;
-          written++;
-          this.db
-            .insert(eventResource)
-            .values(
-              involvedResources(e).map((r) => ({
-                id: Bun.randomUUIDv7(),
-                created: now,
-                updated: now,
-                occurred: e.occurred,
-                resourceId: r.id,
-                resourceRole: r.role,
-                resource: labelsOnly(r.resource),
-                eventId: e.id,
-              })),
-            )
-            .run();
-        }
-        return written;
-      },
-      { behavior: "immediate" },
-    );
+    let written = 0;
+    for (const e of events) {
+      const inserted = this.db
+        .insert(event)
+        .values({
+          id: e.id,
+          created: now,
+          updated: now,
+          occurred: e.occurred,
+          event: e.event,
+          resourceId: e.resource["prefect.resource.id"]!,
+          resource: e.resource,
+          relatedResourceIds: e.related.map((r) => r["prefect.resource.id"]!),
+          related: e.related,
+          payload: e.payload,
+          received: e.received,
+          recorded: now,
+          follows: e.follows,
+        })
+        .onConflictDoNothing({ target: event.id })
+        .returning({ id: event.id })
+        .get();
+      if (!inserted) continue;
+      written++;
+      this.db
+        .insert(eventResource)
+        .values(
+          involvedResources(e).map((r) => ({
+            id: Bun.randomUUIDv7(),
+            created: now,
+            updated: now,
+            occurred: e.occurred,
+            resourceId: r.id,
+            resourceRole: r.role,
+            resource: labelsOnly(r.resource),
+            eventId: e.id,
+          })),
+        )
+        .run();
+    }
+    return written;
   }
 
   /** A page of matching events in `occurred` order (ties by id, so pages never overlap). */
-  query(filter: EventFilter, limit: number, offset: number): ReceivedEvent[] {
+  *query(filter: EventFilter, limit: number, offset: number): Op<ReceivedEvent[]> {
     const direction = filter.order === "ASC" ? asc : desc;
     const where = eventsWhere(filter);
     if (!filter.distinct) {
@@ -114,7 +110,7 @@ export class EventRepository {
       .map((r) => fromRow(r.row));
   }
 
-  count(filter: EventFilter): number {
+  *count(filter: EventFilter): Op<number> {
     const counted = filter.distinct ? sql<number>`count(DISTINCT ${event.resourceId})` : sql<number>`count(*)`;
     return this.db.select({ n: counted }).from(event).where(eventsWhere(filter)).get()?.n ?? 0;
   }
@@ -123,7 +119,7 @@ export class EventRepository {
    * Counts per event name or primary resource, most frequent first. A resource is
    * labelled with the name its latest event gave it.
    */
-  countByValue(filter: EventFilter, by: "event" | "resource"): ValueCount[] {
+  *countByValue(filter: EventFilter, by: "event" | "resource"): Op<ValueCount[]> {
     const value = by === "event" ? sql<string>`${event.event}` : sql<string>`${event.resourceId}`;
     const label =
       by === "event"
@@ -154,7 +150,7 @@ export class EventRepository {
   }
 
   /** Matching events per span of `span` micros counted from `pivot` (floor division, as Prefect buckets). */
-  countBySpan(filter: EventFilter, pivot: Micros, span: Micros): Map<number, number> {
+  *countBySpan(filter: EventFilter, pivot: Micros, span: Micros): Op<Map<number, number>> {
     const offset = sql`CAST(${event.occurred} - ${pivot} AS INTEGER)`;
     const length = sql`CAST(${span} AS INTEGER)`;
     // SQLite's integer division truncates toward zero; floor it for instants before the pivot
@@ -164,28 +160,16 @@ export class EventRepository {
   }
 
   /**
-   * Deletes events that occurred before `cutoff` and their resources, `batchSize` rows
-   * per transaction so a large backlog never holds the write lock for long.
+   * Deletes up to `batchSize` event resources that occurred before `cutoff`, then (once
+   * none are left) up to `batchSize` such events; returns how many rows went. Callers
+   * repeat it, one transaction per batch, so a large backlog never holds the write lock for long.
    */
-  deleteOccurredBefore(cutoff: Micros, batchSize: number): { events: number; resources: number } {
-    const resources = inBatches(batchSize, () => {
-      const batch = this.db.select({ id: eventResource.id }).from(eventResource).where(lt(eventResource.occurred, cutoff)).limit(batchSize);
-      return this.db.delete(eventResource).where(inArray(eventResource.id, batch)).returning({ id: eventResource.id }).all().length;
-    });
-    const events = inBatches(batchSize, () => {
-      const batch = this.db.select({ id: event.id }).from(event).where(lt(event.occurred, cutoff)).limit(batchSize);
-      return this.db.delete(event).where(inArray(event.id, batch)).returning({ id: event.id }).all().length;
-    });
+  *deleteBatchOccurredBefore(cutoff: Micros, batchSize: number): Op<{ events: number; resources: number }> {
+    const resourceBatch = this.db.select({ id: eventResource.id }).from(eventResource).where(lt(eventResource.occurred, cutoff)).limit(batchSize);
+    const resources = this.db.delete(eventResource).where(inArray(eventResource.id, resourceBatch)).returning({ id: eventResource.id }).all().length;
+    if (resources === batchSize) return { events: 0, resources };
+    const eventBatch = this.db.select({ id: event.id }).from(event).where(lt(event.occurred, cutoff)).limit(batchSize);
+    const events = this.db.delete(event).where(inArray(event.id, eventBatch)).returning({ id: event.id }).all().length;
     return { events, resources };
-  }
-}
-
-/** Repeats a batch delete (each statement its own transaction) until a batch comes back short. */
-function inBatches(batchSize: number, deleteBatch: () => number): number {
-  let total = 0;
-  for (;;) {
-    const deleted = deleteBatch();
-    total += deleted;
-    if (deleted < batchSize) return total;
   }
 }

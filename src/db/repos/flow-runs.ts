@@ -5,12 +5,13 @@ import type { Micros } from "../../lib/time";
 import type { OrchestrationResult } from "../../orchestration/context";
 import { newState, type State, type StateType } from "../../orchestration/states";
 import type { RunFilterSet } from "../../schemas/filters";
-import type { SqliteDb } from "../client";
+import { countWhere, type SqliteDb } from "../client";
 import { flowRunsWhere } from "../filters";
 import { deployment, flow, flowRun, flowRunInput, flowRunState, log, taskRun, workPool, workQueue } from "../schema";
 import { ascNullsLast, descNullsFirst, runSortOrders } from "./run-sorts";
 import { stateFromRow, stateRowValues, type FlowRunRow, type RunStateRef, type StateRow } from "./run-mapping";
 import { RunTransitions, type TransitionOptions } from "./transitions";
+import type { Op } from "../unit-of-work";
 
 export type FlowRunSort =
   | "ID_DESC"
@@ -114,23 +115,18 @@ export class FlowRunRepository {
    * Inserts a run and writes its initial state (forced, as Prefect does), or returns
    * the existing run with the same (flow_id, idempotency_key) untouched.
    */
-  async create(input: FlowRunInsert, initialState: State, options: TransitionOptions, now: Micros) {
-    return this.db.transaction(
-      () => {
-        if (input.idempotencyKey != null) {
-          const existing = this.byIdempotencyKey.get({ flowId: input.flowId, key: input.idempotencyKey });
-          if (existing) return { ...this.getSync(existing.id)!, created: false };
-        }
-        const id = Bun.randomUUIDv7();
-        this.db
-          .insert(flowRun)
-          .values({ id, created: now, updated: now, ...input, labels: this.systemLabelsSync(input) })
-          .run();
-        this.transitions.setFlowRunState(id, initialState, { ...options, force: true }, now);
-        return { ...this.getSync(id)!, created: true };
-      },
-      { behavior: "immediate" },
-    );
+  *create(input: FlowRunInsert, initialState: State, options: TransitionOptions, now: Micros) {
+    if (input.idempotencyKey != null) {
+      const existing = this.byIdempotencyKey.get({ flowId: input.flowId, key: input.idempotencyKey });
+      if (existing) return { ...this.readRun(existing.id)!, created: false };
+    }
+    const id = Bun.randomUUIDv7();
+    this.db
+      .insert(flowRun)
+      .values({ id, created: now, updated: now, ...input, labels: this.systemLabels(input) })
+      .run();
+    yield* this.transitions.setFlowRunState(id, initialState, { ...options, force: true }, now);
+    return { ...this.readRun(id)!, created: true };
   }
 
   /**
@@ -138,7 +134,7 @@ export class FlowRunRepository {
    * prefect.flow.id and prefect.deployment.id; any other run from its flow's labels plus
    * prefect.flow.id. The run's own labels win.
    */
-  private systemLabelsSync(input: FlowRunInsert): JsonObject {
+  private systemLabels(input: FlowRunInsert): JsonObject {
     const parent = input.deploymentId
       ? this.db.select({ labels: deployment.labels }).from(deployment).where(eq(deployment.id, input.deploymentId)).get()
       : undefined;
@@ -159,67 +155,58 @@ export class FlowRunRepository {
       .leftJoin(workPool, eq(workPool.id, workQueue.workPoolId));
   }
 
-  getSync(id: string): FlowRunWithState | undefined {
+  private readRun(id: string): FlowRunWithState | undefined {
     const row = this.byId.get({ id });
     return row && fromJoined(row);
   }
 
-  async get(id: string): Promise<FlowRunWithState | undefined> {
-    return this.getSync(id);
+  *get(id: string): Op<FlowRunWithState | undefined> {
+    return this.readRun(id);
   }
 
-  async exists(id: string): Promise<boolean> {
+  *exists(id: string): Op<boolean> {
     return this.db.select({ id: flowRun.id }).from(flowRun).where(eq(flowRun.id, id)).get() !== undefined;
   }
 
-  async list(filters: RunFilterSet, sort: FlowRunSort, limit: number, offset: number): Promise<FlowRunWithState[]> {
+  *list(filters: RunFilterSet, sort: FlowRunSort, limit: number, offset: number): Op<FlowRunWithState[]> {
     return this.joined().where(flowRunsWhere(filters)).orderBy(...ORDER[sort]).limit(limit).offset(offset).all().map(fromJoined);
   }
 
-  async count(filters: RunFilterSet): Promise<number> {
-    return this.db.$count(flowRun, flowRunsWhere(filters));
+  *count(filters: RunFilterSet): Op<number> {
+    return countWhere(this.db, flowRun, flowRunsWhere(filters));
   }
 
-  async update(id: string, patch: FlowRunPatch, now: Micros): Promise<boolean> {
+  *update(id: string, patch: FlowRunPatch, now: Micros): Op<boolean> {
     return this.db.update(flowRun).set({ ...patch, updated: now }).where(eq(flowRun.id, id)).returning({ id: flowRun.id }).all().length > 0;
   }
 
   /** Merges labels over the run's existing labels; false when the run does not exist. */
-  async mergeLabels(id: string, labels: JsonObject, now: Micros): Promise<boolean> {
-    return this.db.transaction(
-      () => {
-        const row = this.db.select({ labels: flowRun.labels }).from(flowRun).where(eq(flowRun.id, id)).get();
-        if (!row) return false;
-        this.db.update(flowRun).set({ labels: { ...row.labels, ...labels }, updated: now }).where(eq(flowRun.id, id)).run();
-        return true;
-      },
-      { behavior: "immediate" },
-    );
+  *mergeLabels(id: string, labels: JsonObject, now: Micros): Op<boolean> {
+    const row = this.db.select({ labels: flowRun.labels }).from(flowRun).where(eq(flowRun.id, id)).get();
+    if (!row) return false;
+    this.db.update(flowRun).set({ labels: { ...row.labels, ...labels }, updated: now }).where(eq(flowRun.id, id)).run();
+    return true;
   }
 
   /** Deletes the run (states, task runs and inputs cascade) and its logs. */
-  async delete(id: string): Promise<boolean> {
-    return this.db.transaction(() => {
-      const deleted = this.db.delete(flowRun).where(eq(flowRun.id, id)).returning({ id: flowRun.id }).all().length > 0;
-      if (deleted) this.db.delete(log).where(eq(log.flowRunId, id)).run();
-      return deleted;
-    });
+  *delete(id: string): Op<boolean> {
+    const deleted = this.db.delete(flowRun).where(eq(flowRun.id, id)).returning({ id: flowRun.id }).all().length > 0;
+    if (deleted) this.db.delete(log).where(eq(log.flowRunId, id)).run();
+    return deleted;
   }
 
-  async bulkDelete(filters: RunFilterSet, limit: number): Promise<string[]> {
-    return this.db.transaction(() => {
-      const ids = this.db.select({ id: flowRun.id }).from(flowRun).where(flowRunsWhere(filters)).limit(limit).all().map((r) => r.id);
-      for (const id of ids) {
-        this.db.delete(flowRun).where(eq(flowRun.id, id)).run();
-        this.db.delete(log).where(eq(log.flowRunId, id)).run();
-      }
-      return ids;
-    });
+  *bulkDelete(filters: RunFilterSet, limit: number): Op<string[]> {
+    const ids = this.db.select({ id: flowRun.id }).from(flowRun).where(flowRunsWhere(filters)).limit(limit).all().map((r) => r.id);
+    for (const id of ids) {
+      this.db.delete(flowRun).where(eq(flowRun.id, id)).run();
+      this.db.delete(log).where(eq(log.flowRunId, id)).run();
+    }
+    return ids;
   }
 
   /** Orchestrates a proposed state; null when the run does not exist. */
-  async setState(id: string, proposed: State, options: TransitionOptions, now: Micros): Promise<OrchestrationResult | null> {
-    return this.db.transaction(() => this.transitions.setFlowRunState(id, proposed, options, now), { behavior: "immediate" });
+  *setState(id: string, proposed: State, options: TransitionOptions, now: Micros): Op<OrchestrationResult | null> {
+    return yield* this.transitions.setFlowRunState(id, proposed, options, now);
   }
 
   /**
@@ -227,20 +214,10 @@ export class FlowRunRepository {
    * service selected it in, so a run that moved on in between (resumed, finished,
    * rescheduled) is left alone. Null when the run is gone or has moved on.
    */
-  async setStateIfCurrent(
-    run: RunStateRef,
-    proposed: State,
-    options: TransitionOptions,
-    now: Micros,
-  ): Promise<OrchestrationResult | null> {
-    return this.db.transaction(
-      () => {
-        const current = this.db.select({ stateId: flowRun.stateId }).from(flowRun).where(eq(flowRun.id, run.id)).get();
-        if (!current || current.stateId !== run.stateId) return null;
-        return this.transitions.setFlowRunState(run.id, proposed, options, now);
-      },
-      { behavior: "immediate" },
-    );
+  *setStateIfCurrent(run: RunStateRef, proposed: State, options: TransitionOptions, now: Micros): Op<OrchestrationResult | null> {
+    const current = this.db.select({ stateId: flowRun.stateId }).from(flowRun).where(eq(flowRun.id, run.id)).get();
+    if (!current || current.stateId !== run.stateId) return null;
+    return yield* this.transitions.setFlowRunState(run.id, proposed, options, now);
   }
 
   /**
@@ -248,53 +225,48 @@ export class FlowRunRepository {
    * pause stored, proposes Running (or Scheduled "Resuming" for a suspended run), and
    * keeps the input when the transition is accepted. Null when the run does not exist.
    */
-  async resume(
+  *resume(
     id: string,
     runInput: JsonObject | null,
     validate: (value: unknown, schema: object) => string | null,
     options: TransitionOptions,
     now: Micros,
-  ): Promise<OrchestrationResult | null> {
-    return this.db.transaction(
-      () => {
-        const current = this.getSync(id);
-        if (!current) return null;
-        const state = current.state;
-        if (state?.type !== "PAUSED") {
-          return { state: null, status: "ABORT", details: { type: "abort_details", reason: "Cannot resume a flow run that is not paused." } };
-        }
-        const keyset = state.state_details.run_input_keyset;
-        const input = runInput ?? {};
-        if (keyset) {
-          const reject = (reason: string): OrchestrationResult => ({ state, status: "REJECT", details: { type: "reject_details", reason } });
-          const schemaRow = keyset.schema ? this.inputSync(id, keyset.schema) : undefined;
-          if (!schemaRow) return reject("Run input schema not found.");
-          let schema: unknown;
-          try {
-            schema = JSON.parse(schemaRow.value);
-          } catch {
-            return reject("Run input schema is not valid JSON.");
-          }
-          const failure = validate(input, schema as object);
-          if (failure) return reject(`Reason: ${failure}`);
-        }
-        const proposed = state.state_details.pause_reschedule
-          ? newState("SCHEDULED", now, { name: "Resuming", state_details: { scheduled_time: now } })
-          : newState("RUNNING", now);
-        const result = this.transitions.setFlowRunState(id, proposed, options, now)!;
-        if (keyset?.response && runInput && Object.keys(runInput).length > 0 && result.status === "ACCEPT") {
-          this.db
-            .insert(flowRunInput)
-            .values({ id: Bun.randomUUIDv7(), created: now, updated: now, flowRunId: id, key: keyset.response, value: JSON.stringify(runInput), sender: null })
-            .run();
-        }
-        return result;
-      },
-      { behavior: "immediate" },
-    );
+  ): Op<OrchestrationResult | null> {
+    const current = this.readRun(id);
+    if (!current) return null;
+    const state = current.state;
+    if (state?.type !== "PAUSED") {
+      return { state: null, status: "ABORT", details: { type: "abort_details", reason: "Cannot resume a flow run that is not paused." } };
+    }
+    const keyset = state.state_details.run_input_keyset;
+    const input = runInput ?? {};
+    if (keyset) {
+      const reject = (reason: string): OrchestrationResult => ({ state, status: "REJECT", details: { type: "reject_details", reason } });
+      const schemaRow = keyset.schema ? this.readInputRow(id, keyset.schema) : undefined;
+      if (!schemaRow) return reject("Run input schema not found.");
+      let schema: unknown;
+      try {
+        schema = JSON.parse(schemaRow.value);
+      } catch {
+        return reject("Run input schema is not valid JSON.");
+      }
+      const failure = validate(input, schema as object);
+      if (failure) return reject(`Reason: ${failure}`);
+    }
+    const proposed = state.state_details.pause_reschedule
+      ? newState("SCHEDULED", now, { name: "Resuming", state_details: { scheduled_time: now } })
+      : newState("RUNNING", now);
+    const result = (yield* this.transitions.setFlowRunState(id, proposed, options, now))!;
+    if (keyset?.response && runInput && Object.keys(runInput).length > 0 && result.status === "ACCEPT") {
+      this.db
+        .insert(flowRunInput)
+        .values({ id: Bun.randomUUIDv7(), created: now, updated: now, flowRunId: id, key: keyset.response, value: JSON.stringify(runInput), sender: null })
+        .run();
+    }
+    return result;
   }
 
-  private inputSync(flowRunId: string, key: string) {
+  private readInputRow(flowRunId: string, key: string) {
     return this.db
       .select()
       .from(flowRunInput)
@@ -303,7 +275,7 @@ export class FlowRunRepository {
   }
 
   /** Bookkeeping of runs expected to start in [start, end), for run history. */
-  async historyRows(filters: RunFilterSet, start: Micros, end: Micros) {
+  *historyRows(filters: RunFilterSet, start: Micros, end: Micros) {
     return this.db
       .select({
         expectedStartTime: flowRun.expectedStartTime,
@@ -319,7 +291,7 @@ export class FlowRunRepository {
   }
 
   /** Subflow runs of a flow run, keyed by their tracking task run id, with their flow's name. */
-  async subflowsByParentTask(flowRunId: string): Promise<Map<string, { run: FlowRunRow; flowName: string }>> {
+  *subflowsByParentTask(flowRunId: string): Op<Map<string, { run: FlowRunRow; flowName: string }>> {
     const rows = this.db
       .select({ run: flowRun, flowName: flow.name })
       .from(flowRun)
@@ -334,7 +306,7 @@ export class FlowRunRepository {
    * (flow_id, idempotency_key) already exists: running the scheduler twice, or on two
    * processes sharing the database, never duplicates a run. Returns the inserted ids.
    */
-  insertScheduledSync(runs: ScheduledRunInsert[], now: Micros): string[] {
+  *insertScheduled(runs: ScheduledRunInsert[], now: Micros): Op<string[]> {
     const inserted: string[] = [];
     for (const { state, ...run } of runs) {
       const row = this.db
@@ -351,7 +323,7 @@ export class FlowRunRepository {
   }
 
   /** Runs per queue whose state type is one of `stateTypes` (what queue and pool concurrency limits count). */
-  activeCountsSync(queueIds: string[], stateTypes: string[]): Map<string, number> {
+  *activeCounts(queueIds: string[], stateTypes: string[]): Op<Map<string, number>> {
     if (queueIds.length === 0) return new Map();
     const rows = this.db
       .select({ queueId: flowRun.workQueueId, n: sql<number>`count(*)` })
@@ -366,7 +338,7 @@ export class FlowRunRepository {
    * A queue's SCHEDULED runs that a worker may pick up, soonest first: not in-process
    * retries (their engine is still running them), within the optional time window.
    */
-  pollableInQueueSync(queueId: string, window: { before: Micros | null; after: Micros | null }, limit: number): FlowRunWithState[] {
+  *pollableInQueue(queueId: string, window: { before: Micros | null; after: Micros | null }, limit: number): Op<FlowRunWithState[]> {
     if (limit <= 0) return [];
     return this.joined()
       .where(
@@ -385,11 +357,11 @@ export class FlowRunRepository {
   }
 
   /** Runs matching the filters, for bulk state changes. */
-  async ids(filters: RunFilterSet, limit: number): Promise<string[]> {
+  *ids(filters: RunFilterSet, limit: number): Op<string[]> {
     return this.db.select({ id: flowRun.id }).from(flowRun).where(flowRunsWhere(filters)).orderBy(desc(flowRun.id)).limit(limit).all().map((r) => r.id);
   }
 
-  async states(flowRunId: string): Promise<State[]> {
+  *states(flowRunId: string): Op<State[]> {
     return this.db
       .select()
       .from(flowRunState)
@@ -399,7 +371,7 @@ export class FlowRunRepository {
       .map(stateFromRow);
   }
 
-  async state(stateId: string): Promise<State | null> {
+  *state(stateId: string): Op<State | null> {
     const row = this.db.select().from(flowRunState).where(eq(flowRunState.id, stateId)).get();
     return row ? stateFromRow(row) : null;
   }
@@ -411,7 +383,7 @@ export class FlowRunRepository {
    * SCHEDULED runs due by `dueBy` whose state is named exactly "Scheduled": AwaitingRetry,
    * AwaitingConcurrencySlot, Resuming and runs already Late are not late-run candidates.
    */
-  async lateRunCandidates(dueBy: Micros, limit: number): Promise<LateRunCandidate[]> {
+  *lateRunCandidates(dueBy: Micros, limit: number): Op<LateRunCandidate[]> {
     return this.db
       .select({ id: flowRun.id, stateId: flowRun.stateId, nextScheduledStartTime: flowRun.nextScheduledStartTime })
       .from(flowRun)
@@ -421,7 +393,7 @@ export class FlowRunRepository {
   }
 
   /** CANCELLED runs that ended at or after `since`. */
-  async cancelledSince(since: Micros, afterId: string | null, limit: number): Promise<{ id: string }[]> {
+  *cancelledSince(since: Micros, afterId: string | null, limit: number): Op<{ id: string }[]> {
     return this.db
       .select({ id: flowRun.id })
       .from(flowRun)
@@ -432,7 +404,7 @@ export class FlowRunRepository {
   }
 
   /** Unfinished subflow runs whose containing flow run (their parent task run's flow run) is CANCELLED. */
-  async subflowsOfCancelledRuns(afterId: string | null, limit: number): Promise<SubflowToCancel[]> {
+  *subflowsOfCancelledRuns(afterId: string | null, limit: number): Op<SubflowToCancel[]> {
     return this.db
       .select({ id: flowRun.id, stateId: flowRun.stateId, stateType: flowRun.stateType, deploymentId: flowRun.deploymentId })
       .from(flowRun)
@@ -446,7 +418,7 @@ export class FlowRunRepository {
   }
 
   /** Runs whose current CANCELLING state began at or before `enteredBy`. */
-  async cancellingSince(enteredBy: Micros, afterId: string | null, limit: number): Promise<RunStateRef[]> {
+  *cancellingSince(enteredBy: Micros, afterId: string | null, limit: number): Op<RunStateRef[]> {
     return this.db
       .select({ id: flowRun.id, stateId: flowRun.stateId })
       .from(flowRun)
@@ -457,7 +429,7 @@ export class FlowRunRepository {
   }
 
   /** PAUSED runs whose current state's `pause_timeout` is before `now`. */
-  async expiredPauses(now: Micros, afterId: string | null, limit: number): Promise<RunStateRef[]> {
+  *expiredPauses(now: Micros, afterId: string | null, limit: number): Op<RunStateRef[]> {
     return this.db
       .select({ id: flowRun.id, stateId: flowRun.stateId })
       .from(flowRun)
@@ -477,25 +449,23 @@ export class FlowRunRepository {
   // Flow-run inputs (pause/suspend with input, send_input/receive_input).
 
   /** Returns "missing_run" or "duplicate" instead of inserting when those apply. */
-  async createInput(flowRunId: string, key: string, value: string, sender: string | null, now: Micros) {
-    return this.db.transaction(() => {
-      if (!this.db.select({ id: flowRun.id }).from(flowRun).where(eq(flowRun.id, flowRunId)).get()) return "missing_run" as const;
-      const existing = this.db
-        .select({ id: flowRunInput.id })
-        .from(flowRunInput)
-        .where(and(eq(flowRunInput.flowRunId, flowRunId), eq(flowRunInput.key, key)))
-        .get();
-      if (existing) return "duplicate" as const;
-      this.db.insert(flowRunInput).values({ id: Bun.randomUUIDv7(), created: now, updated: now, flowRunId, key, value, sender }).run();
-      return "created" as const;
-    });
+  *createInput(flowRunId: string, key: string, value: string, sender: string | null, now: Micros) {
+    if (!this.db.select({ id: flowRun.id }).from(flowRun).where(eq(flowRun.id, flowRunId)).get()) return "missing_run" as const;
+    const existing = this.db
+      .select({ id: flowRunInput.id })
+      .from(flowRunInput)
+      .where(and(eq(flowRunInput.flowRunId, flowRunId), eq(flowRunInput.key, key)))
+      .get();
+    if (existing) return "duplicate" as const;
+    this.db.insert(flowRunInput).values({ id: Bun.randomUUIDv7(), created: now, updated: now, flowRunId, key, value, sender }).run();
+    return "created" as const;
   }
 
-  async readInput(flowRunId: string, key: string) {
-    return this.inputSync(flowRunId, key);
+  *readInput(flowRunId: string, key: string) {
+    return this.readInputRow(flowRunId, key);
   }
 
-  async filterInputs(flowRunId: string, prefix: string, limit: number, excludeKeys: string[]) {
+  *filterInputs(flowRunId: string, prefix: string, limit: number, excludeKeys: string[]) {
     return this.db
       .select()
       .from(flowRunInput)
@@ -511,7 +481,7 @@ export class FlowRunRepository {
       .all();
   }
 
-  async deleteInput(flowRunId: string, key: string): Promise<boolean> {
+  *deleteInput(flowRunId: string, key: string): Op<boolean> {
     return (
       this.db
         .delete(flowRunInput)

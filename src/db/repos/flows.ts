@@ -2,9 +2,10 @@ import { asc, desc, eq, sql, type SQL } from "drizzle-orm";
 import type { JsonObject } from "../../lib/json";
 import type { Micros } from "../../lib/time";
 import type { RunFilterSet } from "../../schemas/filters";
-import type { SqliteDb } from "../client";
+import { countWhere, type SqliteDb } from "../client";
 import { flowsWhere } from "../filters";
 import { flow } from "../schema";
+import type { Op } from "../unit-of-work";
 
 export type FlowRow = typeof flow.$inferSelect;
 export type FlowSort = "NAME_ASC" | "NAME_DESC" | "CREATED_DESC" | "UPDATED_DESC";
@@ -26,34 +27,32 @@ export class FlowRepository {
   }
 
   /** Inserts a flow unless one with that name exists; returns the row and whether it is new. */
-  async upsertByName(input: { name: string; tags: string[]; labels: JsonObject }, now: Micros) {
-    return this.db.transaction((tx) => {
-      const existing = this.byName.get({ name: input.name });
-      if (existing) return { row: existing, created: false };
-      const row: FlowRow = { id: Bun.randomUUIDv7(), created: now, updated: now, ...input };
-      tx.insert(flow).values(row).run();
-      return { row, created: true };
-    });
+  *upsertByName(input: { name: string; tags: string[]; labels: JsonObject }, now: Micros) {
+    const existing = this.byName.get({ name: input.name });
+    if (existing) return { row: existing, created: false };
+    const row: FlowRow = { id: Bun.randomUUIDv7(), created: now, updated: now, ...input };
+    this.db.insert(flow).values(row).run();
+    return { row, created: true };
   }
 
-  async get(id: string): Promise<FlowRow | undefined> {
+  *get(id: string): Op<FlowRow | undefined> {
     return this.byId.get({ id });
   }
 
-  async getByName(name: string): Promise<FlowRow | undefined> {
+  *getByName(name: string): Op<FlowRow | undefined> {
     return this.byName.get({ name });
   }
 
   /** Returns false when the flow does not exist. */
-  async update(id: string, patch: Partial<Pick<FlowRow, "tags" | "labels">>, now: Micros): Promise<boolean> {
+  *update(id: string, patch: Partial<Pick<FlowRow, "tags" | "labels">>, now: Micros): Op<boolean> {
     return this.db.update(flow).set({ ...patch, updated: now }).where(eq(flow.id, id)).returning({ id: flow.id }).all().length > 0;
   }
 
-  async delete(id: string): Promise<boolean> {
+  *delete(id: string): Op<boolean> {
     return this.db.delete(flow).where(eq(flow.id, id)).returning({ id: flow.id }).all().length > 0;
   }
 
-  async list(filters: RunFilterSet, sort: FlowSort, limit: number, offset: number): Promise<FlowRow[]> {
+  *list(filters: RunFilterSet, sort: FlowSort, limit: number, offset: number): Op<FlowRow[]> {
     return this.db
       .select()
       .from(flow)
@@ -64,16 +63,14 @@ export class FlowRepository {
       .all();
   }
 
-  async count(filters: RunFilterSet): Promise<number> {
-    return this.db.$count(flow, flowsWhere(filters));
+  *count(filters: RunFilterSet): Op<number> {
+    return countWhere(this.db, flow, flowsWhere(filters));
   }
 
   /** Deletes up to `limit` matching flows; returns their ids. */
-  async bulkDelete(filters: RunFilterSet, limit: number): Promise<string[]> {
-    return this.db.transaction((tx) => {
-      const ids = tx.select({ id: flow.id }).from(flow).where(flowsWhere(filters)).limit(limit).all().map((r) => r.id);
-      for (const id of ids) tx.delete(flow).where(eq(flow.id, id)).run();
-      return ids;
-    });
+  *bulkDelete(filters: RunFilterSet, limit: number): Op<string[]> {
+    const ids = this.db.select({ id: flow.id }).from(flow).where(flowsWhere(filters)).limit(limit).all().map((r) => r.id);
+    for (const id of ids) this.db.delete(flow).where(eq(flow.id, id)).run();
+    return ids;
   }
 }

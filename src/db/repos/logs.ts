@@ -4,6 +4,7 @@ import type { LogFilter } from "../../schemas/filters";
 import type { SqliteDb } from "../client";
 import { logCond } from "../filters";
 import { log } from "../schema";
+import type { Op } from "../unit-of-work";
 
 export type LogRow = typeof log.$inferSelect;
 export type NewLog = Omit<LogRow, "id" | "created" | "updated">;
@@ -48,18 +49,16 @@ export class LogRepository {
    * statement run per row inside a single transaction beats building a multi-row
    * INSERT (and stays under SQLite's bound-parameter limit for any batch size).
    */
-  async createMany(logs: NewLog[], now: Micros): Promise<void> {
-    this.db.transaction(() => {
-      for (const entry of logs) this.insertOne.run({ ...entry, id: Bun.randomUUIDv7(), created: now, updated: now });
-    });
+  *createMany(logs: NewLog[], now: Micros): Op<void> {
+    for (const entry of logs) this.insertOne.run({ ...entry, id: Bun.randomUUIDv7(), created: now, updated: now });
   }
 
   /** Every log of one flow run, oldest first (the CSV download). */
-  async forFlowRun(flowRunId: string): Promise<LogRow[]> {
+  *forFlowRun(flowRunId: string): Op<LogRow[]> {
     return this.byFlowRun.all({ flowRunId });
   }
 
-  async list(filter: LogFilter | null | undefined, sort: LogSort, limit: number, offset: number): Promise<LogRow[]> {
+  *list(filter: LogFilter | null | undefined, sort: LogSort, limit: number, offset: number): Op<LogRow[]> {
     return this.db.select().from(log).where(logCond(filter)).orderBy(...ORDER[sort]).limit(limit).offset(offset).all();
   }
 }

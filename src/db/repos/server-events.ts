@@ -1,7 +1,7 @@
 /**
  * Server-emitted events, from the data layer's side: looks up what an event names
  * (inside the transaction that changed it, so it sees the change) and stages the
- * event in the outbox, which publishes it only after that transaction commits.
+ * event on that transaction, which publishes it only after it commits.
  */
 import { eq } from "drizzle-orm";
 import {
@@ -17,7 +17,7 @@ import type { JsonValue } from "../../lib/json";
 import type { Micros } from "../../lib/time";
 import type { StateChangeNotice } from "../../orchestration/context";
 import type { SqliteDb } from "../client";
-import type { Outbox } from "../outbox";
+import type { EventStaging, Op } from "../unit-of-work";
 import { deployment, flow, flowRun, taskRun, workPool, workQueue } from "../schema";
 
 type DeploymentRow = typeof deployment.$inferSelect;
@@ -47,7 +47,7 @@ export type DeploymentSnapshot = Record<keyof typeof DEPLOYMENT_EVENT_FIELDS, Js
 export class ServerEvents {
   constructor(
     private readonly db: SqliteDb,
-    private readonly outbox: Outbox,
+    private readonly outbox: EventStaging,
   ) {}
 
   private pool(id: string | null): WorkPoolObject | null {
@@ -60,8 +60,8 @@ export class ServerEvents {
     return this.db.select({ id: workQueue.id, name: workQueue.name, workPoolId: workQueue.workPoolId }).from(workQueue).where(eq(workQueue.id, id)).get() ?? null;
   }
 
-  /** `prefect.flow-run.<state>` for each state the transition wrote. Must run inside that transaction. */
-  flowRunStateChanged(runId: string, changes: StateChangeNotice[]): void {
+  /** `prefect.flow-run.<state>` for each state the transition wrote. */
+  *flowRunStateChanged(runId: string, changes: StateChangeNotice[]): Op<void> {
     if (changes.length === 0) return;
     const run = this.db.select().from(flowRun).where(eq(flowRun.id, runId)).get();
     if (!run) return;
@@ -98,7 +98,11 @@ export class ServerEvents {
     };
   }
 
-  deploymentSnapshot(id: string): DeploymentSnapshot | null {
+  *deploymentSnapshot(id: string): Op<DeploymentSnapshot | null> {
+    return this.snapshotOf(id);
+  }
+
+  private snapshotOf(id: string): DeploymentSnapshot | null {
     const row = this.deploymentRow(id);
     if (!row) return null;
     const entries = Object.entries(DEPLOYMENT_EVENT_FIELDS).map(([field, column]) => [field, row[column] ?? null]);
@@ -107,16 +111,16 @@ export class ServerEvents {
 
   /**
    * After an upsert: `created` for a new deployment, else `updated` with the fields that
-   * changed since `before` (nothing when none did). Must run inside the upsert's transaction.
+   * changed since `before` (nothing when none did).
    */
-  deploymentWritten(id: string, before: DeploymentSnapshot | null, now: Micros): void {
+  *deploymentWritten(id: string, before: DeploymentSnapshot | null, now: Micros): Op<void> {
     const row = this.deploymentRow(id);
     if (!row) return;
     if (before === null) {
       this.outbox.stage(deploymentEvent("created", row, this.deploymentRelations(row), now));
       return;
     }
-    const after = this.deploymentSnapshot(id)!;
+    const after = this.snapshotOf(id)!;
     const updates: Record<string, { from: JsonValue; to: JsonValue }> = {};
     for (const field of Object.keys(DEPLOYMENT_EVENT_FIELDS) as (keyof DeploymentSnapshot)[]) {
       if (JSON.stringify(before[field]) !== JSON.stringify(after[field])) updates[field] = { from: before[field], to: after[field] };
@@ -125,39 +129,39 @@ export class ServerEvents {
   }
 
   /** Call before deleting: the event names the deployment's relations as they were. */
-  deploymentDeleting(id: string, now: Micros): void {
+  *deploymentDeleting(id: string, now: Micros): Op<void> {
     const row = this.deploymentRow(id);
     if (row) this.outbox.stage(deploymentEvent("deleted", row, this.deploymentRelations(row), now));
   }
 
   /** `prefect.deployment.ready|not-ready` for deployments whose status just changed. */
-  deploymentStatusChanged(ids: string[], status: "READY" | "NOT_READY", now: Micros): void {
+  *deploymentStatusChanged(ids: string[], status: "READY" | "NOT_READY", now: Micros): Op<void> {
     for (const id of ids) {
       const row = this.deploymentRow(id);
       if (row) this.outbox.stage(deploymentEvent(status === "READY" ? "ready" : "not-ready", row, this.deploymentRelations(row), now));
     }
   }
 
-  workPoolCreated(poolId: string, now: Micros): void {
+  *workPoolCreated(poolId: string, now: Micros): Op<void> {
     const row = this.db.select().from(workPool).where(eq(workPool.id, poolId)).get();
     if (row) this.outbox.stage(workPoolEvent("created", row, row.defaultQueueId, now));
   }
 
   /** Call before deleting: the pool's queues go with it, each announced too. */
-  workPoolDeleting(poolId: string, now: Micros): void {
+  *workPoolDeleting(poolId: string, now: Micros): Op<void> {
     const row = this.db.select().from(workPool).where(eq(workPool.id, poolId)).get();
     if (!row) return;
     const queues = this.db.select({ id: workQueue.id, name: workQueue.name }).from(workQueue).where(eq(workQueue.workPoolId, poolId)).all();
     this.outbox.stage(...queues.map((q) => workQueueEvent("deleted", q, row, now)), workPoolEvent("deleted", row, row.defaultQueueId, now));
   }
 
-  workQueueCreated(queueId: string, now: Micros): void {
+  *workQueueCreated(queueId: string, now: Micros): Op<void> {
     const queue = this.queue(queueId);
     if (queue) this.outbox.stage(workQueueEvent("created", queue, this.pool(queue.workPoolId), now));
   }
 
   /** Call before deleting. */
-  workQueueDeleting(queueId: string, now: Micros): void {
+  *workQueueDeleting(queueId: string, now: Micros): Op<void> {
     const queue = this.queue(queueId);
     if (queue) this.outbox.stage(workQueueEvent("deleted", queue, this.pool(queue.workPoolId), now));
   }

@@ -6,12 +6,13 @@ import type { Micros } from "../../lib/time";
 import type { OrchestrationResult } from "../../orchestration/context";
 import { NON_TERMINAL_STATES, type State } from "../../orchestration/states";
 import type { RunFilterSet } from "../../schemas/filters";
-import type { SqliteDb } from "../client";
+import { countWhere, type SqliteDb } from "../client";
 import { taskRunsWhere } from "../filters";
 import { flowRun, taskRun, taskRunState } from "../schema";
 import { runSortOrders } from "./run-sorts";
 import { stateFromRow, stateRowValues, taskRunPolicy, type RunStateRef, type TaskRunRow } from "./run-mapping";
 import { RunTransitions, type TransitionOptions } from "./transitions";
+import type { Op } from "../unit-of-work";
 
 export type TaskRunSort =
   | "ID_DESC"
@@ -78,58 +79,53 @@ export class TaskRunRepository {
       .prepare();
   }
 
-  private getSync(id: string): TaskRunWithState | undefined {
+  private readRun(id: string): TaskRunWithState | undefined {
     const row = this.byId.get({ id });
     return row && { run: row.run, state: row.state ? stateFromRow(row.state) : null };
   }
 
-  async get(id: string): Promise<TaskRunWithState | undefined> {
-    return this.getSync(id);
+  *get(id: string): Op<TaskRunWithState | undefined> {
+    return this.readRun(id);
   }
 
   /**
    * Inserts a task run and forces its initial state, or returns the existing run
    * with the same (flow_run_id, task_key, dynamic_key) untouched.
    */
-  async create(input: TaskRunInsert, initialState: State, options: TransitionOptions, now: Micros) {
-    return this.db.transaction(
-      () => {
-        const existing = this.db
-          .select({ id: taskRun.id })
-          .from(taskRun)
-          .where(
-            and(
-              input.flowRunId === null ? isNull(taskRun.flowRunId) : eq(taskRun.flowRunId, input.flowRunId),
-              eq(taskRun.taskKey, input.taskKey),
-              eq(taskRun.dynamicKey, input.dynamicKey),
-            ),
-          )
-          .get();
-        if (existing) return { ...this.getSync(existing.id)!, created: false };
-        const parent = input.flowRunId
-          ? this.db.select({ labels: flowRun.labels }).from(flowRun).where(eq(flowRun.id, input.flowRunId)).get()
-          : undefined;
-        const id = input.id ?? Bun.randomUUIDv7();
-        this.db
-          .insert(taskRun)
-          .values({
-            ...input,
-            id,
-            created: now,
-            updated: now,
-            // system labels: the flow run's labels, then prefect.flow-run.id, then the task's own
-            labels: {
-              ...(parent?.labels ?? {}),
-              ...(input.flowRunId ? { "prefect.flow-run.id": input.flowRunId } : {}),
-              ...input.labels,
-            },
-          })
-          .run();
-        this.transitions.setTaskRunState(id, initialState, { ...options, force: true }, now);
-        return { ...this.getSync(id)!, created: true };
-      },
-      { behavior: "immediate" },
-    );
+  *create(input: TaskRunInsert, initialState: State, options: TransitionOptions, now: Micros) {
+    const existing = this.db
+      .select({ id: taskRun.id })
+      .from(taskRun)
+      .where(
+        and(
+          input.flowRunId === null ? isNull(taskRun.flowRunId) : eq(taskRun.flowRunId, input.flowRunId),
+          eq(taskRun.taskKey, input.taskKey),
+          eq(taskRun.dynamicKey, input.dynamicKey),
+        ),
+      )
+      .get();
+    if (existing) return { ...this.readRun(existing.id)!, created: false };
+    const parent = input.flowRunId
+      ? this.db.select({ labels: flowRun.labels }).from(flowRun).where(eq(flowRun.id, input.flowRunId)).get()
+      : undefined;
+    const id = input.id ?? Bun.randomUUIDv7();
+    this.db
+      .insert(taskRun)
+      .values({
+        ...input,
+        id,
+        created: now,
+        updated: now,
+        // system labels: the flow run's labels, then prefect.flow-run.id, then the task's own
+        labels: {
+          ...(parent?.labels ?? {}),
+          ...(input.flowRunId ? { "prefect.flow-run.id": input.flowRunId } : {}),
+          ...input.labels,
+        },
+      })
+      .run();
+    yield* this.transitions.setTaskRunState(id, initialState, { ...options, force: true }, now);
+    return { ...this.readRun(id)!, created: true };
   }
 
   /**
@@ -140,11 +136,11 @@ export class TaskRunRepository {
    * The state row is written once (its id is the event's), so re-delivered events change
    * nothing. A report for a flow run that does not exist is not recorded.
    */
-  async record(reports: ReportedTaskRun[], now: Micros): Promise<ReportOutcome[]> {
-    return this.db.transaction(() => reports.map((report) => this.recordSync(report, now)), { behavior: "immediate" });
+  *record(reports: ReportedTaskRun[], now: Micros): Op<ReportOutcome[]> {
+    return reports.map((report) => this.recordOne(report, now));
   }
 
-  private recordSync(report: ReportedTaskRun, now: Micros): ReportOutcome {
+  private recordOne(report: ReportedTaskRun, now: Micros): ReportOutcome {
     const { state } = report;
     if (report.flowRunId && !this.db.select({ id: flowRun.id }).from(flowRun).where(eq(flowRun.id, report.flowRunId)).get()) {
       return "missing_flow_run";
@@ -201,7 +197,7 @@ export class TaskRunRepository {
     return "recorded";
   }
 
-  async list(filters: RunFilterSet, sort: TaskRunSort, limit: number, offset: number): Promise<TaskRunWithState[]> {
+  *list(filters: RunFilterSet, sort: TaskRunSort, limit: number, offset: number): Op<TaskRunWithState[]> {
     return this.db
       .select({ run: taskRun, state: currentState })
       .from(taskRun)
@@ -214,37 +210,32 @@ export class TaskRunRepository {
       .map((r) => ({ run: r.run, state: r.state ? stateFromRow(r.state) : null }));
   }
 
-  async count(filters: RunFilterSet): Promise<number> {
-    return this.db.$count(taskRun, taskRunsWhere(filters));
+  *count(filters: RunFilterSet): Op<number> {
+    return countWhere(this.db, taskRun, taskRunsWhere(filters));
   }
 
-  async rename(id: string, name: string | null, now: Micros): Promise<boolean> {
+  *rename(id: string, name: string | null, now: Micros): Op<boolean> {
     const patch = name == null ? { updated: now } : { name, updated: now };
     return this.db.update(taskRun).set(patch).where(eq(taskRun.id, id)).returning({ id: taskRun.id }).all().length > 0;
   }
 
-  async delete(id: string): Promise<boolean> {
+  *delete(id: string): Op<boolean> {
     return this.db.delete(taskRun).where(eq(taskRun.id, id)).returning({ id: taskRun.id }).all().length > 0;
   }
 
-  async setState(id: string, proposed: State, options: TransitionOptions, now: Micros): Promise<OrchestrationResult | null> {
-    return this.db.transaction(() => this.transitions.setTaskRunState(id, proposed, options, now), { behavior: "immediate" });
+  *setState(id: string, proposed: State, options: TransitionOptions, now: Micros): Op<OrchestrationResult | null> {
+    return yield* this.transitions.setTaskRunState(id, proposed, options, now);
   }
 
   /** Orchestrates `proposed` only while the task run is still in the state it was selected in (see FlowRunRepository). */
-  async setStateIfCurrent(run: RunStateRef, proposed: State, options: TransitionOptions, now: Micros): Promise<OrchestrationResult | null> {
-    return this.db.transaction(
-      () => {
-        const current = this.db.select({ stateId: taskRun.stateId }).from(taskRun).where(eq(taskRun.id, run.id)).get();
-        if (!current || current.stateId !== run.stateId) return null;
-        return this.transitions.setTaskRunState(run.id, proposed, options, now);
-      },
-      { behavior: "immediate" },
-    );
+  *setStateIfCurrent(run: RunStateRef, proposed: State, options: TransitionOptions, now: Micros): Op<OrchestrationResult | null> {
+    const current = this.db.select({ stateId: taskRun.stateId }).from(taskRun).where(eq(taskRun.id, run.id)).get();
+    if (!current || current.stateId !== run.stateId) return null;
+    return yield* this.transitions.setTaskRunState(run.id, proposed, options, now);
   }
 
   /** Up to `limit` task runs of the flow run that are not in a terminal state (nor stateless). */
-  async unfinishedOfFlowRun(flowRunId: string, limit: number): Promise<RunStateRef[]> {
+  *unfinishedOfFlowRun(flowRunId: string, limit: number): Op<RunStateRef[]> {
     return this.db
       .select({ id: taskRun.id, stateId: taskRun.stateId })
       .from(taskRun)
@@ -253,7 +244,7 @@ export class TaskRunRepository {
       .all();
   }
 
-  async states(taskRunId: string): Promise<State[]> {
+  *states(taskRunId: string): Op<State[]> {
     return this.db
       .select()
       .from(taskRunState)
@@ -263,11 +254,11 @@ export class TaskRunRepository {
       .map(stateFromRow);
   }
 
-  async state(stateId: string): Promise<State | null> {
+  *state(stateId: string): Op<State | null> {
     return this.transitions.taskRunState(stateId);
   }
 
-  async historyRows(filters: RunFilterSet, start: Micros, end: Micros) {
+  *historyRows(filters: RunFilterSet, start: Micros, end: Micros) {
     return this.db
       .select({
         expectedStartTime: taskRun.expectedStartTime,

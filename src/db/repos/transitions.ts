@@ -1,27 +1,28 @@
 /**
- * Applies an orchestration decision to the database: loads the run and its
- * current state, runs the policy, then writes the run, the validated state and
- * the effects, and stages the state-change events (published once the caller's
- * transaction commits). Callers run these inside one immediate transaction, so
- * two proposals for the same run are serialised and never both win.
+ * set_state in three steps, inside the caller's write transaction: load the run, its
+ * current state and everything the rules may ask (deployment slots, parent run,
+ * cache entry); run the policy in memory (pure, synchronous); write the validated
+ * state, the run's bookkeeping and the effects the rules recorded, and stage the
+ * state-change events (published once the transaction commits). Write transactions
+ * are serialised, so two proposals for the same run never both win.
  */
 import { and, desc, eq, gt, isNull, or, sql } from "drizzle-orm";
 import { MICROS_PER_SECOND, type Micros } from "../../lib/time";
 import {
   OrchestrationContext,
-  type DeploymentConcurrencyPort,
-  type DeploymentConcurrencySettings,
   type FlowRunSnapshot,
   type OrchestrationEffect,
   type OrchestrationResult,
 } from "../../orchestration/context";
+import { DeploymentSlotLedger, type DeploymentConcurrencySnapshot, type DeploymentSlotEffect } from "../../orchestration/deployment-slots";
 import { orchestrate, type Policy } from "../../orchestration/engine";
 import { CoreFlowPolicy, CoreTaskPolicy, MinimalFlowPolicy, MinimalTaskPolicy } from "../../orchestration/policies";
 import { GlobalFlowPolicy, GlobalTaskPolicy } from "../../orchestration/transforms";
 import type { State } from "../../orchestration/states";
 import type { SqliteDb } from "../client";
 import { deployment, flowRun, flowRunInput, flowRunState, taskRun, taskRunState, taskRunStateCache } from "../schema";
-import type { ConcurrencyLimitRepository } from "./concurrency-limits";
+import type { Op } from "../unit-of-work";
+import { activeSlotsAt, type ConcurrencyLimitRepository } from "./concurrency-limits";
 import type { ServerEvents } from "./server-events";
 import {
   bookkeepingValues,
@@ -76,7 +77,7 @@ export class RunTransitions {
   }
 
   /** Current state of a flow run, or null. */
-  flowRunState(stateId: string | null): State | null {
+  private flowRunState(stateId: string | null): State | null {
     if (!stateId) return null;
     const row = this.flowStateById.get({ id: stateId });
     return row ? stateFromRow(row) : null;
@@ -88,16 +89,18 @@ export class RunTransitions {
     return row ? stateFromRow(row) : null;
   }
 
-  /** Sets a flow-run state; null when the run does not exist. Must run inside a transaction. */
-  setFlowRunState(runId: string, proposed: State, options: TransitionOptions, now: Micros): OrchestrationResult | null {
+  /** Sets a flow-run state; null when the run does not exist.  */
+  *setFlowRunState(runId: string, proposed: State, options: TransitionOptions, now: Micros): Op<OrchestrationResult | null> {
     const row = this.flowRunById.get({ id: runId });
     if (!row) return null;
     // Prefect's EnsureFlowRunStateTimestampIsUnique: (flow_run_id, timestamp) is unique.
     while (this.flowStateAt.get({ runId, ts: proposed.timestamp })) proposed.timestamp += 1;
-    const ctx = new OrchestrationContext(flowRunSnapshot(row), this.flowRunState(row.stateId), proposed, now, {
+    const current = this.flowRunState(row.stateId);
+    const slots = row.deploymentId ? new DeploymentSlotLedger(yield* this.deploymentConcurrency(row.deploymentId, current, now), now) : null;
+    const ctx = new OrchestrationContext(flowRunSnapshot(row), current, proposed, now, {
       apiVersion: options.apiVersion,
       clientVersion: options.clientVersion,
-      deploymentConcurrency: row.deploymentId ? this.deploymentConcurrency(row.deploymentId, now) : null,
+      deploymentConcurrency: slots,
     });
     orchestrate(ctx, options.force ? MinimalFlowPolicy : (options.flowPolicy ?? CoreFlowPolicy), GlobalFlowPolicy);
     const validated = ctx.validatedState;
@@ -109,13 +112,14 @@ export class RunTransitions {
       .set({ ...bookkeepingValues(ctx.run), ...(validated ? { stateId: validated.id } : {}), updated: now })
       .where(eq(flowRun.id, runId))
       .run();
-    this.applyEffects(runId, ctx.effects, options, now);
-    this.events.flowRunStateChanged(runId, ctx.stateChanges);
+    yield* this.applyEffects(runId, ctx.effects, options, now);
+    if (slots) yield* this.applySlotEffects(slots.effects, now);
+    yield* this.events.flowRunStateChanged(runId, ctx.stateChanges);
     return { state: ctx.resultState, status: ctx.status, details: ctx.details };
   }
 
-  /** Sets a task-run state; null when the task run does not exist. Must run inside a transaction. */
-  setTaskRunState(taskRunId: string, proposed: State, options: TransitionOptions, now: Micros): OrchestrationResult | null {
+  /** Sets a task-run state; null when the task run does not exist.  */
+  *setTaskRunState(taskRunId: string, proposed: State, options: TransitionOptions, now: Micros): Op<OrchestrationResult | null> {
     const row = this.taskRunById.get({ id: taskRunId });
     if (!row) return null;
     while (this.taskStateAt.get({ runId: taskRunId, ts: proposed.timestamp })) proposed.timestamp += 1;
@@ -136,48 +140,64 @@ export class RunTransitions {
       .set({ ...bookkeepingValues(ctx.run), flowRunRunCount: ctx.run.flowRunRunCount, ...(validated ? { stateId: validated.id } : {}), updated: now })
       .where(eq(taskRun.id, taskRunId))
       .run();
-    this.applyEffects(row.flowRunId, ctx.effects, options, now);
+    yield* this.applyEffects(row.flowRunId, ctx.effects, options, now);
     return { state: ctx.resultState, status: ctx.status, details: ctx.details };
   }
 
-  /** Deployment slots for the deployment-concurrency rules, inside the caller's transaction. */
-  private deploymentConcurrency(deploymentId: string, now: Micros): DeploymentConcurrencyPort {
-    const { db, limits } = this;
-    let settings: DeploymentConcurrencySettings | null | undefined;
-    const readSettings = (): DeploymentConcurrencySettings | null => {
-      const row = db
-        .select({ limitId: deployment.concurrencyLimitId, options: deployment.concurrencyOptions })
-        .from(deployment)
-        .where(eq(deployment.id, deploymentId))
-        .get();
-      if (!row) return null;
-      const limit = row.limitId ? limits.getSync(row.limitId) : undefined;
-      const options = (row.options ?? {}) as { collision_strategy?: string; grace_period_seconds?: number | null };
-      return {
+  /** What the deployment-concurrency rules may ask, read before the policy runs. */
+  private *deploymentConcurrency(deploymentId: string, current: State | null, now: Micros): Op<DeploymentConcurrencySnapshot> {
+    const row = this.db
+      .select({ limitId: deployment.concurrencyLimitId, options: deployment.concurrencyOptions })
+      .from(deployment)
+      .where(eq(deployment.id, deploymentId))
+      .get();
+    const leaseId = current?.state_details.deployment_concurrency_lease_id;
+    const lease = leaseId ? yield* this.limits.readLease(leaseId) : undefined;
+    const leaseView = lease ? { id: lease.id, expiration: lease.expiration } : null;
+    if (!row) return { settings: null, freeSlots: 0, lease: leaseView };
+    const limit = row.limitId ? yield* this.limits.get({ id: row.limitId }) : undefined;
+    const options = (row.options ?? {}) as { collision_strategy?: string; grace_period_seconds?: number | null };
+    return {
+      settings: {
         limitId: limit ? limit.id : null,
         limit: limit ? limit.limit : null,
         collisionStrategy: options.collision_strategy === "CANCEL_NEW" ? "CANCEL_NEW" : "ENQUEUE",
         leaseSeconds: options.grace_period_seconds ?? INITIAL_DEPLOYMENT_LEASE_SECONDS,
-      };
+      },
+      freeSlots: limit?.active ? Math.max(0, limit.limit - activeSlotsAt(limit, now)) : 0,
+      lease: leaseView,
     };
+  }
+
+  /** Applies the slot operations the deployment-concurrency rules decided on. */
+  private *applySlotEffects(effects: DeploymentSlotEffect[], now: Micros): Op<void> {
     const seconds = (s: number) => s * MICROS_PER_SECOND;
-    return {
-      get deployment() {
-        if (settings === undefined) settings = readSettings();
-        return settings;
-      },
-      tryAcquireSlot: (limitId) => limits.tryAcquireSync([limitId], 1, now),
-      createLease: (limitId, ttl, holderRunId) =>
-        limits.createLeaseSync({ resourceIds: [limitId], slots: 1, ttl: seconds(ttl), holder: holderRunId ? { type: "flow_run", id: holderRunId } : null }, now).id,
-      renewLease: (leaseId, ttl) => limits.renewLeaseSync(leaseId, seconds(ttl), now),
-      releaseLease: (leaseId, fallbackLimitId) => {
-        if (!limits.releaseLeaseSync(leaseId, now, { recordOccupancy: false }) && fallbackLimitId) {
-          limits.releaseSlotsSync([fallbackLimitId], 1, now);
+    for (const effect of effects) {
+      switch (effect.kind) {
+        case "take_slot":
+          yield* this.limits.tryAcquire([effect.limitId], 1, now);
+          break;
+        case "create_lease": {
+          const holder = effect.holderRunId ? { type: "flow_run" as const, id: effect.holderRunId } : null;
+          yield* this.limits.createLease({ id: effect.leaseId, resourceIds: [effect.limitId], slots: 1, ttl: seconds(effect.ttlSeconds), holder }, now);
+          break;
         }
-      },
-      releaseSlot: (limitId) => void limits.releaseSlotsSync([limitId], 1, now),
-      revokeLease: (leaseId) => limits.revokeLeaseSync(leaseId),
-    };
+        case "renew_lease":
+          yield* this.limits.renewLease(effect.leaseId, seconds(effect.ttlSeconds), now);
+          break;
+        case "release_lease":
+          if (!(yield* this.limits.releaseLease(effect.leaseId, now, { recordOccupancy: false })) && effect.fallbackLimitId) {
+            yield* this.limits.releaseSlots([effect.fallbackLimitId], 1, now);
+          }
+          break;
+        case "release_slot":
+          yield* this.limits.releaseSlots([effect.limitId], 1, now);
+          break;
+        case "revoke_lease":
+          yield* this.limits.revokeLease(effect.leaseId);
+          break;
+      }
+    }
   }
 
   /** Newest cache entry for the key that has not expired, as a state. */
@@ -197,11 +217,11 @@ export class RunTransitions {
     return entry ? this.taskRunState(entry.stateId) : null;
   }
 
-  private applyEffects(flowRunId: string | null, effects: OrchestrationEffect[], options: TransitionOptions, now: Micros): void {
+  private *applyEffects(flowRunId: string | null, effects: OrchestrationEffect[], options: TransitionOptions, now: Micros): Op<void> {
     for (const effect of effects) {
       switch (effect.kind) {
         case "set_parent_task_state":
-          this.setTaskRunState(effect.taskRunId, effect.state, { ...options, force: true }, now);
+          yield* this.setTaskRunState(effect.taskRunId, effect.state, { ...options, force: true }, now);
           break;
         case "insert_cache":
           this.db

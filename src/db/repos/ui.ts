@@ -9,6 +9,7 @@ import type { RunFilterSet } from "../../schemas/filters";
 import type { SqliteDb } from "../client";
 import { flowRunsWhere, taskRunCond } from "../filters";
 import { deployment, flowRun, taskRun } from "../schema";
+import type { Op } from "../unit-of-work";
 
 export interface NextScheduledRun {
   id: string;
@@ -36,7 +37,7 @@ export class UiQueries {
   constructor(private readonly db: SqliteDb) {}
 
   /** How many deployments each flow has, for the flows that have any. */
-  async deploymentCounts(flowIds: string[]): Promise<Map<string, number>> {
+  *deploymentCounts(flowIds: string[]): Op<Map<string, number>> {
     const rows = this.db
       .select({ flowId: deployment.flowId, n: count() })
       .from(deployment)
@@ -47,7 +48,7 @@ export class UiQueries {
   }
 
   /** Each flow's SCHEDULED run with the earliest next scheduled start (the last one read on a tie, as in Prefect). */
-  async nextScheduledRuns(flowIds: string[]): Promise<Map<string, NextScheduledRun>> {
+  *nextScheduledRuns(flowIds: string[]): Op<Map<string, NextScheduledRun>> {
     const scheduled = and(inArray(flowRun.flowId, flowIds), eq(flowRun.stateType, "SCHEDULED"));
     const earliest = this.db
       .select({ flowId: flowRun.flowId, first: min(flowRun.nextScheduledStartTime).as("first") })
@@ -73,7 +74,7 @@ export class UiQueries {
   }
 
   /** How many task runs each flow run has, leaving out the task runs that stand for subflow runs. */
-  async taskRunCounts(flowRunIds: string[]): Promise<Map<string, number>> {
+  *taskRunCounts(flowRunIds: string[]): Op<Map<string, number>> {
     const subflow = sql`EXISTS (SELECT 1 FROM ${flowRun} AS subflow WHERE subflow.parent_task_run_id = ${taskRun.id})`;
     const rows = this.db
       .select({ flowRunId: taskRun.flowRunId, n: count() })
@@ -85,7 +86,7 @@ export class UiQueries {
   }
 
   /** Matching task runs counted by state type (runs without a state are left out). */
-  async taskRunCountsByState(filters: RunFilterSet): Promise<Map<string, number>> {
+  *taskRunCountsByState(filters: RunFilterSet): Op<Map<string, number>> {
     const rows = this.db
       .select({ stateType: taskRun.stateType, n: count() })
       .from(taskRun)
@@ -96,7 +97,7 @@ export class UiQueries {
   }
 
   /** Start time and state type of the matching task runs that have started. */
-  async taskRunStarts(filters: RunFilterSet): Promise<{ startTime: Micros; stateType: string | null }[]> {
+  *taskRunStarts(filters: RunFilterSet): Op<{ startTime: Micros; stateType: string | null }[]> {
     return this.db
       .select({ startTime: taskRun.startTime, stateType: taskRun.stateType })
       .from(taskRun)

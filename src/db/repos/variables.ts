@@ -2,9 +2,10 @@ import { asc, desc, eq, sql, type SQL } from "drizzle-orm";
 import type { JsonValue } from "../../lib/json";
 import type { Micros } from "../../lib/time";
 import type { VariableFilter } from "../../schemas/filters";
-import type { SqliteDb } from "../client";
+import { countWhere, type SqliteDb } from "../client";
 import { variableCond } from "../filters";
 import { variable } from "../schema";
+import type { Op } from "../unit-of-work";
 
 export type VariableRow = typeof variable.$inferSelect;
 export type VariableSort = "NAME_ASC" | "NAME_DESC" | "CREATED_DESC" | "UPDATED_DESC";
@@ -39,38 +40,38 @@ export class VariableRepository {
   }
 
   /** Inserts the variable; undefined when the name is taken. */
-  async create(input: { name: string; value: JsonValue; tags: string[] }, now: Micros): Promise<VariableRow | undefined> {
+  *create(input: { name: string; value: JsonValue; tags: string[] }, now: Micros): Op<VariableRow | undefined> {
     const row: VariableRow = { id: Bun.randomUUIDv7(), created: now, updated: now, ...input };
     const inserted = this.db.insert(variable).values(row).onConflictDoNothing({ target: variable.name }).returning({ id: variable.id }).all();
     return inserted.length > 0 ? row : undefined;
   }
 
-  async get(id: string): Promise<VariableRow | undefined> {
+  *get(id: string): Op<VariableRow | undefined> {
     return this.byId.get({ id });
   }
 
-  async getByName(name: string): Promise<VariableRow | undefined> {
+  *getByName(name: string): Op<VariableRow | undefined> {
     return this.byName.get({ name });
   }
 
   /** Returns false when the variable does not exist. A name clash throws the unique-constraint error (409). */
-  async update(id: string, patch: VariablePatch, now: Micros): Promise<boolean> {
+  *update(id: string, patch: VariablePatch, now: Micros): Op<boolean> {
     return this.updateWhere(eq(variable.id, id), patch, now);
   }
 
-  async updateByName(name: string, patch: VariablePatch, now: Micros): Promise<boolean> {
+  *updateByName(name: string, patch: VariablePatch, now: Micros): Op<boolean> {
     return this.updateWhere(eq(variable.name, name), patch, now);
   }
 
-  async delete(id: string): Promise<boolean> {
+  *delete(id: string): Op<boolean> {
     return this.db.delete(variable).where(eq(variable.id, id)).returning({ id: variable.id }).all().length > 0;
   }
 
-  async deleteByName(name: string): Promise<boolean> {
+  *deleteByName(name: string): Op<boolean> {
     return this.db.delete(variable).where(eq(variable.name, name)).returning({ id: variable.id }).all().length > 0;
   }
 
-  async list(filter: VariableFilter | null | undefined, sort: VariableSort, limit: number, offset: number): Promise<VariableRow[]> {
+  *list(filter: VariableFilter | null | undefined, sort: VariableSort, limit: number, offset: number): Op<VariableRow[]> {
     return this.db
       .select()
       .from(variable)
@@ -81,8 +82,8 @@ export class VariableRepository {
       .all();
   }
 
-  async count(filter: VariableFilter | null | undefined): Promise<number> {
-    return this.db.$count(variable, variableCond(filter));
+  *count(filter: VariableFilter | null | undefined): Op<number> {
+    return countWhere(this.db, variable, variableCond(filter));
   }
 
   private updateWhere(where: SQL, patch: VariablePatch, now: Micros): boolean {

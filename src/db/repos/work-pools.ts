@@ -2,22 +2,21 @@
  * Work pools, their queues and workers (Prefect's models/workers.py and
  * models/work_queues.py), with the status rules that tie them together.
  *
- * Multi-statement operations are atomic. Methods ending in `Sync` are helpers for
- * deployment and flow-run code: they may run inside the caller's transaction
- * (nesting uses a savepoint) and throw SQLite errors rather than mapping them.
+ * Every method runs inside the caller's transaction (`store.write`), so multi-statement
+ * operations are atomic.
  */
 import { SQLiteError } from "bun:sqlite";
 import { and, asc, count, desc, eq, inArray, isNull, lt, notExists, or, sql, type SQL } from "drizzle-orm";
-import type { SQLiteTable } from "drizzle-orm/sqlite-core";
 import type { JsonObject } from "../../lib/json";
 import { MICROS_PER_SECOND, type Micros } from "../../lib/time";
 import type { StateType } from "../../orchestration/states";
 import type { WorkerFilter, WorkPoolFilter, WorkQueueFilter } from "../../schemas/filters";
-import type { SqliteDb } from "../client";
+import { countWhere, type SqliteDb } from "../client";
 import { flowRunCond, workerCond, workPoolCond, workQueueCond } from "../filters";
 import { flowRun, worker, workPool, workQueue } from "../schema";
 import { firstFreePriority, rebalancePriorities } from "./queue-priorities";
 import type { ServerEvents } from "./server-events";
+import type { Op } from "../unit-of-work";
 
 export type WorkPoolRow = typeof workPool.$inferSelect;
 export type WorkQueueRow = typeof workQueue.$inferSelect;
@@ -152,40 +151,40 @@ const slotHolderColumns = {
 };
 
 export class WorkPoolRepository {
-  private readonly poolByName;
-  private readonly poolById;
-  private readonly queueById;
+  private readonly selectPoolByName;
+  private readonly selectPoolById;
+  private readonly selectQueueById;
 
   constructor(
     private readonly db: SqliteDb,
     private readonly events: ServerEvents,
   ) {
-    this.poolByName = db.select().from(workPool).where(eq(workPool.name, sql.placeholder("name"))).prepare();
-    this.poolById = db.select().from(workPool).where(eq(workPool.id, sql.placeholder("id"))).prepare();
-    this.queueById = db.select().from(workQueue).where(eq(workQueue.id, sql.placeholder("id"))).prepare();
+    this.selectPoolByName = db.select().from(workPool).where(eq(workPool.name, sql.placeholder("name"))).prepare();
+    this.selectPoolById = db.select().from(workPool).where(eq(workPool.id, sql.placeholder("id"))).prepare();
+    this.selectQueueById = db.select().from(workQueue).where(eq(workQueue.id, sql.placeholder("id"))).prepare();
   }
 
   // ---------------------------------------------------------------- work pools
 
   /** Creates the pool and its `default` queue together; undefined when the name is taken. */
-  async createPool(input: WorkPoolInput, now: Micros): Promise<WorkPoolView | undefined> {
-    const row = this.mapConflict(() => this.atomic(() => this.insertPoolSync(input, now)));
+  *createPool(input: WorkPoolInput, now: Micros): Op<WorkPoolView | undefined> {
+    const row = yield* this.unlessConflict(this.insertPool(input, now));
     return row && { row, activeSlots: row.concurrencyLimit == null ? null : 0 };
   }
 
-  async getPool(name: string): Promise<WorkPoolView | undefined> {
-    const row = this.poolByName.get({ name });
+  *getPool(name: string): Op<WorkPoolView | undefined> {
+    const row = this.selectPoolByName.get({ name });
     return row && this.withPoolSlots([row])[0];
   }
 
   /** Ordered by name. */
-  async listPools(filter: WorkPoolFilter | null | undefined, limit: number, offset: number): Promise<WorkPoolView[]> {
+  *listPools(filter: WorkPoolFilter | null | undefined, limit: number, offset: number): Op<WorkPoolView[]> {
     const rows = this.db.select().from(workPool).where(workPoolCond(filter)).orderBy(asc(workPool.name)).limit(limit).offset(offset).all();
     return this.withPoolSlots(rows);
   }
 
-  async countPools(filter: WorkPoolFilter | null | undefined): Promise<number> {
-    return this.db.$count(workPool, workPoolCond(filter));
+  *countPools(filter: WorkPoolFilter | null | undefined): Op<number> {
+    return countWhere(this.db, workPool, workPoolCond(filter));
   }
 
   /**
@@ -193,60 +192,56 @@ export class WorkPoolRepository {
    * if a worker is ONLINE, else NOT_READY (agent pools keep no status). False when
    * the pool does not exist.
    */
-  async updatePool(id: string, patch: WorkPoolPatch, now: Micros): Promise<boolean> {
-    return this.atomic(() => {
-      const current = this.poolById.get({ id });
-      if (!current) return false;
-      const status = this.statusAfterPauseChange(current, patch.isPaused);
-      this.db
-        .update(workPool)
-        .set({
-          description: patch.description,
-          isPaused: sqlNull(patch.isPaused),
-          baseJobTemplate: sqlNull(patch.baseJobTemplate),
-          concurrencyLimit: patch.concurrencyLimit,
-          storageConfiguration: sqlNull(patch.storageConfiguration),
-          updated: now,
-          ...(status && { status, lastTransitionedStatusAt: now }),
-        })
-        .where(eq(workPool.id, id))
-        .run();
-      return true;
-    });
+  *updatePool(id: string, patch: WorkPoolPatch, now: Micros): Op<boolean> {
+    const current = this.selectPoolById.get({ id });
+    if (!current) return false;
+    const status = this.statusAfterPauseChange(current, patch.isPaused);
+    this.db
+      .update(workPool)
+      .set({
+        description: patch.description,
+        isPaused: sqlNull(patch.isPaused),
+        baseJobTemplate: sqlNull(patch.baseJobTemplate),
+        concurrencyLimit: patch.concurrencyLimit,
+        storageConfiguration: sqlNull(patch.storageConfiguration),
+        updated: now,
+        ...(status && { status, lastTransitionedStatusAt: now }),
+      })
+      .where(eq(workPool.id, id))
+      .run();
+    return true;
   }
 
   /**
    * Deletes the pool with its queues and workers. Flow runs of those queues lose their
    * `work_queue_id` (Prefect's ON DELETE SET NULL; flow_run has no such foreign key here).
    */
-  async deletePool(id: string, now: Micros): Promise<boolean> {
-    return this.atomic(() => {
-      this.events.workPoolDeleting(id, now);
-      const queueIds = this.db.select({ id: workQueue.id }).from(workQueue).where(eq(workQueue.workPoolId, id));
-      this.db.update(flowRun).set({ workQueueId: null }).where(inArray(flowRun.workQueueId, queueIds)).run();
-      return this.db.delete(workPool).where(eq(workPool.id, id)).returning({ id: workPool.id }).all().length > 0;
-    });
+  *deletePool(id: string, now: Micros): Op<boolean> {
+    yield* this.events.workPoolDeleting(id, now);
+    const queueIds = this.db.select({ id: workQueue.id }).from(workQueue).where(eq(workQueue.workPoolId, id));
+    this.db.update(flowRun).set({ workQueueId: null }).where(inArray(flowRun.workQueueId, queueIds)).run();
+    return this.db.delete(workPool).where(eq(workPool.id, id)).returning({ id: workPool.id }).all().length > 0;
   }
 
   // --------------------------------------------------------------- work queues
 
   /** Creates a queue in the pool; undefined when the name is taken there. */
-  async createQueue(poolId: string, input: WorkQueueInput, now: Micros): Promise<WorkQueueView | undefined> {
-    const row = this.mapConflict(() => this.atomic(() => this.insertQueueSync(poolId, input, now)));
+  *createQueue(poolId: string, input: WorkQueueInput, now: Micros): Op<WorkQueueView | undefined> {
+    const row = yield* this.unlessConflict(this.insertQueue(poolId, input, now));
     return row && this.queueView(row.id, "pool");
   }
 
-  async getQueue(poolName: string, queueName: string): Promise<WorkQueueView | undefined> {
-    const row = this.queueRowByNameSync(poolName, queueName);
+  *getQueue(poolName: string, queueName: string): Op<WorkQueueView | undefined> {
+    const row = this.queueRowByName(poolName, queueName);
     return row && this.queueView(row.id, "pool");
   }
 
-  async getQueueById(id: string, counting: SlotCounting): Promise<WorkQueueView | undefined> {
+  *getQueueById(id: string, counting: SlotCounting): Op<WorkQueueView | undefined> {
     return this.queueView(id, counting);
   }
 
   /** The pool's queues ordered by priority. */
-  async listQueues(poolId: string, filter: WorkQueueFilter | null | undefined, limit: number, offset: number): Promise<WorkQueueView[]> {
+  *listQueues(poolId: string, filter: WorkQueueFilter | null | undefined, limit: number, offset: number): Op<WorkQueueView[]> {
     const rows = this.queueViewQuery()
       .where(and(eq(workQueue.workPoolId, poolId), workQueueCond(filter)))
       .orderBy(asc(workQueue.priority), asc(workQueue.id))
@@ -262,47 +257,43 @@ export class WorkPoolRepository {
    * made room for (see rebalancePriorities; Prefect's legacy route skips this and can leave
    * two queues at one priority). False when the queue does not exist.
    */
-  async updateQueue(id: string, patch: WorkQueuePatch, now: Micros): Promise<boolean> {
-    return this.atomic(() => {
-      const current = this.queueById.get({ id });
-      if (!current) return false;
-      const lastPolled = patch.lastPolled === undefined ? current.lastPolled : patch.lastPolled;
-      const status = patch.isPaused === undefined ? undefined : this.queueStatusAfterPauseChange(current, patch.isPaused, lastPolled, now);
-      this.db
-        .update(workQueue)
-        .set({
-          name: sqlNull(patch.name),
-          description: sqlNull(patch.description),
-          isPaused: patch.isPaused,
-          concurrencyLimit: patch.concurrencyLimit,
-          priority: sqlNull(patch.priority),
-          lastPolled: patch.lastPolled,
-          filter: sqlNull(patch.filter),
-          status,
-          updated: now,
-        })
-        .where(eq(workQueue.id, id))
-        .run();
-      if (patch.priority != null) this.applyPriorities(current.workPoolId, new Map([[id, patch.priority]]));
-      return true;
-    });
+  *updateQueue(id: string, patch: WorkQueuePatch, now: Micros): Op<boolean> {
+    const current = this.selectQueueById.get({ id });
+    if (!current) return false;
+    const lastPolled = patch.lastPolled === undefined ? current.lastPolled : patch.lastPolled;
+    const status = patch.isPaused === undefined ? undefined : this.queueStatusAfterPauseChange(current, patch.isPaused, lastPolled, now);
+    this.db
+      .update(workQueue)
+      .set({
+        name: sqlNull(patch.name),
+        description: sqlNull(patch.description),
+        isPaused: patch.isPaused,
+        concurrencyLimit: patch.concurrencyLimit,
+        priority: sqlNull(patch.priority),
+        lastPolled: patch.lastPolled,
+        filter: sqlNull(patch.filter),
+        status,
+        updated: now,
+      })
+      .where(eq(workQueue.id, id))
+      .run();
+    if (patch.priority != null) this.applyPriorities(current.workPoolId, new Map([[id, patch.priority]]));
+    return true;
   }
 
   /**
    * Deletes the queue; its flow runs lose their `work_queue_id`. A pool's default queue
    * cannot be deleted (Prefect's foreign key refuses it).
    */
-  async deleteQueue(id: string, now: Micros): Promise<"deleted" | "not-found" | "default-queue"> {
-    return this.atomic(() => {
-      const queue = this.queueById.get({ id });
-      if (!queue) return "not-found";
-      if (this.poolById.get({ id: queue.workPoolId })?.defaultQueueId === id) return "default-queue";
-      this.events.workQueueDeleting(id, now);
-      this.db.update(flowRun).set({ workQueueId: null }).where(eq(flowRun.workQueueId, id)).run();
-      this.db.delete(workQueue).where(eq(workQueue.id, id)).run();
-      this.applyPriorities(queue.workPoolId, new Map());
-      return "deleted";
-    });
+  *deleteQueue(id: string, now: Micros): Op<"deleted" | "not-found" | "default-queue"> {
+    const queue = this.selectQueueById.get({ id });
+    if (!queue) return "not-found";
+    if (this.selectPoolById.get({ id: queue.workPoolId })?.defaultQueueId === id) return "default-queue";
+    yield* this.events.workQueueDeleting(id, now);
+    this.db.update(flowRun).set({ workQueueId: null }).where(eq(flowRun.workQueueId, id)).run();
+    this.db.delete(workQueue).where(eq(workQueue.id, id)).run();
+    this.applyPriorities(queue.workPoolId, new Map());
+    return "deleted";
   }
 
   // ------------------------------------------------------- legacy work queues
@@ -312,24 +303,22 @@ export class WorkPoolRepository {
    * for `default` right when that pool is created returns the pool's own default queue.
    * Undefined on a name clash.
    */
-  async createLegacyQueue(input: WorkQueueInput, now: Micros): Promise<WorkQueueView | undefined> {
-    const row = this.mapConflict(() =>
-      this.atomic(() => {
-        const { pool, created } = this.getOrCreateDefaultAgentPoolSync(now);
-        if (created && input.name === DEFAULT_QUEUE_NAME) return this.queueById.get({ id: pool.defaultQueueId! })!;
-        return this.insertQueueSync(pool.id, input, now);
-      }),
-    );
+  *createLegacyQueue(input: WorkQueueInput, now: Micros): Op<WorkQueueView | undefined> {
+    const { pool, created } = yield* this.getOrCreateDefaultAgentPool(now);
+    const row =
+      created && input.name === DEFAULT_QUEUE_NAME
+        ? this.selectQueueById.get({ id: pool.defaultQueueId! })!
+        : yield* this.unlessConflict(this.insertQueue(pool.id, input, now));
     return row && this.queueView(row.id, "legacy");
   }
 
-  async getLegacyQueueByName(name: string): Promise<WorkQueueView | undefined> {
-    const row = this.legacyQueueByNameSync(name);
+  *getLegacyQueueByName(name: string): Op<WorkQueueView | undefined> {
+    const row = this.legacyQueueByName(name);
     return row && this.queueView(row.id, "legacy");
   }
 
   /** Queues of every pool, ordered by name (the legacy listing). */
-  async listAllQueues(filter: WorkQueueFilter | null | undefined, limit: number, offset: number): Promise<WorkQueueView[]> {
+  *listAllQueues(filter: WorkQueueFilter | null | undefined, limit: number, offset: number): Op<WorkQueueView[]> {
     const rows = this.queueViewQuery()
       .where(workQueueCond(filter))
       .orderBy(asc(workQueue.name), asc(workQueue.id))
@@ -340,8 +329,8 @@ export class WorkPoolRepository {
   }
 
   /** Runs of the queue whose current state is named `Late`. */
-  async lateRunsCount(queueId: string): Promise<number> {
-    return this.db.$count(flowRun, and(eq(flowRun.workQueueId, queueId), eq(flowRun.stateName, "Late")));
+  *lateRunsCount(queueId: string): Op<number> {
+    return countWhere(this.db, flowRun, and(eq(flowRun.workQueueId, queueId), eq(flowRun.stateName, "Late")));
   }
 
   // ------------------------------------------------------------------ workers
@@ -350,25 +339,23 @@ export class WorkPoolRepository {
    * Records a heartbeat: the worker is upserted ONLINE with last_heartbeat_time = now
    * (its interval kept when none is sent), and a NOT_READY pool becomes READY.
    */
-  async heartbeat(poolId: string, name: string, heartbeatIntervalSeconds: number | null, now: Micros): Promise<void> {
-    this.atomic(() => {
-      const changes = {
-        lastHeartbeatTime: now,
-        status: "ONLINE" satisfies WorkerStatus,
-        ...(heartbeatIntervalSeconds != null && { heartbeatIntervalSeconds }),
-      };
-      this.db
-        .insert(worker)
-        .values({ id: Bun.randomUUIDv7(), created: now, updated: now, workPoolId: poolId, name, ...changes })
-        // Prefect's ON CONFLICT update leaves `updated` alone.
-        .onConflictDoUpdate({ target: [worker.workPoolId, worker.name], set: changes })
-        .run();
-      this.setPoolStatus(poolId, "NOT_READY", "READY", now);
-    });
+  *heartbeat(poolId: string, name: string, heartbeatIntervalSeconds: number | null, now: Micros): Op<void> {
+    const changes = {
+      lastHeartbeatTime: now,
+      status: "ONLINE" satisfies WorkerStatus,
+      ...(heartbeatIntervalSeconds != null && { heartbeatIntervalSeconds }),
+    };
+    this.db
+      .insert(worker)
+      .values({ id: Bun.randomUUIDv7(), created: now, updated: now, workPoolId: poolId, name, ...changes })
+      // Prefect's ON CONFLICT update leaves `updated` alone.
+      .onConflictDoUpdate({ target: [worker.workPoolId, worker.name], set: changes })
+      .run();
+    this.setPoolStatus(poolId, "NOT_READY", "READY", now);
   }
 
   /** The pool's workers, newest heartbeat first. */
-  async listWorkers(poolId: string, filter: WorkerFilter | null | undefined, limit: number, offset: number): Promise<WorkerRow[]> {
+  *listWorkers(poolId: string, filter: WorkerFilter | null | undefined, limit: number, offset: number): Op<WorkerRow[]> {
     return this.db
       .select()
       .from(worker)
@@ -379,7 +366,7 @@ export class WorkPoolRepository {
       .all();
   }
 
-  async deleteWorker(poolId: string, name: string): Promise<boolean> {
+  *deleteWorker(poolId: string, name: string): Op<boolean> {
     return (
       this.db
         .delete(worker)
@@ -392,7 +379,7 @@ export class WorkPoolRepository {
   // ----------------------------------------------------- concurrency status
 
   /** The pool's slot usage with a page of its queues (by priority) and their slot holders. */
-  async poolConcurrency(poolId: string, limit: number, offset: number, flowRunLimit: number): Promise<PoolConcurrency> {
+  *poolConcurrency(poolId: string, limit: number, offset: number, flowRunLimit: number): Op<PoolConcurrency> {
     const queues = this.db
       .select()
       .from(workQueue)
@@ -412,7 +399,7 @@ export class WorkPoolRepository {
       .all();
     return {
       queues,
-      queueCount: this.countSync(workQueue, eq(workQueue.workPoolId, poolId)),
+      queueCount: countWhere(this.db, workQueue, eq(workQueue.workPoolId, poolId)),
       activeSlots: [...slotsByQueue.values()].reduce((a, b) => a + b, 0),
       slotsByQueue,
       holders: capPerQueue(holders, flowRunLimit),
@@ -423,13 +410,13 @@ export class WorkPoolRepository {
    * Runs holding the queue's slots (PENDING, RUNNING, CANCELLING), also those that only
    * name the queue, ordered by id: the total and one page.
    */
-  async queueConcurrency(queue: WorkQueueRow, limit: number, offset: number): Promise<{ count: number; holders: SlotHolder[] }> {
+  *queueConcurrency(queue: WorkQueueRow, limit: number, offset: number): Op<{ count: number; holders: SlotHolder[] }> {
     const where = and(
       or(eq(flowRun.workQueueId, queue.id), and(isNull(flowRun.workQueueId), eq(flowRun.workQueueName, queue.name))),
       inArray(flowRun.stateType, LEGACY_SLOT_STATES),
     );
     return {
-      count: this.countSync(flowRun, where),
+      count: countWhere(this.db, flowRun, where),
       holders: this.db.select(slotHolderColumns).from(flowRun).where(where).orderBy(asc(flowRun.id)).limit(limit).offset(offset).all(),
     };
   }
@@ -442,76 +429,72 @@ export class WorkPoolRepository {
    * queue is created in the (existing) pool at that instant. Not-found answers carry
    * Prefect's 404 detail: `Work pool "p" not found.` or `Work pool queue 'p/q' not found.`
    */
-  resolveQueueSync(poolName: string, queueName: string | null, createMissingAt?: Micros): QueueResolution {
+  *resolveQueue(poolName: string, queueName: string | null, createMissingAt?: Micros): Op<QueueResolution> {
     const poolMissing = { found: false, detail: `Work pool "${poolName}" not found.` } as const;
     if (queueName == null) {
-      const pool = this.poolByName.get({ name: poolName });
+      const pool = this.selectPoolByName.get({ name: poolName });
       if (!pool) return poolMissing;
-      const queue = this.queueById.get({ id: pool.defaultQueueId! })!;
+      const queue = this.selectQueueById.get({ id: pool.defaultQueueId! })!;
       return { found: true, poolId: pool.id, queueId: queue.id, queueName: queue.name };
     }
-    const existing = this.queueRowByNameSync(poolName, queueName);
+    const existing = this.queueRowByName(poolName, queueName);
     if (existing) return { found: true, poolId: existing.workPoolId, queueId: existing.id, queueName };
     if (createMissingAt == null) return { found: false, detail: `Work pool queue '${poolName}/${queueName}' not found.` };
-    const pool = this.poolByName.get({ name: poolName });
+    const pool = this.selectPoolByName.get({ name: poolName });
     if (!pool) return poolMissing;
-    const queue = this.getOrCreateQueueSync(pool.id, queueName, createMissingAt);
+    const queue = yield* this.getOrCreateQueue(pool.id, queueName, createMissingAt);
     return { found: true, poolId: pool.id, queueId: queue.id, queueName };
   }
 
-  poolByNameSync(name: string): WorkPoolRow | undefined {
-    return this.poolByName.get({ name });
+  *poolByName(name: string): Op<WorkPoolRow | undefined> {
+    return this.selectPoolByName.get({ name });
   }
 
   /** A pool's queues in priority order (what worker polling walks). */
-  queuesOfPoolSync(poolId: string): WorkQueueRow[] {
+  *queuesOfPool(poolId: string): Op<WorkQueueRow[]> {
     return this.db.select().from(workQueue).where(eq(workQueue.workPoolId, poolId)).orderBy(asc(workQueue.priority)).all();
   }
 
   /** The queue with this name in the pool, if any. */
-  queueInPoolSync(poolName: string, queueName: string): WorkQueueRow | undefined {
-    return this.queueRowByNameSync(poolName, queueName);
+  *queueInPool(poolName: string, queueName: string): Op<WorkQueueRow | undefined> {
+    return this.queueRowByName(poolName, queueName);
   }
 
-  queueByIdSync(id: string): WorkQueueRow | undefined {
-    return this.queueById.get({ id });
+  *queueById(id: string): Op<WorkQueueRow | undefined> {
+    return this.selectQueueById.get({ id });
   }
 
-  poolByIdSync(id: string): WorkPoolRow | undefined {
+  *poolById(id: string): Op<WorkPoolRow | undefined> {
     return this.db.select().from(workPool).where(eq(workPool.id, id)).get();
   }
 
   /** The pool's queue of that name, created (first free priority) when missing. */
-  getOrCreateQueueSync(poolId: string, name: string, now: Micros): WorkQueueRow {
-    return this.atomic(() => {
-      const existing = this.db
-        .select()
-        .from(workQueue)
-        .where(and(eq(workQueue.workPoolId, poolId), eq(workQueue.name, name)))
-        .get();
-      return existing ?? this.insertQueueSync(poolId, queueDefaults(name, null), now);
-    });
+  *getOrCreateQueue(poolId: string, name: string, now: Micros): Op<WorkQueueRow> {
+    const existing = this.db
+      .select()
+      .from(workQueue)
+      .where(and(eq(workQueue.workPoolId, poolId), eq(workQueue.name, name)))
+      .get();
+    return existing ?? (yield* this.insertQueue(poolId, queueDefaults(name, null), now));
   }
 
   /** The `default-agent-pool` (type prefect-agent), created with its default queue when missing. */
-  getOrCreateDefaultAgentPoolSync(now: Micros): { pool: WorkPoolRow; created: boolean } {
-    return this.atomic(() => {
-      const existing = this.poolByName.get({ name: DEFAULT_AGENT_POOL });
-      if (existing) return { pool: existing, created: false };
-      const pool = this.insertPoolSync(
-        {
-          name: DEFAULT_AGENT_POOL,
-          description: null,
-          type: AGENT_POOL_TYPE,
-          baseJobTemplate: {},
-          isPaused: false,
-          concurrencyLimit: null,
-          storageConfiguration: {},
-        },
-        now,
-      );
-      return { pool, created: true };
-    });
+  *getOrCreateDefaultAgentPool(now: Micros): Op<{ pool: WorkPoolRow; created: boolean }> {
+    const existing = this.selectPoolByName.get({ name: DEFAULT_AGENT_POOL });
+    if (existing) return { pool: existing, created: false };
+    const pool = yield* this.insertPool(
+      {
+        name: DEFAULT_AGENT_POOL,
+        description: null,
+        type: AGENT_POOL_TYPE,
+        baseJobTemplate: {},
+        isPaused: false,
+        concurrencyLimit: null,
+        storageConfiguration: {},
+      },
+      now,
+    );
+    return { pool, created: true };
   }
 
   /**
@@ -519,35 +502,32 @@ export class WorkPoolRepository {
    * legacy queue of that name, else one created in the default agent pool at priority 1
    * (moving the others down), or that pool's default queue for `default`.
    */
-  ensureLegacyQueueSync(name: string, now: Micros): WorkQueueRow {
-    return this.atomic(() => {
-      const existing = this.legacyQueueByNameSync(name);
-      if (existing) return existing;
-      const { pool } = this.getOrCreateDefaultAgentPoolSync(now);
-      if (name === DEFAULT_QUEUE_NAME) return this.queueById.get({ id: pool.defaultQueueId! })!;
-      return this.insertQueueSync(pool.id, queueDefaults(name, 1), now);
-    });
+  *ensureLegacyQueue(name: string, now: Micros): Op<WorkQueueRow> {
+    const existing = this.legacyQueueByName(name);
+    if (existing) return existing;
+    const { pool } = yield* this.getOrCreateDefaultAgentPool(now);
+    if (name === DEFAULT_QUEUE_NAME) return this.selectQueueById.get({ id: pool.defaultQueueId! })!;
+    return yield* this.insertQueue(pool.id, queueDefaults(name, 1), now);
   }
 
   /**
    * Records a poll of these queues: last_polled = now, and NOT_READY ones become READY
    * (paused queues stay PAUSED). Returns the ids that became READY.
    */
-  markQueuesPolledSync(queueIds: string[], now: Micros): string[] {
+  *markQueuesPolled(queueIds: string[], now: Micros): Op<string[]> {
     if (queueIds.length === 0) return [];
-    return this.atomic(() => {
-      const becameReady = this.db
-        .select({ id: workQueue.id })
-        .from(workQueue)
-        .where(and(inArray(workQueue.id, queueIds), eq(workQueue.status, "NOT_READY")))
-        .all()
-        .map((r) => r.id);
-      this.db.update(workQueue).set({ lastPolled: now, updated: now }).where(inArray(workQueue.id, queueIds)).run();
-      if (becameReady.length > 0) {
-        this.db.update(workQueue).set({ status: "READY" }).where(inArray(workQueue.id, becameReady)).run();
-      }
-      return becameReady;
-    });
+
+    const becameReady = this.db
+      .select({ id: workQueue.id })
+      .from(workQueue)
+      .where(and(inArray(workQueue.id, queueIds), eq(workQueue.status, "NOT_READY")))
+      .all()
+      .map((r) => r.id);
+    this.db.update(workQueue).set({ lastPolled: now, updated: now }).where(inArray(workQueue.id, queueIds)).run();
+    if (becameReady.length > 0) {
+      this.db.update(workQueue).set({ status: "READY" }).where(inArray(workQueue.id, becameReady)).run();
+    }
+    return becameReady;
   }
 
   /**
@@ -556,18 +536,16 @@ export class WorkPoolRepository {
    * heartbeat-driven transition or poll", which the foreman compares with its timeout.
    * PAUSED and agent pools are left alone. Returns true when the pool was NOT_READY.
    */
-  markPoolPolledSync(poolId: string, now: Micros): boolean {
-    return this.atomic(() => {
-      const becameReady = this.setPoolStatus(poolId, "NOT_READY", "READY", now);
-      if (!becameReady) {
-        this.db
-          .update(workPool)
-          .set({ lastTransitionedStatusAt: now })
-          .where(and(eq(workPool.id, poolId), eq(workPool.status, "READY")))
-          .run();
-      }
-      return becameReady;
-    });
+  *markPoolPolled(poolId: string, now: Micros): Op<boolean> {
+    const becameReady = this.setPoolStatus(poolId, "NOT_READY", "READY", now);
+    if (!becameReady) {
+      this.db
+        .update(workPool)
+        .set({ lastTransitionedStatusAt: now })
+        .where(and(eq(workPool.id, poolId), eq(workPool.status, "READY")))
+        .run();
+    }
+    return becameReady;
   }
 
   // ------------------------------------------------------------------ foreman
@@ -576,7 +554,7 @@ export class WorkPoolRepository {
    * ONLINE workers silent for longer than their heartbeat interval (or the fallback)
    * times `multiple` go OFFLINE. Returns how many did.
    */
-  async markSilentWorkersOffline(now: Micros, fallbackIntervalSeconds: number, multiple: number): Promise<number> {
+  *markSilentWorkersOffline(now: Micros, fallbackIntervalSeconds: number, multiple: number): Op<number> {
     const timeout = sql`coalesce(${worker.heartbeatIntervalSeconds}, ${fallbackIntervalSeconds}) * ${multiple * MICROS_PER_SECOND}`;
     return this.db
       .update(worker)
@@ -591,7 +569,7 @@ export class WorkPoolRepository {
    * `last_transitioned_status_at` to `silentSince` or later (decision #8: a poll is a
    * sign of life too). Returns their ids.
    */
-  async markUnattendedPoolsNotReady(silentSince: Micros, now: Micros): Promise<string[]> {
+  *markUnattendedPoolsNotReady(silentSince: Micros, now: Micros): Op<string[]> {
     const onlineWorker = this.db
       .select({ id: worker.id })
       .from(worker)
@@ -612,7 +590,7 @@ export class WorkPoolRepository {
   }
 
   /** READY queues last polled before `polledBefore` go NOT_READY (never-polled ones are left alone). Returns their ids. */
-  async markUnpolledQueuesNotReady(polledBefore: Micros, now: Micros): Promise<string[]> {
+  *markUnpolledQueuesNotReady(polledBefore: Micros, now: Micros): Op<string[]> {
     return this.db
       .update(workQueue)
       .set({ status: "NOT_READY" satisfies WorkQueueStatus, updated: now })
@@ -623,7 +601,18 @@ export class WorkPoolRepository {
   }
 
   /** PENDING and RUNNING runs in each pool's queues (pools without such runs are absent). */
-  poolActiveSlotsSync(poolIds: string[]): Map<string, number> {
+  *poolActiveSlots(poolIds: string[]): Op<Map<string, number>> {
+    return this.activeSlotsByPool(poolIds);
+  }
+
+  /** Slot-holding runs per queue, counted as `counting` says (see SlotCounting). */
+  *queueActiveSlots(queueIds: string[], counting: SlotCounting): Op<Map<string, number>> {
+    return this.activeSlotsByQueue(queueIds, counting);
+  }
+
+  // ----------------------------------------------------------------- private
+
+  private activeSlotsByPool(poolIds: string[]): Map<string, number> {
     if (poolIds.length === 0) return new Map();
     const rows = this.db
       .select({ poolId: workQueue.workPoolId, n: count() })
@@ -635,8 +624,7 @@ export class WorkPoolRepository {
     return new Map(rows.map((r) => [r.poolId, r.n]));
   }
 
-  /** Slot-holding runs per queue, counted as `counting` says (see SlotCounting). */
-  queueActiveSlotsSync(queueIds: string[], counting: SlotCounting): Map<string, number> {
+  private activeSlotsByQueue(queueIds: string[], counting: SlotCounting): Map<string, number> {
     if (queueIds.length === 0) return new Map();
     if (counting === "pool") return this.queueSlotCounts(and(inArray(flowRun.workQueueId, queueIds), inArray(flowRun.stateType, POOL_SLOT_STATES)));
     const queues = this.db.select({ id: workQueue.id, filter: workQueue.filter }).from(workQueue).where(inArray(workQueue.id, queueIds)).all();
@@ -645,34 +633,27 @@ export class WorkPoolRepository {
       ? this.queueSlotCounts(and(inArray(flowRun.workQueueId, plain), inArray(flowRun.stateType, LEGACY_SLOT_STATES)))
       : new Map<string, number>();
     for (const q of queues) {
-      if (q.filter != null) counts.set(q.id, this.countSync(flowRun, legacyFilterSlotHolders(q.filter as QueueFilterValue)));
+      if (q.filter != null) counts.set(q.id, countWhere(this.db, flowRun, legacyFilterSlotHolders(q.filter as QueueFilterValue)));
     }
     return counts;
   }
 
-  // ----------------------------------------------------------------- private
 
-  /** `$count` is awaitable only; this runs inside synchronous transactions. */
-  private countSync(table: SQLiteTable, where: SQL | undefined): number {
-    return this.db.select({ n: count() }).from(table).where(where).get()!.n;
-  }
-
-  /** Runs `fn` in one immediate transaction, or in a savepoint of the caller's. */
-  private atomic<T>(fn: () => T): T {
-    return this.db.$client.transaction(fn).immediate();
-  }
-
-  /** The result of `fn`, or undefined when it failed on a constraint (Prefect maps any IntegrityError of a create to 409). */
-  private mapConflict<T>(fn: () => T): T | undefined {
+  /**
+   * The result of `op`, or undefined when its insert failed on a constraint (Prefect maps
+   * any IntegrityError of a create to 409). SQLite undoes just the failed statement, and
+   * `op` inserts before anything else, so nothing of it is left behind.
+   */
+  private *unlessConflict<T>(op: Op<T>): Op<T | undefined> {
     try {
-      return fn();
+      return yield* op;
     } catch (error) {
       if (isConstraintError(error)) return undefined;
       throw error;
     }
   }
 
-  private insertPoolSync(input: WorkPoolInput, now: Micros): WorkPoolRow {
+  private *insertPool(input: WorkPoolInput, now: Micros): Op<WorkPoolRow> {
     const row: WorkPoolRow = {
       id: Bun.randomUUIDv7(),
       created: now,
@@ -683,14 +664,14 @@ export class WorkPoolRepository {
       lastTransitionedStatusAt: null,
     };
     this.db.insert(workPool).values(row).run();
-    const queue = this.insertQueueSync(row.id, { ...queueDefaults(DEFAULT_QUEUE_NAME, null), description: "The work pool's default queue." }, now);
+    const queue = yield* this.insertQueue(row.id, { ...queueDefaults(DEFAULT_QUEUE_NAME, null), description: "The work pool's default queue." }, now);
     this.db.update(workPool).set({ defaultQueueId: queue.id }).where(eq(workPool.id, row.id)).run();
-    this.events.workPoolCreated(row.id, now);
+    yield* this.events.workPoolCreated(row.id, now);
     return { ...row, defaultQueueId: queue.id };
   }
 
   /** Inserts at the requested priority (making room for it) or at the first free one. A new queue is NOT_READY even when paused, as in Prefect. */
-  private insertQueueSync(poolId: string, input: WorkQueueInput, now: Micros): WorkQueueRow {
+  private *insertQueue(poolId: string, input: WorkQueueInput, now: Micros): Op<WorkQueueRow> {
     const priority = input.priority ?? firstFreePriority(this.poolQueues(poolId).map((q) => q.priority));
     const id = Bun.randomUUIDv7();
     this.db
@@ -709,8 +690,8 @@ export class WorkPoolRepository {
       })
       .run();
     if (input.priority != null) this.applyPriorities(poolId, new Map([[id, input.priority]]));
-    this.events.workQueueCreated(id, now);
-    return this.queueById.get({ id })!;
+    yield* this.events.workQueueCreated(id, now);
+    return this.selectQueueById.get({ id })!;
   }
 
   private poolQueues(poolId: string): { id: string; priority: number }[] {
@@ -764,10 +745,10 @@ export class WorkPoolRepository {
 
   /** By the stored status, which heartbeats set and the foreman clears. */
   private hasOnlineWorker(poolId: string): boolean {
-    return this.countSync(worker, and(eq(worker.workPoolId, poolId), eq(worker.status, "ONLINE"))) > 0;
+    return countWhere(this.db, worker, and(eq(worker.workPoolId, poolId), eq(worker.status, "ONLINE"))) > 0;
   }
 
-  private queueRowByNameSync(poolName: string, queueName: string): WorkQueueRow | undefined {
+  private queueRowByName(poolName: string, queueName: string): WorkQueueRow | undefined {
     return this.db
       .select({ row: workQueue })
       .from(workQueue)
@@ -780,8 +761,8 @@ export class WorkPoolRepository {
    * A legacy name lookup: the queue in the default agent pool. While that pool does not
    * exist Prefect falls back to the first queue of that name in any pool.
    */
-  private legacyQueueByNameSync(name: string): WorkQueueRow | undefined {
-    const agentPool = this.poolByName.get({ name: DEFAULT_AGENT_POOL });
+  private legacyQueueByName(name: string): WorkQueueRow | undefined {
+    const agentPool = this.selectPoolByName.get({ name: DEFAULT_AGENT_POOL });
     return this.db
       .select()
       .from(workQueue)
@@ -800,12 +781,12 @@ export class WorkPoolRepository {
   }
 
   private withPoolSlots(rows: WorkPoolRow[]): WorkPoolView[] {
-    const counts = this.poolActiveSlotsSync(rows.filter((r) => r.concurrencyLimit != null).map((r) => r.id));
+    const counts = this.activeSlotsByPool(rows.filter((r) => r.concurrencyLimit != null).map((r) => r.id));
     return rows.map((row) => ({ row, activeSlots: row.concurrencyLimit == null ? null : (counts.get(row.id) ?? 0) }));
   }
 
   private withQueueSlots(rows: { row: WorkQueueRow; poolName: string }[], counting: SlotCounting): WorkQueueView[] {
-    const counts = this.queueActiveSlotsSync(rows.filter((r) => r.row.concurrencyLimit != null).map((r) => r.row.id), counting);
+    const counts = this.activeSlotsByQueue(rows.filter((r) => r.row.concurrencyLimit != null).map((r) => r.row.id), counting);
     return rows.map((r) => ({ ...r, activeSlots: r.row.concurrencyLimit == null ? null : (counts.get(r.row.id) ?? 0) }));
   }
 
