@@ -5,6 +5,7 @@
 import { Elysia, ValidationError } from "elysia";
 import type { AppContext } from "./context";
 import { StoreBusyError, StoreConflictError, StoreUnavailableError } from "./db/errors";
+import { BadRequest, Conflict, DomainError, InvalidInput, NotFound, Unprocessable } from "./domain/errors";
 import { HttpError, INTEGRITY_CONFLICT } from "./api/errors";
 import { validationIssues } from "./api/validation";
 import { adminRoutes } from "./api/admin";
@@ -46,6 +47,16 @@ function requestBody(request: Request): unknown {
 const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
   new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json", ...headers } });
 
+/** Prefect's status and body for each domain error. */
+function domainErrorResponse(error: DomainError): Response {
+  if (error instanceof NotFound) return json(404, { [error.wording]: error.message });
+  if (error instanceof InvalidInput) {
+    return json(422, { exception_message: "Invalid request received.", exception_detail: error.issues, request_body: error.requestBody ?? null });
+  }
+  const status = error instanceof Conflict ? 409 : error instanceof BadRequest ? 400 : error instanceof Unprocessable ? 422 : 500;
+  return json(status, { detail: error.message });
+}
+
 export function createApp(ctx: AppContext) {
   return (
     new Elysia({ prefix: "/api", normalize: false })
@@ -60,6 +71,7 @@ export function createApp(ctx: AppContext) {
       .onError(({ code, error, request }) => {
         const body = requestBody(request);
         if (error instanceof HttpError) return json(error.status, error.body, error.headers);
+        if (error instanceof DomainError) return domainErrorResponse(error);
         if (code === "VALIDATION" && error instanceof ValidationError) {
           // A malformed `{id}` means the route does not match in Prefect.
           if (error.type === "params") return json(404, { detail: "Not Found" });

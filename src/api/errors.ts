@@ -2,6 +2,8 @@
  * Errors raised by services and routes, shaped the way Prefect's server shapes them.
  * Routes never build error bodies by hand: they throw one of these.
  */
+import type { ValidationIssue } from "../domain/errors";
+
 export class HttpError extends Error {
   constructor(
     readonly status: number,
@@ -22,12 +24,7 @@ export const forbidden = (message: string) => detail(403, message);
 /** Prefect raises ObjectNotFoundError deep in its model layer for some lookups; its body uses `exception_message`. */
 export const objectNotFound = (message: string) => new HttpError(404, { exception_message: message });
 
-export interface ValidationIssue {
-  type: string;
-  loc: (string | number)[];
-  msg: string;
-  input: unknown;
-}
+export type { ValidationIssue } from "../domain/errors";
 
 /** A 422 in FastAPI's request-validation shape. */
 export function validationError(issues: ValidationIssue[], requestBody: unknown): HttpError {

@@ -4,7 +4,7 @@
  * are stored as references, and are inlined again (with their own secrets
  * obfuscated) when a document is read.
  */
-import { detail } from "../api/errors";
+import { BadRequest } from "../domain/errors";
 import { isJsonObject, type JsonObject } from "../lib/json";
 import { canonicalUuid } from "../lib/uuid";
 import { UUID_RE } from "../schemas/common";
@@ -30,10 +30,10 @@ export function separateReferences(data: JsonObject): SeparatedData {
     }
     const ref = value.$ref;
     const id = isJsonObject(ref) ? ref.block_document_id : undefined;
-    if (id == null) throw detail(400, `Received block reference without a block_document_id in key ${key}`);
+    if (id == null) throw new BadRequest(`Received block reference without a block_document_id in key ${key}`);
     // Prefect fails with a server error on a malformed id; a 400 says what is wrong.
     if (typeof id !== "string" || !UUID_RE.test(id)) {
-      throw detail(400, `Received block reference with an invalid block_document_id in key ${key}`);
+      throw new BadRequest(`Received block reference with an invalid block_document_id in key ${key}`);
     }
     references.push([key, canonicalUuid(id)]);
   }
@@ -75,7 +75,7 @@ export function assembleDocument(
   depth = 0,
 ): AssembledDocument {
   if (depth > MAX_REFERENCE_DEPTH) {
-    throw detail(400, `Block document reference graph exceeds max depth ${MAX_REFERENCE_DEPTH}; refusing to recurse further.`);
+    throw new BadRequest(`Block document reference graph exceeds max depth ${MAX_REFERENCE_DEPTH}; refusing to recurse further.`);
   }
   const document = documents.get(id)!;
   // A copy: referenced data is inlined into it, and a document can be the child of several parents.

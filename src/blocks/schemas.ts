@@ -9,7 +9,7 @@
  * Prefect keeps references in a block_schema_reference table; here the stored
  * fields carry them, resolved to the referenced schemas' checksums.
  */
-import { conflict, detail } from "../api/errors";
+import { BadRequest, Conflict } from "../domain/errors";
 import { isJsonObject, type JsonObject, type JsonValue } from "../lib/json";
 import { blockSchemaChecksum, collectRefs, definitionKey, isTruthy, nonBlockDefinitions } from "./checksum";
 
@@ -116,9 +116,9 @@ export async function planSchemaRegistration(
   };
 
   async function registerChild(parent: JsonObject, name: string, type: { id: string; slug: string; name: string }): Promise<SchemaRef> {
-    if (!sharedDefinitions) throw detail(400, "Unable to create nested block schema due to missing definitions in root block schema fields");
+    if (!sharedDefinitions) throw new BadRequest("Unable to create nested block schema due to missing definitions in root block schema fields");
     const child = childSchemaFields(sharedDefinitions, parent, name, type.slug);
-    if (!child) throw detail(400, `Unable to create nested block schema for block type ${pyRepr(type.name)} due to missing definition.`);
+    if (!child) throw new BadRequest(`Unable to create nested block schema for block type ${pyRepr(type.name)} due to missing definition.`);
     // Prefect hashes (and prunes) a nested schema together with the root's definitions.
     const fields = isTruthy(sharedDefinitions) ? { ...child, definitions: sharedDefinitions } : child;
     const checksum = blockSchemaChecksum(fields);
@@ -136,7 +136,7 @@ export async function planSchemaRegistration(
       const slug = String(entry.block_type_slug ?? "");
       const type = await catalog.typeBySlug(slug);
       if (!type) {
-        throw conflict(`Cannot create block schema because block type ${pyRepr(slug)} was not found.Did you forget to register the block type?`);
+        throw new Conflict(`Cannot create block schema because block type ${pyRepr(slug)} was not found.Did you forget to register the block type?`);
       }
       const target = (await plannedOrRegistered(String(entry.block_schema_checksum ?? ""))) ?? (await registerChild(parent, name, type));
       resolved.push([name, { block_schema_checksum: target.checksum, block_type_slug: target.typeSlug }]);

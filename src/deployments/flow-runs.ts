@@ -1,6 +1,6 @@
 /** `POST /deployments/{id}/create_flow_run`: a run of a deployment with its parameters, tags and queue. */
 import type { Static } from "elysia";
-import { conflict, detail, notFound } from "../api/errors";
+import { BadRequest, Conflict, NotFound } from "../domain/errors";
 import type { AppContext } from "../context";
 import type { FlowRunWithState } from "../db/repos/flow-runs";
 import { flowRunPolicy } from "../db/repos/run-mapping";
@@ -25,28 +25,26 @@ export async function createFlowRunFromDeployment(
   options: { bulk?: boolean } = {},
 ): Promise<{ run: FlowRunWithState; created: boolean }> {
   const view = await store.read((q) => q.deployments.get(deploymentId));
-  if (!view) throw notFound("Deployment not found");
+  if (!view) throw new NotFound("Deployment not found");
   const { row } = view;
   // the request's parameters are laid over the deployment's
   const parameters: JsonObject = { ...row.parameters, ...(body.parameters ?? {}) };
   if (body.enforce_parameter_schema ?? row.enforceParameterSchema) {
     const schema = row.parameterOpenapiSchema;
     if (schema === null || typeof schema !== "object") {
-      throw conflict(
+      throw new Conflict(
         options.bulk
           ? "Parameter schema enforcement is enabled but deployment has no valid schema."
           : "Error updating deployment: Cannot update parameters because parameter schema enforcement is enabled and the deployment does not have a valid parameter schema.",
       );
     }
     const failure = validateJsonSchema(parameters, schema);
-    if (failure) throw conflict(options.bulk ? `Parameter validation failed: ${failure}` : `Error creating flow run: ${failure}`);
+    if (failure) throw new Conflict(options.bulk ? `Parameter validation failed: ${failure}` : `Error creating flow run: ${failure}`);
   }
   const now = clock.now();
   const poolName = view.workPoolName;
   if (body.work_queue_name && !poolName) {
-    throw detail(
-      400,
-      options.bulk
+    throw new BadRequest(options.bulk
         ? `Cannot create flow run in work queue ${body.work_queue_name} because deployment is not associated with a work pool.`
         : `Cannot create flow run in work queue ${body.work_queue_name} because deployment ${deploymentId} is not associated with a work pool. Please remove work_pool_name and try again.`,
     );
@@ -57,7 +55,7 @@ export async function createFlowRunFromDeployment(
     let queue = { id: row.workQueueId, name: view.workQueueName };
     if (body.work_queue_name && poolName) {
       const resolved = yield* tx.workPools.resolveQueue(poolName, body.work_queue_name, now);
-      if (!resolved.found) throw notFound(resolved.detail);
+      if (!resolved.found) throw new NotFound(resolved.detail);
       queue = { id: resolved.queueId, name: resolved.queueName };
     }
     return yield* tx.flowRuns.create(

@@ -4,7 +4,7 @@
  * clean-up of stale auto-scheduled runs, each write in one transaction.
  */
 import type { Static } from "elysia";
-import { conflict, detail, notFound, validationError, type ValidationIssue } from "../api/errors";
+import { Conflict, InvalidInput, NotFound, Unprocessable, type ValidationIssue } from "../domain/errors";
 import type { AppContext } from "../context";
 import type { DeploymentScheduleRow, DeploymentValues, ScheduleInsert, SchedulePatch } from "../db/repos/deployments";
 import type { FlowRunWithState } from "../db/repos/flow-runs";
@@ -70,7 +70,7 @@ export function scheduleInserts(
       slug: s.slug ?? null,
     });
   });
-  if (issues.length > 0) throw validationError(issues, requestBody);
+  if (issues.length > 0) throw new InvalidInput(issues, requestBody);
   return inserts;
 }
 
@@ -85,7 +85,7 @@ export class DeploymentService {
   async upsert(body: CreateBody): Promise<{ id: string; created: boolean }> {
     const now = this.ctx.clock.now();
     if (body.concurrency_limit && body.global_concurrency_limit_id) {
-      throw validationError(
+      throw new InvalidInput(
         [{ type: "value_error", loc: ["body"], msg: "Value error, A deployment cannot have both a concurrency limit and a global concurrency limit.", input: body }],
         body,
       );
@@ -95,7 +95,7 @@ export class DeploymentService {
     const enforce = body.enforce_parameter_schema === true;
     if (enforce && body.parameter_openapi_schema && body.parameters) {
       const failure = validateJsonSchema(body.parameters, body.parameter_openapi_schema, { ignoreRequired: true });
-      if (failure) throw validationError([{ type: "value_error", loc: ["body"], msg: `Value error, ${failure}`, input: body }], body);
+      if (failure) throw new InvalidInput([{ type: "value_error", loc: ["body"], msg: `Value error, ${failure}`, input: body }], body);
     }
     return this.store.write((tx) => this.upsertIn(tx, body, schedules, now));
   }
@@ -105,7 +105,7 @@ export class DeploymentService {
       yield* this.requirePoolAndValidJobVariables(tx, body.work_pool_name, body.job_variables, "creating");
     }
     if (body.global_concurrency_limit_id && !(yield* tx.deployments.concurrencyLimitExists(body.global_concurrency_limit_id))) {
-      throw notFound("Concurrency limit not found");
+      throw new NotFound("Concurrency limit not found");
     }
     yield* this.requireBlockDocument(tx, body.infrastructure_document_id, "infrastructure block");
     yield* this.requireBlockDocument(tx, body.storage_document_id, "storage block");
@@ -131,10 +131,10 @@ export class DeploymentService {
   async update(id: string, body: UpdateBody): Promise<void> {
     const now = this.ctx.clock.now();
     const existing = await this.store.read((q) => q.deployments.get(id));
-    if (!existing) throw notFound("Deployment not found.");
+    if (!existing) throw new NotFound("Deployment not found.");
     const plan = this.schedulePlan(existing.schedules.map((s) => s.slug), body.schedules, now, body);
     if (body.concurrency_limit && body.global_concurrency_limit_id) {
-      throw validationError(
+      throw new InvalidInput(
         [{ type: "value_error", loc: ["body"], msg: "Value error, A deployment cannot have both a concurrency limit and a global concurrency limit.", input: body }],
         body,
       );
@@ -147,12 +147,12 @@ export class DeploymentService {
       const sent = body.parameter_openapi_schema;
       const schema = sent && Object.keys(sent).length > 0 ? sent : existing.row.parameterOpenapiSchema;
       if (schema === null || typeof schema !== "object") {
-        throw conflict(
+        throw new Conflict(
           "Error updating deployment: Cannot update parameters because parameter schema enforcement is enabled and the deployment does not have a valid parameter schema.",
         );
       }
       const failure = validateJsonSchema(parameters, schema, { ignoreRequired: true });
-      if (failure) throw conflict(`Error updating deployment: ${failure}`);
+      if (failure) throw new Conflict(`Error updating deployment: ${failure}`);
     }
     await this.store.write((tx) => this.updateIn(tx, id, body, plan, now));
   }
@@ -160,7 +160,7 @@ export class DeploymentService {
   private *updateIn(tx: WriteTx, id: string, body: UpdateBody, plan: SchedulePlan, now: Micros): Op<void> {
     if (body.work_pool_name) yield* this.requirePoolAndValidJobVariables(tx, body.work_pool_name, body.job_variables, "updating");
     if (body.global_concurrency_limit_id && !(yield* tx.deployments.concurrencyLimitExists(body.global_concurrency_limit_id))) {
-      throw notFound("Concurrency limit not found");
+      throw new NotFound("Concurrency limit not found");
     }
     const values: DeploymentValues = this.commonValues(body);
     if (body.work_pool_name) {
@@ -209,19 +209,19 @@ export class DeploymentService {
 
   private *requirePoolAndValidJobVariables(tx: WriteTx, poolName: string, jobVariables: JsonObject | null | undefined, verb: "creating" | "updating"): Op<void> {
     const pool = yield* tx.workPools.poolByName(poolName);
-    if (!pool) throw notFound(`Work pool "${poolName}" not found.`);
+    if (!pool) throw new NotFound(`Work pool "${poolName}" not found.`);
     const variables = (pool.baseJobTemplate as { variables?: unknown }).variables;
     if (!jobVariables || Object.keys(jobVariables).length === 0 || !variables || typeof variables !== "object") return;
     const failure = validateJsonSchema(jobVariables, variables, { ignoreRequired: true });
     if (!failure) return;
     // create: validate_job_variables_for_deployment (422); update: check_valid_configuration (409, "creating" as Prefect words it)
-    if (verb === "creating") throw detail(422, `Error creating deployment: ${failure}`);
-    throw conflict(`Error creating deployment: ${failure}`);
+    if (verb === "creating") throw new Unprocessable(`Error creating deployment: ${failure}`);
+    throw new Conflict(`Error creating deployment: ${failure}`);
   }
 
   private *requireBlockDocument(tx: WriteTx, id: string | null | undefined, what: string): Op<void> {
     if (id == null || (yield* tx.blocks.documentExists(id))) return;
-    throw conflict(
+    throw new Conflict(
       `Error creating deployment. Could not find ${what} with id: ${id}. This usually occurs when applying a deployment specification that was built against a different Prefect database / workspace.`,
     );
   }
@@ -230,7 +230,7 @@ export class DeploymentService {
   private *queueFor(tx: WriteTx, poolName: string | null | undefined, queueName: string | null | undefined, now: Micros): Op<{ id: string; name: string } | null> {
     if (poolName) {
       const resolved = yield* tx.workPools.resolveQueue(poolName, queueName ?? null, now);
-      if (!resolved.found) throw notFound(resolved.detail);
+      if (!resolved.found) throw new NotFound(resolved.detail);
       return { id: resolved.queueId, name: resolved.queueName };
     }
     if (queueName) {
@@ -251,7 +251,7 @@ export class DeploymentService {
     const allExistingHaveSlugs = existingSlugs.length > 0 && existingSlugs.every((s) => s !== null);
     if (!(allProvidedHaveSlugs && allExistingHaveSlugs)) {
       if (allExistingHaveSlugs) {
-        throw detail(422, "Please provide a slug for each schedule in your request to ensure schedules are updated correctly.");
+        throw new Unprocessable("Please provide a slug for each schedule in your request to ensure schedules are updated correctly.");
       }
       return { kind: "replace", schedules: scheduleInserts(provided, now, body) };
     }
@@ -259,12 +259,12 @@ export class DeploymentService {
     const replaced = new Map<string, string>();
     for (const s of provided) {
       if (!s.replaces) continue;
-      if (replaced.has(s.replaces)) throw detail(422, `Multiple schedules have 'replaces' targeting the same slug: ${s.replaces}`);
+      if (replaced.has(s.replaces)) throw new Unprocessable(`Multiple schedules have 'replaces' targeting the same slug: ${s.replaces}`);
       replaced.set(s.replaces, s.slug ?? "");
     }
     for (const s of provided) {
       if (s.slug && current.has(s.slug) && !replaced.has(s.slug) && s.replaces) {
-        throw detail(422, `Cannot rename schedule from '${s.replaces}' to '${s.slug}': a schedule with slug '${s.slug}' already exists.`);
+        throw new Unprocessable(`Cannot rename schedule from '${s.replaces}' to '${s.slug}': a schedule with slug '${s.slug}' already exists.`);
       }
     }
     const patches: { target: string; renames: boolean; patch: SchedulePatch }[] = [];
@@ -275,12 +275,12 @@ export class DeploymentService {
         const patch: SchedulePatch = {};
         if (s.schedule != null) {
           const parsed = parseSchedule(s.schedule, ["body", "schedules", i, "schedule"], now);
-          if (Array.isArray(parsed)) throw validationError(parsed, body);
+          if (Array.isArray(parsed)) throw new InvalidInput(parsed, body);
           patch.schedule = parsed as unknown as JsonObject;
         }
         if (s.active != null) patch.active = s.active;
         const tooMany = maxScheduledRunsIssue(s.max_scheduled_runs, ["body", "schedules", i, "max_scheduled_runs"]);
-        if (tooMany) throw validationError([tooMany], body);
+        if (tooMany) throw new InvalidInput([tooMany], body);
         if (s.max_scheduled_runs !== undefined) patch.maxScheduledRuns = s.max_scheduled_runs;
         if (s.parameters !== undefined) patch.parameters = s.parameters as JsonObject;
         if (s.slug != null) patch.slug = s.slug;
@@ -288,7 +288,7 @@ export class DeploymentService {
       } else if (s.schedule) {
         creates.push(s);
       } else {
-        throw detail(422, "Unable to create new deployment schedules without a schedule configuration.");
+        throw new Unprocessable("Unable to create new deployment schedules without a schedule configuration.");
       }
     });
     return { kind: "targeted", patches, creates: scheduleInserts(creates, now, body) };
@@ -299,7 +299,7 @@ export class DeploymentService {
     const renamed = new Map<string, string>();
     for (const p of plan.patches.filter((p) => p.renames)) {
       const scheduleId = yield* tx.deployments.scheduleIdBySlug(id, p.target);
-      if (!scheduleId) throw notFound(`Schedule with slug '${p.target}' no longer exists.`);
+      if (!scheduleId) throw new NotFound(`Schedule with slug '${p.target}' no longer exists.`);
       renamed.set(p.target, scheduleId);
     }
     yield* tx.deployments.clearScheduleSlugs(id, [...renamed.keys()]);

@@ -7,7 +7,6 @@
  * to keep.
  */
 import type { Clock } from "../clock";
-import type { Store } from "../db/store";
 import type { Micros } from "../lib/time";
 import type { Logger } from "../logger";
 import { eventJson, MAX_EVENT_SIZE_BYTES, receive, type Event, type ReceivedEvent } from "./model";
@@ -85,8 +84,13 @@ export class EventBus {
   }
 }
 
+/** Where committed writes announce their events (the data layer's Store). */
+export interface CommittedEvents {
+  publishTo(sink: (events: Event[]) => void): void;
+}
+
 /** The bus of a server: committed writes of `store` publish their events on it. */
-export function createEventBus(store: Store, clock: Clock, logger: Logger): EventBus {
+export function createEventBus(store: CommittedEvents, clock: Clock, logger: Logger): EventBus {
   const bus = new EventBus(clock, logger);
   store.publishTo((events) => bus.publish(events));
   return bus;

@@ -16,7 +16,7 @@ import { UUID_RE, Maybe, Strict, Tags } from "./common";
 import { canonicalUuid } from "../lib/uuid";
 import { STATE_TYPES } from "../orchestration/states";
 import { parseInterval } from "../schedules/duration";
-import type { ValidationIssue } from "../api/errors";
+import type { ValidationIssue } from "../domain/errors";
 
 type Loc = (string | number)[];
 

@@ -1,7 +1,7 @@
 /** The background services a server runs (unless started with --no-services). */
 import type { AppContext } from "../context";
-import { EventPersister } from "../events/persister";
-import { EventRetention } from "../events/retention";
+import { EventPersister } from "./event-persister";
+import { EventRetention } from "./event-retention";
 import { CancellationCleanup } from "./cancellation-cleanup";
 import { Foreman } from "./foreman";
 import { MarkLateRuns } from "./late-runs";

@@ -18,7 +18,7 @@ import { defaultStateName, emptyStateDetails, type StateDetails } from "../orche
 import { UUID_RE } from "../schemas/common";
 import { decoder, TaskRunStatePayload } from "../schemas/events";
 import { stateDetailsFromJson } from "../schemas/states";
-import { EventConsumer } from "../events/consumer";
+import { EventConsumer } from "./event-consumer";
 
 /** DEFAULT_PERSIST_MAX_RETRIES: a failed event is retried this many times, then dropped. */
 const MAX_RETRIES = 5;

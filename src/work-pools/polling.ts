@@ -8,7 +8,7 @@ import type { FlowRunWithState } from "../db/repos/flow-runs";
 import type { WorkPoolRow, WorkQueueRow } from "../db/repos/work-pools";
 import type { Store, WriteTx } from "../db/store";
 import type { Op } from "../db/unit-of-work";
-import { notFound, objectNotFound } from "../api/errors";
+import { NotFound } from "../domain/errors";
 import type { Micros } from "../lib/time";
 
 export interface PollWindow {
@@ -29,12 +29,12 @@ const available = (limit: number | null, used: number): number => (limit === nul
 export function pollWorkPool(store: Store, poolName: string, queueNames: string[] | null | undefined, window: PollWindow, limit: number, now: Micros): Promise<PolledRun[]> {
   return store.write(function* (tx) {
     const pool = yield* tx.workPools.poolByName(poolName);
-    if (!pool) throw notFound(`Work pool "${poolName}" not found.`);
+    if (!pool) throw new NotFound(`Work pool "${poolName}" not found.`);
     const queues: WorkQueueRow[] = [];
     if (queueNames?.length) {
       for (const name of queueNames) {
         const queue = yield* tx.workPools.queueInPool(poolName, name);
-        if (!queue) throw notFound(`Work pool queue '${poolName}/${name}' not found.`);
+        if (!queue) throw new NotFound(`Work pool queue '${poolName}/${name}' not found.`);
         queues.push(queue);
       }
     } else {
@@ -51,7 +51,7 @@ export function pollLegacyQueue(store: Store, queueId: string, window: PollWindo
   return store.write(function* (tx) {
     const queue = yield* tx.workPools.queueById(queueId);
     // models/work_queues.get_runs_in_work_queue raises ObjectNotFoundError
-    if (!queue) throw objectNotFound(`Work queue with id ${queueId} not found.`);
+    if (!queue) throw new NotFound(`Work queue with id ${queueId} not found.`, "exception_message");
     const selected = yield* selectLegacyQueueRuns(tx, queue, window, limit);
     if (recordsPoll) yield* recordPoll(tx, queue.workPoolId, [queue.id], now);
     return selected;

@@ -8,8 +8,8 @@
  * forever.
  */
 import type { AppContext } from "../context";
-import { EventConsumer } from "./consumer";
-import type { ReceivedEvent } from "./model";
+import { EventConsumer } from "./event-consumer";
+import type { ReceivedEvent } from "../events/model";
 
 /** PREFECT_SERVER_SERVICES_EVENT_PERSISTER_QUEUE_MAX_SIZE: beyond this, new events are dropped. */
 const QUEUE_MAX_SIZE = 50_000;

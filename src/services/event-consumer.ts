@@ -5,8 +5,8 @@
  */
 import type { AppContext } from "../context";
 import type { Micros } from "../lib/time";
-import { PeriodicService } from "../services/service";
-import type { ReceivedEvent } from "./model";
+import { PeriodicService } from "./service";
+import type { ReceivedEvent } from "../events/model";
 
 export abstract class EventConsumer<Entry> extends PeriodicService {
   protected queue: Entry[] = [];

@@ -7,7 +7,7 @@
  */
 import type { AppContext } from "../context";
 import type { Micros } from "../lib/time";
-import { PeriodicService } from "../services/service";
+import { PeriodicService } from "./service";
 
 export class EventRetention extends PeriodicService {
   readonly name = "EventRetention";
