@@ -2,6 +2,7 @@ import { Elysia, t } from "elysia";
 import type { AppContext } from "../context";
 import type { FlowRunSort, FlowRunWithState } from "../db/repos/flow-runs";
 import { flowRunPolicy } from "../db/repos/run-mapping";
+import type { TaskRunWithState } from "../db/repos/task-runs";
 import type { JsonObject } from "../lib/json";
 import { validateJsonSchema } from "../lib/json-schema";
 import { randomRunName } from "../lib/names";
@@ -70,6 +71,8 @@ export function flowRunJson({ run, state, workPool }: FlowRunWithState, now: Mic
 
 /** PREFECT_SERVER_FLOW_RUN_GRAPH_MAX_NODES */
 const MAX_GRAPH_NODES = 10_000;
+/** Task runs read per query while building the v1 graph. */
+const GRAPH_PAGE_SIZE = 1_000;
 
 /** Python's `json.dumps(..., separators=(",", ":"))` byte length, close enough for the size guard. */
 const serializedSize = (value: unknown) => Buffer.byteLength(JSON.stringify(value));
@@ -166,10 +169,8 @@ export function flowRunRoutes({ store, clock, config }: AppContext) {
     .post(
       "/lateness",
       async ({ body }) => {
-        const runs = await store.read((q) => q.flowRuns.list(body, "ID_DESC", Number.MAX_SAFE_INTEGER, 0));
-        if (runs.length === 0) return null;
         const now = clock.now();
-        return runs.reduce((sum, r) => sum + estimatedStartTimeDelta(r.run, now), 0) / runs.length;
+        return store.read((q) => q.flowRuns.averageLateness(body, now));
       },
       { body: RunCountBody },
     )
@@ -339,7 +340,14 @@ export function flowRunRoutes({ store, clock, config }: AppContext) {
       "/:id/graph",
       async ({ params }) => {
         if (!(await store.read((q) => q.flowRuns.exists(params.id)))) throw objectNotFound(`Flow run with id ${params.id} not found`);
-        const taskRuns = await store.read((q) => q.taskRuns.list({ flow_runs: { id: { any_: [params.id] } } }, "ID_DESC", Number.MAX_SAFE_INTEGER, 0));
+        // Page by page, so a flow run with many task runs never holds the database (or the event loop) in one read.
+        const taskRuns: TaskRunWithState[] = [];
+        for (let beforeId: string | null = null; ; ) {
+          const page = await store.read((q) => q.taskRuns.pageOfFlowRun(params.id, beforeId, GRAPH_PAGE_SIZE));
+          taskRuns.push(...page);
+          if (page.length < GRAPH_PAGE_SIZE) break;
+          beforeId = page[page.length - 1]!.run.id;
+        }
         return graphV1(taskRuns, clock.now());
       },
       { params: IdParams },

@@ -1,5 +1,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { createTestApi } from "../support/api";
+import { eq } from "drizzle-orm";
+import { flowRun } from "../../src/db/schema";
+import { createTestApi, ManualClock } from "../support/api";
 
 const api = createTestApi();
 afterAll(() => api.close());
@@ -214,5 +216,49 @@ describe("reads, filters and updates", () => {
     expect(res.body[1].states).toEqual([]);
     const bad = await api.post("/flow_runs/history", { history_start: "2030-01-01T00:00:00Z", history_end: "2030-01-02T00:00:00Z", history_interval_seconds: 0.5 });
     expect(bad.status).toBe(422);
+  });
+});
+
+describe("lateness", () => {
+  const T0 = Date.UTC(2025, 0, 1) * 1000;
+  const SECOND = 1_000_000;
+  const lateApi = createTestApi({ clock: new ManualClock(T0) });
+  afterAll(() => lateApi.close());
+  const arrange = (id: string, columns: Partial<typeof flowRun.$inferInsert>) =>
+    lateApi.context.store.db.update(flowRun).set(columns).where(eq(flowRun.id, id)).run();
+
+  test("averages estimated_start_time_delta over the matching runs in SQL; null when none match", async () => {
+    const flow = (await lateApi.post("/flows/", { name: "late" })).body;
+    const run = async (tags: string[]) => (await lateApi.post("/flow_runs/", { flow_id: flow.id, tags })).body.id as string;
+    const waiting = await run(["late"]);
+    arrange(waiting, { expectedStartTime: T0 - 60 * SECOND, startTime: null, stateType: "SCHEDULED" });
+    const startedLate = await run(["late"]);
+    arrange(startedLate, { expectedStartTime: T0 - 100 * SECOND, startTime: T0 - 70 * SECOND, stateType: "RUNNING" });
+    const finished = await run(["late"]);
+    arrange(finished, { expectedStartTime: T0 - 500 * SECOND, startTime: null, stateType: "COMPLETED" });
+    const onTime = await run(["early"]);
+    arrange(onTime, { expectedStartTime: T0 + 60 * SECOND, startTime: null, stateType: "SCHEDULED" });
+
+    const lateness = (filter: object) => lateApi.post("/flow_runs/lateness", filter);
+    expect(await lateness({ flow_runs: { tags: { all_: ["late"] } } })).toMatchObject({ status: 200, body: 30 });
+    expect((await lateness({ flow_runs: { tags: { all_: ["early"] } } })).body).toBe(0);
+    expect(await lateness({ flow_runs: { tags: { all_: ["nothing"] } } })).toMatchObject({ status: 200, body: null });
+  });
+});
+
+describe("graph", () => {
+  test("v1 lists every task run of the flow run across read pages, newest id first, with upstream inputs", async () => {
+    const run = await newRun();
+    const created: string[] = [];
+    for (let i = 0; i < 1_005; i++) {
+      const inputs = i === 0 ? {} : { x: [{ input_type: "task_run", id: created[0] }] };
+      const res = await api.post("/task_runs/", { flow_run_id: run.id, task_key: "t", dynamic_key: String(i), task_inputs: inputs });
+      created.push(res.body.id);
+    }
+    const other = await newRun();
+    await api.post("/task_runs/", { flow_run_id: other.id, task_key: "elsewhere", dynamic_key: "0" });
+    const graph = (await api.get(`/flow_runs/${run.id}/graph`)).body as { id: string; upstream_dependencies: unknown[] }[];
+    expect(graph.map((n) => n.id)).toEqual([...created].sort().reverse());
+    expect(graph.find((n) => n.id === created[1])!.upstream_dependencies).toEqual([{ input_type: "task_run", id: created[0] }]);
   });
 });

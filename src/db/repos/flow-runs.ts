@@ -1,9 +1,9 @@
 import { and, asc, desc, eq, gt, gte, inArray, lte, sql, type SQL } from "drizzle-orm";
 import { alias } from "drizzle-orm/sqlite-core";
 import type { JsonObject } from "../../lib/json";
-import type { Micros } from "../../lib/time";
+import { MICROS_PER_SECOND, type Micros } from "../../lib/time";
 import type { OrchestrationResult } from "../../orchestration/context";
-import { newState, type State, type StateType } from "../../orchestration/states";
+import { newState, TERMINAL_STATES, type State, type StateType } from "../../orchestration/states";
 import type { RunFilterSet } from "../../schemas/filters";
 import { countWhere, type SqliteDb } from "../client";
 import { flowRunsWhere } from "../filters";
@@ -174,6 +174,22 @@ export class FlowRunRepository {
 
   *count(filters: RunFilterSet): Op<number> {
     return countWhere(this.db, flowRun, flowRunsWhere(filters));
+  }
+
+  /**
+   * The average `estimated_start_time_delta` in seconds of the matching runs, computed in
+   * SQL (null when none match): how late a run started, or for one not started, not final
+   * and past its expected start, how late it is at `now`.
+   */
+  *averageLateness(filters: RunFilterSet, now: Micros): Op<number | null> {
+    const { startTime: start, expectedStartTime: expected, stateType } = flowRun;
+    const lateness = sql`CASE
+      WHEN ${start} IS NOT NULL AND ${expected} IS NOT NULL AND ${start} > ${expected} THEN ${start} - ${expected}
+      WHEN ${start} IS NULL AND ${expected} IS NOT NULL AND ${expected} < ${now}
+        AND (${stateType} IS NULL OR ${stateType} NOT IN ${[...TERMINAL_STATES]}) THEN ${now} - ${expected}
+      ELSE 0 END`;
+    const row = this.db.select({ average: sql<number | null>`avg(${lateness})` }).from(flowRun).where(flowRunsWhere(filters)).get();
+    return row?.average == null ? null : row.average / MICROS_PER_SECOND;
   }
 
   *update(id: string, patch: FlowRunPatch, now: Micros): Op<boolean> {

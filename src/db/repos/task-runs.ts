@@ -1,4 +1,4 @@
-import { and, asc, eq, inArray, isNull, lt, sql, type SQL } from "drizzle-orm";
+import { and, asc, desc, eq, inArray, isNull, lt, sql, type SQL } from "drizzle-orm";
 import { alias } from "drizzle-orm/sqlite-core";
 import type { JsonObject } from "../../lib/json";
 import { randomRunName } from "../../lib/names";
@@ -212,6 +212,19 @@ export class TaskRunRepository {
 
   *count(filters: RunFilterSet): Op<number> {
     return countWhere(this.db, taskRun, taskRunsWhere(filters));
+  }
+
+  /** One page of a flow run's task runs, newest id first, after `beforeId` (keyset paging for the run graph). */
+  *pageOfFlowRun(flowRunId: string, beforeId: string | null, limit: number): Op<TaskRunWithState[]> {
+    return this.db
+      .select({ run: taskRun, state: currentState })
+      .from(taskRun)
+      .leftJoin(currentState, eq(currentState.id, taskRun.stateId))
+      .where(and(eq(taskRun.flowRunId, flowRunId), beforeId === null ? undefined : lt(taskRun.id, beforeId)))
+      .orderBy(desc(taskRun.id))
+      .limit(limit)
+      .all()
+      .map((row) => ({ run: row.run, state: row.state ? stateFromRow(row.state) : null }));
   }
 
   *rename(id: string, name: string | null, now: Micros): Op<boolean> {
