@@ -14,7 +14,8 @@
  */
 import { Elysia, t } from "elysia";
 import type { AppContext } from "../context";
-import { activeSlotsAt, slotWaitCapSeconds, type ConcurrencyLimitRow, type LeaseHolder } from "../db/repos/concurrency-limits";
+import type { ConcurrencyLimitRow, LeaseHolder } from "../db/repos/concurrency-limits";
+import { activeSlotsAt, slotWaitCapSeconds } from "../domain/concurrency-slots";
 import { formatDateTime, secondsToMicros, type Micros } from "../lib/time";
 import { IdParams, Lenient, LimitOffset, Maybe, Strict, Uuid } from "../schemas/common";
 import { conflict, HttpError, INTEGRITY_CONFLICT, notFound } from "./errors";

@@ -5,13 +5,8 @@
  */
 import { Elysia, t } from "elysia";
 import type { AppContext } from "../context";
-import {
-  activeSlotsAt,
-  slotWaitCapSeconds,
-  type ConcurrencyLimitPatch,
-  type ConcurrencyLimitRow,
-  type LimitRef,
-} from "../db/repos/concurrency-limits";
+import type { ConcurrencyLimitPatch, ConcurrencyLimitRow, LimitRef } from "../db/repos/concurrency-limits";
+import { activeSlotsAt, slotWaitCapSeconds } from "../domain/concurrency-slots";
 import { clampedPoissonInterval } from "../lib/poisson";
 import { pythonRepr } from "../lib/python-repr";
 import { formatDateTime, secondsToMicros, type Micros } from "../lib/time";

@@ -1,7 +1,7 @@
 import { Elysia, t } from "elysia";
 import type { AppContext } from "../context";
 import type { FlowRunSort, FlowRunWithState } from "../db/repos/flow-runs";
-import { flowRunPolicy } from "../db/repos/run-mapping";
+import { flowRunPolicy } from "../domain/run-policies";
 import type { TaskRunWithState } from "../db/repos/task-runs";
 import type { JsonObject } from "../lib/json";
 import { validateJsonSchema } from "../lib/json-schema";

@@ -1,7 +1,7 @@
 import { Elysia } from "elysia";
 import type { AppContext } from "../context";
 import type { TaskRunSort, TaskRunWithState } from "../db/repos/task-runs";
-import { taskRunPolicy } from "../db/repos/run-mapping";
+import { taskRunPolicy } from "../domain/run-policies";
 import type { JsonObject } from "../lib/json";
 import { randomRunName } from "../lib/names";
 import { formatDateTime, formatNullable, microsToSeconds, parseDateTime, type Micros } from "../lib/time";

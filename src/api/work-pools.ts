@@ -14,7 +14,7 @@ import type {
   WorkQueuePatch,
   WorkQueueView,
 } from "../db/repos/work-pools";
-import { AGENT_POOL_TYPE } from "../db/repos/work-pools";
+import { AGENT_POOL_TYPE } from "../domain/work-pool-status";
 import { baseJobTemplateError } from "../lib/job-template";
 import type { JsonObject } from "../lib/json";
 import { pythonRepr } from "../lib/python-repr";

@@ -3,7 +3,7 @@ import type { Static } from "elysia";
 import { BadRequest, Conflict, NotFound } from "../domain/errors";
 import type { AppContext } from "../context";
 import type { FlowRunWithState } from "../db/repos/flow-runs";
-import { flowRunPolicy } from "../db/repos/run-mapping";
+import { flowRunPolicy } from "../domain/run-policies";
 import type { JsonObject } from "../lib/json";
 import { validateJsonSchema } from "../lib/json-schema";
 import { randomRunName } from "../lib/names";

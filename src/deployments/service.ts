@@ -10,6 +10,7 @@ import type { DeploymentScheduleRow, DeploymentValues, ScheduleInsert, ScheduleP
 import type { FlowRunWithState } from "../db/repos/flow-runs";
 import type { WriteTx } from "../db/store";
 import type { Op } from "../db/unit-of-work";
+import { DEFAULT_AGENT_POOL } from "../domain/work-pool-status";
 import type { JsonObject, JsonValue } from "../lib/json";
 import { validateJsonSchema } from "../lib/json-schema";
 import type { Micros } from "../lib/time";
@@ -21,7 +22,6 @@ type UpdateBody = Static<typeof DeploymentUpdate>;
 type ScheduleCreateBody = Static<typeof DeploymentScheduleCreate>;
 type ScheduleUpdateBody = Static<typeof DeploymentScheduleUpdate>;
 
-const DEFAULT_AGENT_POOL = "default-agent-pool";
 
 /** Validates and normalises a schedule object, or returns pydantic-style issues under `loc`. */
 export function parseSchedule(input: unknown, loc: (string | number)[], now: Micros): ScheduleModel | ValidationIssue[] {

@@ -9,7 +9,7 @@
  */
 import type { AppContext } from "../context";
 import type { ReportedTaskRun } from "../db/repos/task-runs";
-import { taskRunPolicy } from "../db/repos/run-mapping";
+import { taskRunPolicy } from "../domain/run-policies";
 import { prefectObjectId, RESOURCE_ID, RESOURCE_ROLE, type ReceivedEvent } from "../events/model";
 import type { JsonObject, JsonValue } from "../lib/json";
 import { parseDateTime, secondsToMicros, type Micros } from "../lib/time";

@@ -10,7 +10,8 @@ import { countWhere, type SqliteDb } from "../client";
 import { taskRunsWhere } from "../filters";
 import { flowRun, taskRun, taskRunState } from "../schema";
 import { runSortOrders } from "./run-sorts";
-import { stateFromRow, stateRowValues, taskRunPolicy, type RunStateRef, type TaskRunRow } from "./run-mapping";
+import { taskRunPolicy } from "../../domain/run-policies";
+import { stateFromRow, stateRowValues, type RunStateRef, type TaskRunRow } from "./run-mapping";
 import { RunTransitions, type TransitionOptions } from "./transitions";
 import type { Op } from "../unit-of-work";
 

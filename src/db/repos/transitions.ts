@@ -22,7 +22,8 @@ import type { State } from "../../orchestration/states";
 import type { SqliteDb } from "../client";
 import { deployment, flowRun, flowRunInput, flowRunState, taskRun, taskRunState, taskRunStateCache } from "../schema";
 import type { Op } from "../unit-of-work";
-import { activeSlotsAt, type ConcurrencyLimitRepository } from "./concurrency-limits";
+import { activeSlotsAt } from "../../domain/concurrency-slots";
+import type { ConcurrencyLimitRepository } from "./concurrency-limits";
 import type { ServerEvents } from "./server-events";
 import {
   bookkeepingValues,

@@ -14,25 +14,24 @@ import type { WorkerFilter, WorkPoolFilter, WorkQueueFilter } from "../../schema
 import { countWhere, type SqliteDb } from "../client";
 import { flowRunCond, workerCond, workPoolCond, workQueueCond } from "../filters";
 import { flowRun, worker, workPool, workQueue } from "../schema";
-import { firstFreePriority, rebalancePriorities } from "./queue-priorities";
+import { firstFreePriority, rebalancePriorities } from "../../domain/queue-priorities";
+import {
+  AGENT_POOL_TYPE,
+  DEFAULT_AGENT_POOL,
+  DEFAULT_QUEUE_NAME,
+  initialPoolStatus,
+  poolStatusAfterPauseChange,
+  queueStatusAfterPauseChange,
+  type WorkerStatus,
+  type WorkPoolStatus,
+  type WorkQueueStatus,
+} from "../../domain/work-pool-status";
 import type { ServerEvents } from "./server-events";
 import type { Op } from "../unit-of-work";
 
 export type WorkPoolRow = typeof workPool.$inferSelect;
 export type WorkQueueRow = typeof workQueue.$inferSelect;
 export type WorkerRow = typeof worker.$inferSelect;
-
-export type WorkPoolStatus = "READY" | "NOT_READY" | "PAUSED";
-export type WorkQueueStatus = WorkPoolStatus;
-export type WorkerStatus = "ONLINE" | "OFFLINE";
-
-/** The pool legacy `/work_queues` live in, created on first use. */
-export const DEFAULT_AGENT_POOL = "default-agent-pool";
-/** Legacy agent pools have no status (stored as NULL). */
-export const AGENT_POOL_TYPE = "prefect-agent";
-export const DEFAULT_QUEUE_NAME = "default";
-/** An unpaused queue is READY again only if polled this recently (Prefect's WORK_QUEUE_LAST_POLLED_TIMEOUT). */
-export const QUEUE_POLL_FRESHNESS: Micros = 60 * MICROS_PER_SECOND;
 
 /**
  * Which runs hold a queue's concurrency slots. The `/work_pools` routes count
@@ -133,13 +132,6 @@ const sqlNull = <T>(value: T | null | undefined): T | SQL | undefined => (value 
 const isConstraintError = (error: unknown): boolean =>
   error instanceof SQLiteError && (error.code?.startsWith("SQLITE_CONSTRAINT") ?? false);
 
-/** A new pool's status: none for agent pools, else PAUSED or NOT_READY until a worker shows up. */
-const initialPoolStatus = (type: string, isPaused: boolean): WorkPoolStatus | null =>
-  type === AGENT_POOL_TYPE ? null : isPaused ? "PAUSED" : "NOT_READY";
-
-const queueRecentlyPolled = (lastPolled: Micros | null | undefined, now: Micros): boolean =>
-  lastPolled != null && now - lastPolled <= QUEUE_POLL_FRESHNESS;
-
 const slotHolderColumns = {
   id: flowRun.id,
   name: flowRun.name,
@@ -195,7 +187,7 @@ export class WorkPoolRepository {
   *updatePool(id: string, patch: WorkPoolPatch, now: Micros): Op<boolean> {
     const current = this.selectPoolById.get({ id });
     if (!current) return false;
-    const status = this.statusAfterPauseChange(current, patch.isPaused);
+    const status = poolStatusAfterPauseChange(current.type, patch.isPaused, () => this.hasOnlineWorker(id));
     this.db
       .update(workPool)
       .set({
@@ -261,7 +253,7 @@ export class WorkPoolRepository {
     const current = this.selectQueueById.get({ id });
     if (!current) return false;
     const lastPolled = patch.lastPolled === undefined ? current.lastPolled : patch.lastPolled;
-    const status = patch.isPaused === undefined ? undefined : this.queueStatusAfterPauseChange(current, patch.isPaused, lastPolled, now);
+    const status = patch.isPaused === undefined ? undefined : queueStatusAfterPauseChange(current.status, patch.isPaused, lastPolled, now);
     this.db
       .update(workQueue)
       .set({
@@ -723,24 +715,6 @@ export class WorkPoolRepository {
         .returning({ id: workPool.id })
         .all().length > 0
     );
-  }
-
-  private statusAfterPauseChange(pool: WorkPoolRow, isPaused: boolean | null | undefined): WorkPoolStatus | undefined {
-    if (pool.type === AGENT_POOL_TYPE || isPaused == null) return undefined;
-    if (isPaused) return "PAUSED";
-    return this.hasOnlineWorker(pool.id) ? "READY" : "NOT_READY";
-  }
-
-  /** Only a change of pause state moves the status: re-pausing or re-unpausing leaves it as it is. */
-  private queueStatusAfterPauseChange(
-    queue: WorkQueueRow,
-    isPaused: boolean,
-    lastPolled: Micros | null | undefined,
-    now: Micros,
-  ): WorkQueueStatus | undefined {
-    if (isPaused) return queue.status === "PAUSED" ? undefined : "PAUSED";
-    if (queue.status !== "PAUSED") return undefined;
-    return queueRecentlyPolled(lastPolled, now) ? "READY" : "NOT_READY";
   }
 
   /** By the stored status, which heartbeats set and the foreman clears. */

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { firstFreePriority, rebalancePriorities, type RankedQueue } from "../../src/db/repos/queue-priorities";
+import { firstFreePriority, rebalancePriorities, type RankedQueue } from "../../src/domain/queue-priorities";
 
 const ranked = (priorities: Record<string, number>): RankedQueue[] =>
   Object.entries(priorities)
