@@ -3,6 +3,7 @@ import type { AppContext } from "../context";
 import type { LogRow, NewLog } from "../db/repos/logs";
 import { formatDateTime, parseDateTime, type Micros } from "../lib/time";
 import { canonicalUuid } from "../lib/uuid";
+import { createLogs } from "../logs/ingest";
 import { DateTime, Enum, Lenient, LimitOffset, Maybe, Strict, Uuid } from "../schemas/common";
 import { LogFilter } from "../schemas/filters";
 import { validationError } from "./errors";
@@ -72,7 +73,7 @@ export function logRoutes({ store, clock, config }: AppContext) {
     .post(
       "/",
       async ({ body, set }) => {
-        await store.write((tx) => tx.logs.createMany(body.map(toNewLog), clock.now()));
+        await createLogs(store, body.map(toNewLog), clock.now());
         set.status = 201;
         return null;
       },
