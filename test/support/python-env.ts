@@ -39,10 +39,11 @@ export async function ensureVenv(name: string, requirements: string): Promise<st
   const wanted = createHash("sha256").update(readFileSync(requirements)).digest("hex");
   if (existsSync(python) && existsSync(stamp) && readFileSync(stamp, "utf8").trim() === wanted) return python;
 
+  const base = basePython();
   const source = relative(repoRoot, requirements);
   console.log(`prefect-lite tests: setting up ${name} from ${source} (once; later runs reuse it) ...`);
   const started = performance.now();
-  await run([basePython(), "-m", "venv", "--clear", dir], `creating ${name}`);
+  await run([base, "-m", "venv", "--clear", dir], `creating ${name}`);
   await run([python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", requirements], `installing ${source} into ${name}`);
   writeFileSync(stamp, `${wanted}\n`);
   console.log(`prefect-lite tests: ${name} ready in ${((performance.now() - started) / 1000).toFixed(0)} s`);
