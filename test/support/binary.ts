@@ -1,9 +1,10 @@
 /**
  * dist/prefect-lite for the tests that drive the executable: built when missing or older than
- * the code it is compiled from, so `npm test` never checks a stale binary.
+ * the code it is compiled from, so `npm test` never checks a stale binary. $PREFECT_LITE_BINARY
+ * points the tests at another executable instead (a release build, say), used as it is.
  */
 import { existsSync, readdirSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { repoRoot } from "./python-env";
 
 export const binary = join(repoRoot, "dist", process.platform === "win32" ? "prefect-lite.exe" : "prefect-lite");
@@ -17,6 +18,11 @@ function newestMtime(dir: string): number {
 }
 
 export async function ensureBinary(): Promise<string> {
+  const chosen = process.env.PREFECT_LITE_BINARY;
+  if (chosen) {
+    if (!existsSync(chosen)) throw new Error(`PREFECT_LITE_BINARY=${chosen} does not exist`);
+    return resolve(chosen);
+  }
   const sources = Math.max(newestMtime(join(repoRoot, "src")), newestMtime(join(repoRoot, "drizzle")), statSync(join(repoRoot, "build.ts")).mtimeMs);
   if (existsSync(binary) && statSync(binary).mtimeMs >= sources) return binary;
   const build = Bun.spawn([process.execPath, join(repoRoot, "build.ts")], { cwd: repoRoot, stdout: "inherit", stderr: "inherit" });
