@@ -36,6 +36,18 @@ export function headerPlatform(bytes: Uint8Array): string {
   return "not an executable";
 }
 
+/** Whether a Mach-O file carries a code signature (LC_CODE_SIGNATURE): Apple Silicon refuses to run one without. */
+export function hasCodeSignature(bytes: Uint8Array): boolean {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const count = view.getUint32(16, true);
+  let offset = 32; // after the 64-bit header
+  for (let i = 0; i < count; i++) {
+    if (view.getUint32(offset, true) === 0x1d) return true;
+    offset += view.getUint32(offset + 4, true);
+  }
+  return false;
+}
+
 /** How to run `platform`'s binary here, or undefined when this machine cannot. */
 function runner(platform: Platform): { prefix: string[]; how: string } | undefined {
   if (platform === hostPlatform()) return { prefix: [], how: "natively" };
@@ -90,6 +102,10 @@ if (import.meta.main) {
     const declared = headerPlatform(bytes);
     if (declared !== platform.id) problems.push(`header says ${declared}`);
     else notes.push(`${declared} header`);
+    if (platform.os === "darwin") {
+      if (hasCodeSignature(bytes)) notes.push("code-signed");
+      else problems.push("no code signature");
+    }
     const how = runner(platform);
     if (how) {
       try {
