@@ -37,18 +37,13 @@ def binary_path() -> str:
     if chosen:
         return chosen
     # The wheel puts it in the scripts directory of whichever scheme pip installed into.
-    schemes = [sysconfig.get_default_scheme()] if hasattr(sysconfig, "get_default_scheme") else []
-    schemes.append(f"{os.name}_user")
-    for scheme in schemes:
-        try:
-            candidate = Path(sysconfig.get_path("scripts", scheme)) / _EXE
-        except KeyError:
-            continue
+    directories = [sysconfig.get_path("scripts"), os.path.dirname(sys.executable)]
+    if hasattr(sysconfig, "get_preferred_scheme"):  # Python 3.10+
+        directories.append(sysconfig.get_path("scripts", sysconfig.get_preferred_scheme("user")))
+    for directory in directories:
+        candidate = Path(directory) / _EXE
         if candidate.is_file():
             return str(candidate)
-    candidate = Path(sys.executable).parent / _EXE
-    if candidate.is_file():
-        return str(candidate)
     found = shutil.which(_EXE)
     if found:
         return found
@@ -162,27 +157,34 @@ class Server:
         self.close()
 
 
+def _prefect_installed() -> bool:
+    try:
+        import prefect  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 @contextmanager
 def _pointed_at(api_url: str) -> Iterator[None]:
-    """PREFECT_API_URL for this process (Prefect's settings, when Prefect is imported) and its children."""
+    """PREFECT_API_URL for this process (Prefect's settings too, when Prefect is installed) and its children."""
     previous = os.environ.get("PREFECT_API_URL")
     os.environ["PREFECT_API_URL"] = api_url
     try:
-        with ExitStack() as stack:
-            try:
-                import prefect.context
-                import prefect.settings
-            except ImportError:
-                prefect = None  # type: ignore[assignment]
-            if prefect is not None:
-                stack.enter_context(prefect.settings.temporary_settings(updates={prefect.settings.PREFECT_API_URL: api_url}))
-                # As prefect_test_harness does: contexts copied before this one see the server too.
-                global_context = getattr(prefect.context, "_temporary_global_settings_context", None)
-                if global_context is not None:
-                    stack.enter_context(global_context(prefect.context.get_settings_context()))
+        if not _prefect_installed():
             yield
-            if prefect is not None:
-                _drain_prefect_workers()
+            return
+        import prefect.context
+        import prefect.settings
+
+        with ExitStack() as stack:
+            stack.enter_context(prefect.settings.temporary_settings(updates={prefect.settings.PREFECT_API_URL: api_url}))
+            # As prefect_test_harness does: contexts copied before this one see the server too.
+            global_context = getattr(prefect.context, "_temporary_global_settings_context", None)
+            if global_context is not None:
+                stack.enter_context(global_context(prefect.context.get_settings_context()))
+            yield
+            _drain_prefect_workers()
     finally:
         if previous is None:
             os.environ.pop("PREFECT_API_URL", None)
