@@ -68,6 +68,8 @@ def test_subflow_state(prefect_lite):
 
 
 def test_reset_empties_the_server(prefect_lite_reset):
+    # Same address after the restart, so PREFECT_API_URL still holds.
+    assert os.environ["PREFECT_API_URL"] == prefect_lite_reset.api_url
     with get_client(sync_client=True) as client:
         assert client.read_flow_runs() == []
         assert client.read_flows() == []
