@@ -61,6 +61,11 @@ describe("python package", () => {
     expect(version.stdout.trim()).toBe(`prefect-lite ${(await Bun.file(join(repoRoot, "package.json")).json()).version}`);
   });
 
+  test("python -m prefect_lite runs the same executable", async () => {
+    const npmVersion = (await Bun.file(join(repoRoot, "package.json")).json()).version;
+    expect(await check([python, "-m", "prefect_lite", "--version"])).toBe(`prefect-lite ${npmVersion}`);
+  });
+
   test("python package, pyproject and npm package agree on the version", async () => {
     const npmVersion = (await Bun.file(join(repoRoot, "package.json")).json()).version;
     expect(await check([python, "-c", "import prefect_lite; print(prefect_lite.__version__)"])).toBe(npmVersion);

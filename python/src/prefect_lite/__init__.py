@@ -96,8 +96,9 @@ class Server:
         command = [binary_path(), "--host", self.host, "--port", str(self.port), "--db", str(self.database_path)]
         if not self.services:
             command.append("--no-services")
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-        env.update(self.env)
+        # Flags win over the environment, so the caller's PREFECT_SERVER_* settings apply but for
+        # the address and the database.
+        env = {**os.environ, **self.env}
         log = open(self.log_path, "wb")
         # A process group of its own on Windows, so stop() can send it Ctrl-Break alone.
         flags = subprocess.CREATE_NEW_PROCESS_GROUP if os.name == "nt" else 0
