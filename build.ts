@@ -1,12 +1,18 @@
 /**
  * `npm run build`: regenerates the embedded migration list, then compiles
  * src/main.ts and the Bun runtime into one self-contained executable.
+ *
+ *   npm run build                       -> dist/prefect-lite (this machine)
+ *   npm run build -- --all              -> dist/release/prefect-lite-<os>-<arch>[.exe] for every platform, + SHA256SUMS
+ *   npm run build -- --target linux-arm64 [--target ...]   -> only those, into dist/release/
  */
-import { statSync } from "node:fs";
-import { join } from "node:path";
+import { createHash } from "node:crypto";
+import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { basename, join } from "node:path";
+import { parseArgs } from "node:util";
+import { PLATFORMS, platformById, releaseName, type Platform } from "./scripts/release/platforms";
 
 const root = import.meta.dir;
-const outfile = join(root, "dist/prefect-lite");
 
 function run(args: string[]): void {
   console.log(`$ bun ${args.join(" ")}`);
@@ -15,10 +21,32 @@ function run(args: string[]): void {
   if (exitCode !== 0) process.exit(exitCode ?? 1);
 }
 
+/** Compiles for `platform` (Bun fetches that target's runtime from npm once), or for this machine. */
+function compile(outfile: string, platform?: Platform): void {
+  // --bytecode precompiles the bundle so startup skips parsing; it defaults to CommonJS
+  // output, which cannot hold main.ts's top-level await, hence --format=esm.
+  const target = platform ? [`--target=${platform.bunTarget}`] : [];
+  run(["build", "--compile", "--minify", "--bytecode", "--format=esm", ...target, "src/main.ts", "--outfile", outfile]);
+  console.log(`built ${outfile} (${(statSync(outfile).size / 2 ** 20).toFixed(1)} MiB)`);
+}
+
+const { values } = parseArgs({ options: { all: { type: "boolean" }, target: { type: "string", multiple: true } } });
+const targets = values.all ? PLATFORMS : (values.target ?? []).map(platformById);
+
 // A migration added to drizzle/ but missing from the generated imports would not be in the binary.
 run(["scripts/gen-migrations.ts"]);
-// --bytecode precompiles the bundle so startup skips parsing; it defaults to CommonJS
-// output, which cannot hold main.ts's top-level await, hence --format=esm.
-run(["build", "--compile", "--minify", "--bytecode", "--format=esm", "src/main.ts", "--outfile", outfile]);
 
-console.log(`built ${outfile} (${(statSync(outfile).size / 2 ** 20).toFixed(1)} MiB)`);
+if (targets.length === 0) {
+  compile(join(root, "dist", process.platform === "win32" ? "prefect-lite.exe" : "prefect-lite"));
+} else {
+  const releaseDir = join(root, "dist/release");
+  mkdirSync(releaseDir, { recursive: true });
+  const sums = targets.map((platform) => {
+    const outfile = join(releaseDir, releaseName(platform));
+    compile(outfile, platform);
+    // `sha256sum -c SHA256SUMS` format: hash, two spaces, file name.
+    return `${createHash("sha256").update(readFileSync(outfile)).digest("hex")}  ${basename(outfile)}`;
+  });
+  writeFileSync(join(releaseDir, "SHA256SUMS"), `${sums.join("\n")}\n`);
+  console.log(`wrote ${join(releaseDir, "SHA256SUMS")}`);
+}

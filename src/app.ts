@@ -31,6 +31,7 @@ import { collectionRoutes } from "./api/collections";
 import { automationRoutes } from "./api/automations";
 import { templateRoutes } from "./api/templates";
 import { uiRoutes } from "./api/ui";
+import { apiDocsRoutes } from "./api/docs";
 
 const rawBodies = new WeakMap<Request, string>();
 
@@ -102,6 +103,8 @@ export function createApp(ctx: AppContext) {
       // Prefect returns bare JSON primitives (counts, `true`, `null`); Elysia would send them as text.
       .mapResponse(({ response, set }) => {
         if (response instanceof Response) return response;
+        // A route whose handler is a prebuilt Response (the /docs page) arrives here as a function: Elysia sends it.
+        if (typeof response === "function") return;
         if (set.status === 204) return new Response(null, { status: 204 });
         return new Response(JSON.stringify(response ?? null), {
           status: typeof set.status === "number" ? set.status : 200,
@@ -132,6 +135,7 @@ export function createApp(ctx: AppContext) {
       .use(automationRoutes(ctx))
       .use(templateRoutes())
       .use(uiRoutes(ctx))
+      .use(apiDocsRoutes())
   );
 }
 

@@ -71,3 +71,5 @@ async function shutdown(signal: NodeJS.Signals): Promise<void> {
 }
 process.on("SIGINT", shutdown);
 process.on("SIGTERM", shutdown);
+// Windows delivers Ctrl-C as SIGINT and Ctrl-Break (how a parent asks a console child to stop) as SIGBREAK.
+if (process.platform === "win32") process.on("SIGBREAK", shutdown);

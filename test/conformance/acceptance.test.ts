@@ -7,11 +7,12 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { ensureBinary } from "../support/binary";
+import { ensureVenv, repoRoot } from "../support/python-env";
 import { startServerProcess, type ServerProcess } from "../support/server-process";
 
-const repoRoot = join(import.meta.dir, "../..");
 const suitePath = join(repoRoot, "../shared/conformance/test-api-sequence");
-const binary = join(repoRoot, "dist/prefect-lite");
+const requirements = join(import.meta.dir, "requirements.txt");
 
 const REQUIRED = [
   "admin",
@@ -41,20 +42,8 @@ interface SectionResult {
 
 const isRequired = (name: string) => (REQUIRED as readonly string[]).includes(name);
 
-function python(): string {
-  if (process.env.PYTHON) return process.env.PYTHON;
-  const venv = join(repoRoot, ".venv/bin/python");
-  return existsSync(venv) ? venv : "python3";
-}
-
-async function buildIfMissing(): Promise<void> {
-  if (existsSync(binary)) return;
-  const build = Bun.spawn([process.execPath, join(repoRoot, "build.ts")], { cwd: repoRoot, stdout: "inherit", stderr: "inherit" });
-  if ((await build.exited) !== 0 || !existsSync(binary)) throw new Error("npm run build failed: no dist/prefect-lite");
-}
-
-async function runSuite(apiUrl: string): Promise<SectionResult[]> {
-  const suite = Bun.spawn([python(), suitePath, "--json"], {
+async function runSuite(python: string, apiUrl: string): Promise<SectionResult[]> {
+  const suite = Bun.spawn([python, suitePath, "--json"], {
     cwd: repoRoot,
     env: { ...process.env, PREFECT_API_URL: apiUrl },
     stdout: "pipe",
@@ -66,7 +55,7 @@ async function runSuite(apiUrl: string): Promise<SectionResult[]> {
   try {
     return (JSON.parse(stdout) as { sections: SectionResult[] }).sections;
   } catch {
-    throw new Error(`${python()} ${suitePath} --json printed no JSON (exit ${suite.exitCode}):\n${stdout}\n${stderr}`);
+    throw new Error(`${python} ${suitePath} --json printed no JSON (exit ${suite.exitCode}):\n${stdout}\n${stderr}`);
   }
 }
 
@@ -81,10 +70,12 @@ let sections: SectionResult[] = [];
 
 beforeAll(async () => {
   if (!existsSync(suitePath)) throw new Error(`the shared acceptance suite is missing: expected ${suitePath}`);
-  await buildIfMissing();
+  // $PYTHON: an interpreter that already has httpx and rich; otherwise .venv, created on first use.
+  const python = process.env.PYTHON ?? (await ensureVenv(".venv", requirements));
+  const binary = await ensureBinary();
   workDir = mkdtempSync(join(tmpdir(), "prefect-lite-conformance-"));
   server = await startServerProcess([binary], { dbPath: join(workDir, "conformance.db") });
-  sections = await runSuite(server.apiUrl);
+  sections = await runSuite(python, server.apiUrl);
 
   const lines = sections.map((s) => {
     const note = isRequired(s.name) ? "" : "  [new section, not asserted]";

@@ -4,17 +4,17 @@
  * services, on a fresh database; every scenario gets a fresh PREFECT_HOME and checks through the
  * API what the server holds (see test/sdk/scenarios/_common.py).
  *
- * Python: $PREFECT_SDK_PYTHON, else .venv-sdk/bin/python, with test/sdk/requirements.txt
- * installed (.ci/run does this). Without it every scenario fails, saying how to install it.
+ * Python: $PREFECT_SDK_PYTHON, else .venv-sdk, created from test/sdk/requirements.txt on first
+ * use (a minute or two). If neither yields the pinned Prefect, every scenario fails saying why.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { ensureBinary } from "../support/binary";
+import { ensureVenv } from "../support/python-env";
 import { startServerProcess, type ServerProcess } from "../support/server-process";
 
-const repoRoot = join(import.meta.dir, "../..");
-const binary = join(repoRoot, "dist/prefect-lite");
 const scenariosDir = join(import.meta.dir, "scenarios");
 const requirements = join(import.meta.dir, "requirements.txt");
 const PREFECT_VERSION = "3.9.1";
@@ -28,17 +28,10 @@ const SCENARIOS = readdirSync(scenariosDir)
 const TIMEOUT_SECONDS: Record<string, number> = { "05_serve.py": 150, "06_worker.py": 150, "11_cli.py": 120 };
 const DEFAULT_TIMEOUT_SECONDS = 90;
 
-const INSTALL_HINT = [
-  "The SDK scenarios need Python with the real Prefect SDK:",
-  "  python3 -m venv .venv-sdk",
-  `  .venv-sdk/bin/pip install -r test/sdk/requirements.txt   # prefect==${PREFECT_VERSION}`,
-  "then run `bun test test/sdk` again (or point PREFECT_SDK_PYTHON at a python that has it).",
-].join("\n");
+const INSTALL_HINT = `Unset PREFECT_SDK_PYTHON to let the tests create .venv-sdk, or install test/sdk/requirements.txt (prefect==${PREFECT_VERSION}) into it.`;
 
-function sdkPython(): string {
-  if (process.env.PREFECT_SDK_PYTHON) return process.env.PREFECT_SDK_PYTHON;
-  return join(repoRoot, ".venv-sdk/bin/python");
-}
+/** Set in beforeAll: $PREFECT_SDK_PYTHON or the .venv-sdk interpreter. */
+let sdkPython = "";
 
 /** Fails with instructions unless the SDK python exists and has the pinned Prefect. */
 async function checkSdkPython(python: string): Promise<void> {
@@ -53,12 +46,6 @@ async function checkSdkPython(python: string): Promise<void> {
   if (out.trim() !== PREFECT_VERSION) {
     throw new Error(`${python} has prefect ${out.trim()}, the scenarios pin ${PREFECT_VERSION} (${requirements}).\n${INSTALL_HINT}`);
   }
-}
-
-async function buildIfMissing(): Promise<void> {
-  if (existsSync(binary)) return;
-  const build = Bun.spawn([process.execPath, join(repoRoot, "build.ts")], { cwd: repoRoot, stdout: "inherit", stderr: "inherit" });
-  if ((await build.exited) !== 0 || !existsSync(binary)) throw new Error("npm run build failed: no dist/prefect-lite");
 }
 
 /** The caller's environment without PREFECT_* settings (profiles, API keys) that would leak into the scenarios. */
@@ -77,7 +64,7 @@ async function runScenario(file: string, apiUrl: string, timeoutSeconds: number)
   const home = mkdtempSync(join(tmpdir(), "prefect-lite-sdk-home-"));
   const started = performance.now();
   try {
-    const child = Bun.spawn([sdkPython(), join(scenariosDir, file)], {
+    const child = Bun.spawn([sdkPython, join(scenariosDir, file)], {
       cwd: scenariosDir,
       env: {
         ...cleanEnv(),
@@ -131,8 +118,9 @@ let anyFailed = false;
 
 beforeAll(async () => {
   try {
-    await checkSdkPython(sdkPython());
-    await buildIfMissing();
+    sdkPython = process.env.PREFECT_SDK_PYTHON ?? (await ensureVenv(".venv-sdk", requirements));
+    await checkSdkPython(sdkPython);
+    const binary = await ensureBinary();
     workDir = mkdtempSync(join(tmpdir(), "prefect-lite-sdk-"));
     server = await startServerProcess([binary], {
       dbPath: join(workDir, "sdk.db"),
@@ -145,7 +133,7 @@ beforeAll(async () => {
   } catch (error) {
     setupError = error instanceof Error ? error : new Error(String(error));
   }
-}, 180_000);
+}, 600_000); // creating .venv-sdk on a fresh clone downloads Prefect
 
 afterAll(async () => {
   if (server) {
