@@ -3,7 +3,8 @@
  * src/main.ts and the Bun runtime into one self-contained executable.
  */
 import { statSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
+import { ensurePrefectUiPack } from "./scripts/fetch-prefect-ui";
 
 const root = import.meta.dir;
 const outfile = join(root, "dist/prefect-lite");
@@ -17,8 +18,10 @@ function run(args: string[]): void {
 
 // A migration added to drizzle/ but missing from the generated imports would not be in the binary.
 run(["scripts/gen-migrations.ts"]);
+// Prefect's UI bundles from the pinned wheel, embedded as one file (src/ui/sources.ts finds it by name).
+const uiPack = ensurePrefectUiPack();
 // --bytecode precompiles the bundle so startup skips parsing; it defaults to CommonJS
 // output, which cannot hold main.ts's top-level await, hence --format=esm.
-run(["build", "--compile", "--minify", "--bytecode", "--format=esm", "src/main.ts", "--outfile", outfile]);
+run(["build", "--compile", "--minify", "--bytecode", "--format=esm", "src/main.ts", uiPack, `--asset-naming=${basename(uiPack)}`, "--outfile", outfile]);
 
 console.log(`built ${outfile} (${(statSync(outfile).size / 2 ** 20).toFixed(1)} MiB)`);

@@ -30,6 +30,7 @@ import { collectionRoutes } from "./api/collections";
 import { automationRoutes } from "./api/automations";
 import { templateRoutes } from "./api/templates";
 import { uiRoutes } from "./api/ui";
+import { mountUi, uiRoutesAndCors, type UiMount } from "./ui/routes";
 
 const rawBodies = new WeakMap<Request, string>();
 
@@ -46,7 +47,7 @@ function requestBody(request: Request): unknown {
 const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
   new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json", ...headers } });
 
-export function createApp(ctx: AppContext) {
+export function createApp(ctx: AppContext, ui: UiMount = mountUi(ctx)) {
   return (
     new Elysia({ prefix: "/api", normalize: false })
       // Older clients send JSON without a Content-Type.
@@ -120,6 +121,7 @@ export function createApp(ctx: AppContext) {
       .use(automationRoutes(ctx))
       .use(templateRoutes())
       .use(uiRoutes(ctx))
+      .use(uiRoutesAndCors(ctx, ui))
   );
 }
 
