@@ -31,6 +31,7 @@ import { automationRoutes } from "./api/automations";
 import { templateRoutes } from "./api/templates";
 import { uiRoutes } from "./api/ui";
 import { mountUi, uiRoutesAndCors, type UiMount } from "./ui/routes";
+import { uiApiRoutes } from "./ui/api-routes";
 
 const rawBodies = new WeakMap<Request, string>();
 
@@ -121,6 +122,7 @@ export function createApp(ctx: AppContext, ui: UiMount = mountUi(ctx)) {
       .use(automationRoutes(ctx))
       .use(templateRoutes())
       .use(uiRoutes(ctx))
+      .use(uiApiRoutes(ctx))
       .use(uiRoutesAndCors(ctx, ui))
   );
 }

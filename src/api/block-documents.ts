@@ -94,7 +94,7 @@ export function blockDocumentRoutes({ store, clock, config }: AppContext) {
         }),
       },
     )
-    .post("/count", ({ body }) => store.blocks.countDocuments(body), { body: Lenient(BlockDocumentFilters) })
+    .post("/count", ({ body }) => store.blocks.countDocuments(body ?? {}), { body: t.Optional(Lenient(BlockDocumentFilters)) })
     .get(
       "/:id",
       async ({ params, query }) => {

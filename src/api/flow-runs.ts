@@ -269,12 +269,12 @@ export function flowRunRoutes({ store, clock, config }: AppContext) {
       async ({ params, body, set, headers }) => {
         const versions = requestVersions(headers);
         const now = clock.now();
-        const result = await store.flowRuns.resume(params.id, body.run_input ?? null, validateJsonSchema, { force: false, ...versions }, now);
+        const result = await store.flowRuns.resume(params.id, body?.run_input ?? null, validateJsonSchema, { force: false, ...versions }, now);
         if (!result) throw objectNotFound(`Flow run with id ${params.id} not found`);
         set.status = result.state && result.state.timestamp >= now ? 201 : 200;
         return orchestrationResultJson(result);
       },
-      { params: IdParams, body: Lenient({ run_input: Maybe(t.Record(t.String(), t.Any())) }) },
+      { params: IdParams, body: t.Optional(Lenient({ run_input: Maybe(t.Record(t.String(), t.Any())) })) },
     )
     .patch(
       "/:id/labels",
