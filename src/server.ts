@@ -12,6 +12,8 @@ import { createLogger, type Logger } from "./logger";
 import { createServices } from "./services";
 import { installSystemBlocks } from "./blocks/install";
 import { mountUi } from "./ui/routes";
+import { registerBlockCatalog, type CollectionBlocksData } from "./blocks/catalog";
+import { packedCollectionBlocks } from "./ui/sources";
 
 export interface ServerOptions extends Partial<Config> {
   clock?: Clock;
@@ -45,6 +47,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const store = Store.open(config.databasePath);
   // As Prefect's server does at start, so a fresh database lists Secret, Webhook, LocalFileSystem.
   if (config.registerBlocksOnStart) await installSystemBlocks(store, clock.now());
+  // And, like Prefect, the registry's and the collections' block types (54 in 3.9.1).
+  if (config.registerBlocksOnStart) await registerBlockCatalog(store, packedCollectionBlocks() as CollectionBlocksData | null, clock.now());
   const context: AppContext = { config, store, clock, logger, events: createEventBus(store, clock, logger) };
   // Elysia turns SO_REUSEPORT on by default, which lets a second server on the same
   // port silently share its traffic; a taken port must be an error, as in Prefect.

@@ -97,3 +97,9 @@ export function locateUiSources(staticDirectory: string | null): UiSources {
   if (!pack) return { origin: "none (run `bun scripts/fetch-prefect-ui.ts`)" };
   return { v1: new PackSource(pack, "ui/"), v2: new PackSource(pack, "ui-v2/"), origin: `prefect ${pack.prefectVersion} wheel` };
 }
+
+/** The pinned wheel's collection_blocks_data.json (the block catalog), when the pack is there. */
+export function packedCollectionBlocks(): unknown {
+  const file = uiPack()?.files.get("collection_blocks_data.json");
+  return file ? JSON.parse(new TextDecoder().decode(Bun.gunzipSync(file.gzipped))) : null;
+}
