@@ -21,6 +21,7 @@ import {
 import { StateCreate, stateInit } from "../schemas/states";
 import { conflict, detail, invalidField, notFound, objectNotFound } from "./errors";
 import { graphV1, graphV2 } from "./flow-run-graph";
+import { graphArtifacts } from "../ui/graph-artifacts";
 import { historyResponse } from "./history";
 import { paginated, paging } from "./paging";
 import { requestVersions } from "./request";
@@ -357,6 +358,7 @@ export function flowRunRoutes({ store, clock, config }: AppContext) {
           subflows: await store.flowRuns.subflowsByParentTask(params.id),
           states: await store.flowRuns.states(params.id),
           since: query.since ? parseDateTime(query.since)! : Number.MIN_SAFE_INTEGER,
+          artifacts: await graphArtifacts(store, params.id),
         });
       },
       { params: IdParams, query: t.Object({ since: t.Optional(DateTime) }) },

@@ -78,3 +78,34 @@ describe("GET /observed-states", () => {
     expect((await api.get("/observed-states?limit=0")).status).toBe(422);
   });
 });
+
+describe("GET /flow_runs/{id}/graph-v2 artifacts", () => {
+  test("the run's artifacts (results left out) on the flow run and on their task runs, with is_latest and progress data", async () => {
+    const flow = (await api.post("/flows/", { name: "graphed" })).body;
+    const run = (await api.post("/flow_runs/", { flow_id: flow.id, state: { type: "RUNNING" } })).body;
+    const task = (await api.post("/task_runs/", { flow_run_id: run.id, task_key: "t", dynamic_key: "0", state: { type: "RUNNING" } })).body;
+    const older = (await api.post("/artifacts/", { key: "report", type: "markdown", data: "# 1", flow_run_id: run.id })).body;
+    const newer = (await api.post("/artifacts/", { key: "report", type: "markdown", data: "# 2", flow_run_id: run.id })).body;
+    const progress = (await api.post("/artifacts/", { type: "progress", data: 40, flow_run_id: run.id, task_run_id: task.id })).body;
+    await api.post("/artifacts/", { type: "result", data: "x", flow_run_id: run.id });
+    const graph = (await api.get(`/flow_runs/${run.id}/graph-v2`)).body;
+    expect(graph.artifacts.map((a: { id: string; is_latest: boolean; data: unknown }) => [a.id, a.is_latest, a.data])).toEqual([
+      [older.id, false, null],
+      [newer.id, true, null],
+    ]);
+    const [, node] = graph.nodes.find(([id]: [string]) => id === task.id);
+    expect(node.artifacts).toEqual([{ id: progress.id, created: progress.created, key: null, type: "progress", is_latest: true, data: 40 }]);
+  });
+});
+
+describe("GET /admin/settings", () => {
+  test("Prefect's whole settings tree, with this server's values", async () => {
+    const res = await api.get("/admin/settings");
+    expect(res.status).toBe(200);
+    expect(res.body.server.api).toMatchObject({ host: "127.0.0.1", port: 0, default_limit: 200, cors_allowed_origins: "*" });
+    expect(res.body.server.database.connection_url).toBe("**********");
+    expect(res.body.server.ui).toMatchObject({ enabled: true, v2_enabled: true, serve_base: "/" });
+    expect(Object.keys(res.body)).toEqual(expect.arrayContaining(["home", "api", "client", "logging", "results", "server", "worker"]));
+    expect(res.body.server.services.scheduler.enabled).toBe(true);
+  });
+});
