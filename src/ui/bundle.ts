@@ -21,7 +21,8 @@ interface Asset {
 }
 
 export class UiBundle {
-  private readonly assets = new Map<string, Asset | null>();
+  /** Files found so far; misses are not kept, so arbitrary SPA paths cannot grow it. */
+  private readonly assets = new Map<string, Asset>();
 
   constructor(
     readonly version: "v1" | "v2",
@@ -33,9 +34,9 @@ export class UiBundle {
   /** The file at a normalized relative path (no leading slash), or null. */
   asset(path: string): Asset | null {
     const cached = this.assets.get(path);
-    if (cached !== undefined) return cached;
+    if (cached) return cached;
     const asset = this.load(path);
-    this.assets.set(path, asset);
+    if (asset) this.assets.set(path, asset);
     return asset;
   }
 

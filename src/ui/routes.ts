@@ -195,8 +195,7 @@ export function uiRoutesAndCors(ctx: AppContext, mount: UiMount = mountUi(ctx)) 
     const origin = request.headers.get("origin");
     if (isPreflight(request)) return corsPreflight(cors, request);
     const corsHeaders = corsSimpleHeaders(cors, origin);
-    const { pathname } = new URL(request.url);
-    if (pathname === "/api" || pathname.startsWith("/api/")) {
+    if (isApiPath(request.url)) {
       Object.assign(set.headers, corsHeaders);
       return;
     }
@@ -207,6 +206,14 @@ export function uiRoutesAndCors(ctx: AppContext, mount: UiMount = mountUi(ctx)) 
     }
     return response;
   });
+}
+
+/** `/api` or below, read off the URL without parsing it: this runs before every API request. */
+function isApiPath(url: string): boolean {
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  if (start < 0 || !url.startsWith("/api", start)) return false;
+  const next = url[start + 4];
+  return next === undefined || next === "/" || next === "?" || next === "#";
 }
 
 /** Where the API really listens; a wildcard host is replaced by the one the browser used. */

@@ -27,10 +27,19 @@ export interface UiFileSource {
 }
 
 class PackSource implements UiFileSource {
+  /** Every directory of the bundle, `""` for its root. */
+  private readonly directories = new Set<string>();
+
   constructor(
     private readonly pack: Pack,
     private readonly prefix: string,
-  ) {}
+  ) {
+    for (const name of pack.files.keys()) {
+      if (!name.startsWith(prefix)) continue;
+      const parts = name.slice(prefix.length).split("/").slice(0, -1);
+      for (let i = 0; i <= parts.length; i++) this.directories.add(parts.slice(0, i).join("/"));
+    }
+  }
 
   read(path: string): UiFile | undefined {
     const packed = this.pack.files.get(this.prefix + path);
@@ -39,9 +48,7 @@ class PackSource implements UiFileSource {
   }
 
   isDirectory(path: string): boolean {
-    const dir = path === "" ? this.prefix : `${this.prefix}${path}/`;
-    for (const name of this.pack.files.keys()) if (name.startsWith(dir)) return true;
-    return false;
+    return this.directories.has(path);
   }
 }
 

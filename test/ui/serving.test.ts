@@ -137,6 +137,8 @@ describe("ui: bundles and settings", () => {
     const missing = await get("/api/no-such-route", { headers: html });
     expect(missing.status).toBe(404);
     expect(await missing.json()).toEqual({ detail: "Not Found" });
+    // Only /api itself and what is below it: /apis is a UI path.
+    expect(await (await get("/apis", { headers: html })).text()).toContain("v1</html>");
   });
 });
 
