@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chromium, type Browser, type Page } from "playwright-core";
+import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { startServerProcess, type ServerProcess } from "../support/server-process";
 
 const repoRoot = join(import.meta.dir, "../..");
@@ -20,7 +20,7 @@ const screenshots = join(repoRoot, "test-results/ui");
 const CHROMIUM = "/usr/bin/chromium";
 const CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 /** How long the page's API traffic must have been quiet before it counts as loaded. */
-const QUIET_MS = 600;
+const QUIET_MS = 400;
 const PAGE_TIMEOUT_MS = 20_000;
 
 interface Seeded {
@@ -78,10 +78,21 @@ interface Visit {
   quiet(): Promise<void>;
 }
 
+/** One browser context per UI, so its bundle is fetched once and then served from the cache. */
+const contexts = new Map<string, BrowserContext>();
+
+async function contextFor(ui: string): Promise<BrowserContext> {
+  let context = contexts.get(ui);
+  if (!context) {
+    context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
+    contexts.set(ui, context);
+  }
+  return context;
+}
+
 /** Opens a page and waits until its API calls have gone quiet; every API answer >= 400 is kept. */
 async function visit(path: string): Promise<Visit> {
-  const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
-  const page = await context.newPage();
+  const page = await (await contextFor(path.startsWith("/v2") ? "v2" : "v1")).newPage();
   const apiErrors: string[] = [];
   let inflight = 0;
   let lastActivity = performance.now();
@@ -178,7 +189,7 @@ for (const ui of ["v2", "v1"] as const) {
             errorPage: null,
           });
         } finally {
-          await page.context().close();
+          await page.close();
         }
       }, 60_000);
     }
@@ -206,7 +217,7 @@ describe("Run deployment from the UI", () => {
       await page.screenshot({ path: join(screenshots, "v2-quick-run.png") });
       expect({ runs: await deploymentRunCount(), apiErrors }).toEqual({ runs: before + 1, apiErrors: [] });
     } finally {
-      await page.context().close();
+      await page.close();
     }
   }, 60_000);
 
@@ -221,7 +232,7 @@ describe("Run deployment from the UI", () => {
       await page.screenshot({ path: join(screenshots, "v1-custom-run.png") });
       expect({ runs: await deploymentRunCount(), apiErrors }).toEqual({ runs: before + 1, apiErrors: [] });
     } finally {
-      await page.context().close();
+      await page.close();
     }
   }, 60_000);
 });
