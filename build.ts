@@ -11,6 +11,7 @@ import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { parseArgs } from "node:util";
 import { PLATFORMS, platformById, releaseName, type Platform } from "./scripts/release/platforms";
+import { ensurePrefectUiPack } from "./scripts/fetch-prefect-ui";
 
 const root = import.meta.dir;
 
@@ -26,7 +27,7 @@ function compile(outfile: string, platform?: Platform): void {
   // --bytecode precompiles the bundle so startup skips parsing; it defaults to CommonJS
   // output, which cannot hold main.ts's top-level await, hence --format=esm.
   const target = platform ? [`--target=${platform.bunTarget}`] : [];
-  run(["build", "--compile", "--minify", "--bytecode", "--format=esm", ...target, "src/main.ts", "--outfile", outfile]);
+  run(["build", "--compile", "--minify", "--bytecode", "--format=esm", ...target, "src/main.ts", uiPack, `--asset-naming=${basename(uiPack)}`, "--outfile", outfile]);
   console.log(`built ${outfile} (${(statSync(outfile).size / 2 ** 20).toFixed(1)} MiB)`);
 }
 
@@ -35,6 +36,8 @@ const targets = values.all ? PLATFORMS : (values.target ?? []).map(platformById)
 
 // A migration added to drizzle/ but missing from the generated imports would not be in the binary.
 run(["scripts/gen-migrations.ts"]);
+// Prefect's UI bundles from the pinned wheel, embedded as one file (src/ui/sources.ts finds it by name).
+const uiPack = ensurePrefectUiPack();
 
 if (targets.length === 0) {
   compile(join(root, "dist", process.platform === "win32" ? "prefect-lite.exe" : "prefect-lite"));

@@ -32,6 +32,8 @@ import { automationRoutes } from "./api/automations";
 import { templateRoutes } from "./api/templates";
 import { uiRoutes } from "./api/ui";
 import { apiDocsRoutes } from "./api/docs";
+import { mountUi, uiRoutesAndCors, type UiMount } from "./ui/routes";
+import { uiApiRoutes } from "./ui/api-routes";
 
 const rawBodies = new WeakMap<Request, string>();
 
@@ -58,7 +60,7 @@ function domainErrorResponse(error: DomainError): Response {
   return json(status, { detail: error.message });
 }
 
-export function createApp(ctx: AppContext) {
+export function createApp(ctx: AppContext, ui: UiMount = mountUi(ctx)) {
   return (
     new Elysia({ prefix: "/api", normalize: false })
       // Older clients send JSON without a Content-Type.
@@ -136,6 +138,8 @@ export function createApp(ctx: AppContext) {
       .use(templateRoutes())
       .use(uiRoutes(ctx))
       .use(apiDocsRoutes())
+      .use(uiApiRoutes(ctx))
+      .use(uiRoutesAndCors(ctx, ui))
   );
 }
 

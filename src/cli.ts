@@ -19,6 +19,9 @@ Options:
                        (env PREFECT_API_DATABASE_CONNECTION_URL; default $PREFECT_HOME/prefect-lite.db)
   --no-services        do not run background services
   --log-level LEVEL    ${LOG_LEVELS.join(", ")} (default info)
+  --no-ui              do not serve the Prefect UI (env PREFECT_SERVER_UI_ENABLED=false)
+  --ui-dir DIR         serve the UI bundles in DIR, e.g. an installed prefect's prefect/server
+                       (env PREFECT_UI_STATIC_DIRECTORY; default: the bundles built in)
   -h, --help           show this help
   --version            show the version`;
 
@@ -42,6 +45,8 @@ export function parseCli(argv: string[], env: Env): CliCommand {
         db: { type: "string" },
         "no-services": { type: "boolean" },
         "log-level": { type: "string" },
+        "no-ui": { type: "boolean" },
+        "ui-dir": { type: "string" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean" },
       },
@@ -66,6 +71,8 @@ export function parseCli(argv: string[], env: Env): CliCommand {
   }
   if (values["no-services"]) config.servicesEnabled = false;
   if (values["log-level"] !== undefined) config.logLevel = parseLogLevel(values["log-level"]);
+  if (values["no-ui"]) config.ui.enabled = false;
+  if (values["ui-dir"] !== undefined) config.ui.staticDirectory = nonEmpty(values["ui-dir"], "--ui-dir");
   return { kind: "serve", config };
 }
 

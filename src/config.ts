@@ -2,6 +2,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import type { Micros } from "./lib/time";
 import { parseInterval } from "./schedules/duration";
+import { corsConfigFromEnv, uiConfigFromEnv, type CorsConfig, type UiConfig } from "./ui/config";
 
 /** Every setting of the server, with the Prefect environment variable it falls back to. */
 export interface Config {
@@ -22,6 +23,10 @@ export interface Config {
   services: ServiceSettings;
   /** How long events are kept (PREFECT_SERVER_EVENTS_RETENTION_PERIOD). */
   eventRetention: Micros;
+  /** Serving Prefect's UI (PREFECT_SERVER_UI_*). */
+  ui: UiConfig;
+  /** PREFECT_SERVER_CORS_ALLOWED_*. */
+  cors: CorsConfig;
 }
 
 /** Background service cadences and limits, named after Prefect's PREFECT_SERVER_SERVICES_* settings. */
@@ -134,6 +139,8 @@ export function configFromEnv(env: Env = process.env): Config {
     registerBlocksOnStart: !/^(false|0|no|off)$/i.test(env.PREFECT_SERVER_REGISTER_BLOCKS_ON_START ?? "true"),
     services: serviceSettingsFromEnv(env),
     eventRetention: eventRetentionFromEnv(env),
+    ui: uiConfigFromEnv(env),
+    cors: corsConfigFromEnv(env),
   };
 }
 

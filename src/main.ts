@@ -44,6 +44,7 @@ console.log(
     `prefect-lite ${VERSION} serving the Prefect API at ${server.apiUrl}`,
     `  database: ${config.databasePath}${config.servicesEnabled ? "" : " (background services disabled)"}`,
     `export PREFECT_API_URL=${server.apiUrl}`,
+    ...(server.uiUrl ? [`Check out the dashboard at ${server.uiUrl}`] : []),
   ].join("\n"),
 );
 

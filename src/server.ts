@@ -11,6 +11,9 @@ import { createApp, type App } from "./app";
 import { createLogger, type Logger } from "./logger";
 import { createServices } from "./services";
 import { installSystemBlocks } from "./blocks/install";
+import { mountUi } from "./ui/routes";
+import { registerBlockCatalog, type CollectionBlocksData } from "./blocks/catalog";
+import { packedCollectionBlocks } from "./ui/sources";
 
 export interface ServerOptions extends Partial<Config> {
   clock?: Clock;
@@ -22,6 +25,8 @@ export interface RunningServer {
   url: string;
   /** e.g. http://127.0.0.1:4200/api: the PREFECT_API_URL to use. */
   apiUrl: string;
+  /** Where the Prefect UI is served, e.g. http://127.0.0.1:4200; null when it is not. */
+  uiUrl: string | null;
   port: number;
   context: AppContext;
   /** Stops services, finishes in-flight requests and closes the database. */
@@ -42,12 +47,15 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const store = Store.open(config.databasePath, { busyTimeoutMs: config.databaseTimeoutSeconds * 1000 });
   // As Prefect's server does at start, so a fresh database lists Secret, Webhook, LocalFileSystem.
   if (config.registerBlocksOnStart) await installSystemBlocks(store, clock.now());
+  // And, like Prefect, the registry's and the collections' block types (54 in 3.9.1).
+  if (config.registerBlocksOnStart) await registerBlockCatalog(store, packedCollectionBlocks() as CollectionBlocksData | null, clock.now());
   const context: AppContext = { config, store, clock, logger, events: createEventBus(store, clock, logger) };
   // Elysia turns SO_REUSEPORT on by default, which lets a second server on the same
   // port silently share its traffic; a taken port must be an error, as in Prefect.
+  const ui = mountUi(context);
   let app: App;
   try {
-    app = createApp(context).listen({ hostname: config.host, port: config.port, reusePort: false });
+    app = createApp(context, ui).listen({ hostname: config.host, port: config.port, reusePort: false });
   } catch (error) {
     store.close(); // e.g. the port is taken: do not leave the database open behind a failed start
     throw error;
@@ -62,6 +70,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   return {
     url,
     apiUrl: `${url}/api`,
+    uiUrl: ui.dashboardPath === null ? null : `${url}${ui.dashboardPath === "/" ? "" : ui.dashboardPath}`,
     port: server.port!,
     context,
     async stop() {

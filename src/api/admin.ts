@@ -3,6 +3,7 @@ import { API_VERSION, PREFECT_VERSION } from "../config";
 import type { AppContext } from "../context";
 import { Strict, Uuid } from "../schemas/common";
 import { detail, notFound } from "./errors";
+import { prefectSettingsTree } from "../ui/settings-tree";
 
 /** Root, health and admin routes (§1.9 of the API reference). */
 const STORAGE_KEY = "server-default-result-storage";
@@ -25,13 +26,7 @@ export function adminRoutes({ store, config, clock }: AppContext) {
           }),
     )
     .get("/admin/version", () => PREFECT_VERSION)
-    .get("/admin/settings", () => ({
-      server: {
-        api: { host: config.host, port: config.port, default_limit: config.defaultLimit },
-        database: { connection_url: `sqlite+aiosqlite:///${config.databasePath}` },
-        services: { enabled: config.servicesEnabled },
-      },
-    }))
+    .get("/admin/settings", () => prefectSettingsTree(config))
     .get("/admin/storage", readStorage)
     .put(
       "/admin/storage",

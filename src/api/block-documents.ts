@@ -96,7 +96,7 @@ export function blockDocumentRoutes({ store, clock, config }: AppContext) {
         }),
       },
     )
-    .post("/count", ({ body }) => store.read((q) => q.blocks.countDocuments(body)), { body: Lenient(BlockDocumentFilters) })
+    .post("/count", ({ body }) => store.read((q) => q.blocks.countDocuments(body ?? {})), { body: t.Optional(Lenient(BlockDocumentFilters)) })
     .get(
       "/:id",
       async ({ params, query }) => {

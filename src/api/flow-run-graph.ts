@@ -9,6 +9,7 @@ import { formatDateTime, formatNullable, microsToSeconds, type Micros } from "..
 import type { State } from "../orchestration/states";
 import { estimatedRunTime } from "./run-json";
 import { nullableStateJson } from "./state-json";
+import type { GraphArtifact } from "../ui/graph-artifacts";
 
 type TaskInputRef = { input_type?: string; id?: string };
 
@@ -50,6 +51,8 @@ export interface GraphInput {
   subflows: Map<string, { run: FlowRunRow; flowName: string }>;
   states: State[];
   since: Micros;
+  /** Artifact markers by task run id (null: the flow run's own). */
+  artifacts?: Map<string | null, GraphArtifact[]>;
 }
 
 interface Node {
@@ -64,7 +67,7 @@ interface Node {
 }
 
 /** v2: nodes ordered by start time; edges come from task inputs (`__parents__` = encapsulating). */
-export function graphV2({ flowRun, taskRuns, subflows, states, since }: GraphInput) {
+export function graphV2({ flowRun, taskRuns, subflows, states, since, artifacts }: GraphInput) {
   const nodes = new Map<string, Node>();
   const idOfTask = new Map<string, string>();
   for (const { run } of taskRuns) {
@@ -123,10 +126,10 @@ export function graphV2({ flowRun, taskRuns, subflows, states, since }: GraphInp
         parents: edges(n.parents),
         children: edges((children.get(n.id) ?? []).sort(byStart)),
         encapsulating: edges(n.encapsulating),
-        artifacts: [],
+        artifacts: (n.kind === "task-run" && artifacts?.get(n.id)) || [],
       },
     ]),
-    artifacts: [],
+    artifacts: artifacts?.get(null) ?? [],
     states: states.map((s) => ({ id: s.id, timestamp: formatDateTime(s.timestamp), type: s.type, name: s.name })),
   };
 }

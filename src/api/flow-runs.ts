@@ -22,6 +22,7 @@ import {
 import { StateCreate, stateInit } from "../schemas/states";
 import { conflict, detail, invalidField, notFound, objectNotFound } from "./errors";
 import { graphV1, graphV2 } from "./flow-run-graph";
+import { graphArtifacts } from "../ui/graph-artifacts";
 import { historyResponse } from "./history";
 import { paginated, paging } from "./paging";
 import { requestVersions } from "./request";
@@ -272,12 +273,12 @@ export function flowRunRoutes({ store, clock, config }: AppContext) {
       async ({ params, body, set, headers }) => {
         const versions = requestVersions(headers);
         const now = clock.now();
-        const result = await store.write((tx) => tx.flowRuns.resume(params.id, body.run_input ?? null, validateJsonSchema, { force: false, ...versions }, now));
+        const result = await store.write((tx) => tx.flowRuns.resume(params.id, body?.run_input ?? null, validateJsonSchema, { force: false, ...versions }, now));
         if (!result) throw objectNotFound(`Flow run with id ${params.id} not found`);
         set.status = result.state && result.state.timestamp >= now ? 201 : 200;
         return orchestrationResultJson(result);
       },
-      { params: IdParams, body: Lenient({ run_input: Maybe(t.Record(t.String(), t.Any())) }) },
+      { params: IdParams, body: t.Optional(Lenient({ run_input: Maybe(t.Record(t.String(), t.Any())) })) },
     )
     .patch(
       "/:id/labels",
@@ -367,6 +368,7 @@ export function flowRunRoutes({ store, clock, config }: AppContext) {
           subflows: await store.read((q) => q.flowRuns.subflowsByParentTask(params.id)),
           states: await store.read((q) => q.flowRuns.states(params.id)),
           since: query.since ? parseDateTime(query.since)! : Number.MIN_SAFE_INTEGER,
+          artifacts: await graphArtifacts(store, params.id),
         });
       },
       { params: IdParams, query: t.Object({ since: t.Optional(DateTime) }) },

@@ -83,8 +83,8 @@ export function variableRoutes({ store, clock, config }: AppContext) {
       },
       { body: Lenient({ variables: Maybe(VariableFilter), ...LimitOffset, sort: VariableSortSchema }) },
     )
-    .post("/count", ({ body }) => store.read((q) => q.variables.count(body.variables)), {
-      body: Lenient({ variables: Maybe(VariableFilter) }),
+    .post("/count", ({ body }) => store.read((q) => q.variables.count(body?.variables)), {
+      body: t.Optional(Lenient({ variables: Maybe(VariableFilter) })),
     })
     .get(
       "/name/:name",

@@ -292,7 +292,7 @@ export function workPoolRoutes({ store, clock, config }: AppContext) {
         },
         { body: Lenient({ work_pools: Maybe(WorkPoolFilter), ...LimitOffset }) },
       )
-      .post("/count", ({ body }) => store.read((q) => q.workPools.countPools(body.work_pools)), { body: Lenient({ work_pools: Maybe(WorkPoolFilter) }) })
+      .post("/count", ({ body }) => store.read((q) => q.workPools.countPools(body?.work_pools)), { body: t.Optional(Lenient({ work_pools: Maybe(WorkPoolFilter) })) })
       .get("/:name", async ({ params, headers }) => poolJsonFor(headers)(await requirePool(params.name)))
       .patch(
         "/:name",

@@ -8,7 +8,7 @@ import type { Micros } from "../../lib/time";
 import type { RunFilterSet } from "../../schemas/filters";
 import type { SqliteDb } from "../client";
 import { flowRunsWhere, taskRunCond } from "../filters";
-import { deployment, flowRun, taskRun } from "../schema";
+import { deployment, flowRun, flowRunState, taskRun, taskRunState } from "../schema";
 import type { Op } from "../unit-of-work";
 
 export interface NextScheduledRun {
@@ -18,6 +18,13 @@ export interface NextScheduledRun {
   stateName: string | null;
   stateType: string | null;
   nextScheduledStartTime: Micros | null;
+}
+
+export interface ObservedState {
+  stateType: string;
+  stateName: string;
+  firstSeen: Micros;
+  lastSeen: Micros;
 }
 
 /** Task runs restricted by themselves and through their flow run (its flow, deployment, queue and pool). */
@@ -104,5 +111,25 @@ export class UiQueries {
       .where(and(isNotNull(taskRun.startTime), taskRunsMatching(filters)))
       .all()
       .flatMap((row) => (row.startTime === null ? [] : [{ startTime: row.startTime, stateType: row.stateType }]));
+  }
+
+  /**
+   * Every (state type, state name) pair seen in flow-run and task-run histories, with when
+   * it was first and last seen; `prefix` matches the start of either (Prefect's observed-states).
+   */
+  *observedStates(prefix: string | null, order: "NAME_ASC" | "LAST_SEEN_DESC", limit: number): Op<ObservedState[]> {
+    const pattern = prefix ? `${prefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%` : null;
+    const orderBy = order === "LAST_SEEN_DESC" ? sql`lastSeen DESC, stateType, stateName` : sql`stateType, stateName`;
+    // One group per history, then combined: only distinct pairs reach the union, as in Prefect.
+    return this.db.all<ObservedState>(sql`
+      SELECT type AS stateType, name AS stateName, min(first_seen) AS firstSeen, max(last_seen) AS lastSeen FROM (
+        SELECT ${flowRunState.type} AS type, ${flowRunState.name} AS name, min(${flowRunState.timestamp}) AS first_seen, max(${flowRunState.timestamp}) AS last_seen
+          FROM ${flowRunState} GROUP BY 1, 2
+        UNION ALL
+        SELECT ${taskRunState.type}, ${taskRunState.name}, min(${taskRunState.timestamp}), max(${taskRunState.timestamp})
+          FROM ${taskRunState} GROUP BY 1, 2
+      )
+      WHERE ${pattern} IS NULL OR type LIKE ${pattern} ESCAPE '\\' OR name LIKE ${pattern} ESCAPE '\\'
+      GROUP BY 1, 2 ORDER BY ${orderBy} LIMIT ${limit}`);
   }
 }
