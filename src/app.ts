@@ -30,6 +30,7 @@ import { collectionRoutes } from "./api/collections";
 import { automationRoutes } from "./api/automations";
 import { templateRoutes } from "./api/templates";
 import { uiRoutes } from "./api/ui";
+import { authGuard } from "./api/auth";
 
 const rawBodies = new WeakMap<Request, string>();
 
@@ -47,8 +48,10 @@ const json = (status: number, body: unknown, headers: Record<string, string> = {
   new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json", ...headers } });
 
 export function createApp(ctx: AppContext) {
+  const authenticate = authGuard(ctx.config.authString);
   return (
     new Elysia({ prefix: "/api", normalize: false })
+      .onRequest(({ request }) => authenticate(request))
       // Older clients send JSON without a Content-Type.
       // Bodies are parsed here so the raw text can be echoed in a 422 (validation mutates the parsed value).
       .onParse(async ({ request, contentType }) => {

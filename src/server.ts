@@ -39,6 +39,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     ...overrides,
   };
   const logger = givenLogger ?? createLogger(config.logLevel);
+  if (config.authString !== null) logger.info("API auth is on: every request needs PREFECT_SERVER_API_AUTH_STRING");
   const store = Store.open(config.databasePath);
   // As Prefect's server does at start, so a fresh database lists Secret, Webhook, LocalFileSystem.
   if (config.registerBlocksOnStart) await installSystemBlocks(store, clock.now());

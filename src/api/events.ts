@@ -89,8 +89,9 @@ class Connection {
   private readonly release: () => void;
 
   constructor(socket: SocketLike, request: Request, ctx: AppContext) {
-    this.handshake = new Handshake(request);
+    this.handshake = new Handshake(request, ctx.config.authString);
     this.release = ctx.events.onClose(() => socket.close(WS_GOING_AWAY, "Server shutting down"));
+    this.handshake.open(socket);
   }
 
   closed(): void {
