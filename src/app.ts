@@ -31,6 +31,7 @@ import { automationRoutes } from "./api/automations";
 import { templateRoutes } from "./api/templates";
 import { uiRoutes } from "./api/ui";
 import { authGuard } from "./api/auth";
+import { readJsonText } from "./api/body";
 
 const rawBodies = new WeakMap<Request, string>();
 
@@ -56,13 +57,15 @@ export function createApp(ctx: AppContext) {
       // Bodies are parsed here so the raw text can be echoed in a 422 (validation mutates the parsed value).
       .onParse(async ({ request, contentType }) => {
         if (contentType && !contentType.startsWith("application/json")) return;
-        const text = await request.text();
+        const text = await readJsonText(request);
         rawBodies.set(request, text);
         return text === "" ? undefined : JSON.parse(text);
       })
       .onError(({ code, error, request }) => {
         const body = requestBody(request);
-        if (error instanceof HttpError) return json(error.status, error.body, error.headers);
+        // The body checks of ./api/body.ts answer from inside the parser, which wraps what it throws.
+        const thrown = code === "PARSE" && error.cause instanceof HttpError ? error.cause : error;
+        if (thrown instanceof HttpError) return json(thrown.status, thrown.body, thrown.headers);
         if (code === "VALIDATION" && error instanceof ValidationError) {
           // A malformed `{id}` means the route does not match in Prefect.
           if (error.type === "params") return json(404, { detail: "Not Found" });

@@ -13,6 +13,7 @@ import { formatDateTime, parseDateTime, type Micros } from "../lib/time";
 import { Enum, Lenient, Maybe } from "../schemas/common";
 import { COUNTABLES, decoder, EventFilterSchema, EventSchema, TIME_UNITS, type EventBody } from "../schemas/events";
 import { detail, forbidden, validationError } from "./errors";
+import { MAX_JSON_DEPTH, valueTooDeep } from "./body";
 import { acceptSubprotocol, Handshake, sendJson, WS_GOING_AWAY, WS_PROTOCOL_ERROR, type SocketLike } from "./websocket";
 
 /** INTERACTIVE_PAGE_SIZE: the default and largest page of `/events/filter`. */
@@ -178,6 +179,7 @@ export function eventRoutes(ctx: AppContext) {
       },
       message(ws, message) {
         if (ingesting.get(ws.raw)?.handshake.consume(ws, message)) return;
+        if (valueTooDeep(message)) return void logger.warning(`/events/in: dropped an event nested deeper than ${MAX_JSON_DEPTH} levels`);
         const decoded = decodeEvent(message);
         // Prefect would drop the connection; the client would then re-send the same event forever
         if (!decoded.ok) return void logger.warning(`/events/in: dropped an invalid event (${decoded.error})`);
