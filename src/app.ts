@@ -32,6 +32,7 @@ import { templateRoutes } from "./api/templates";
 import { uiRoutes } from "./api/ui";
 import { authGuard } from "./api/auth";
 import { readJsonText } from "./api/body";
+import { unhandledError } from "./api/unhandled";
 
 const rawBodies = new WeakMap<Request, string>();
 
@@ -90,8 +91,7 @@ export function createApp(ctx: AppContext) {
             return json(503, { exception_message: "Service Unavailable" });
           }
         }
-        ctx.logger.error("unhandled error", error);
-        return json(500, { exception_message: "Internal Server Error" });
+        return unhandledError(ctx.logger, request, error);
       })
       // Prefect returns bare JSON primitives (counts, `true`, `null`); Elysia would send them as text.
       .mapResponse(({ response, set }) => {

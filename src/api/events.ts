@@ -71,7 +71,7 @@ function readPageToken(text: string, now: Micros): PageToken | null {
     if (!isJsonObject(parameters)) return null;
     const { filter, count, page_size: pageSize, offset } = parameters;
     const decoded = decodeFilter(filter);
-    if (!decoded.ok || ![count, pageSize, offset].every((n) => Number.isInteger(n))) return null;
+    if (!decoded.ok || ![count, pageSize, offset].every((n) => Number.isSafeInteger(n) && (n as number) >= 0)) return null;
     return { filter: eventFilterFromBody(decoded.value, now), count: count as number, pageSize: pageSize as number, offset: offset as number };
   } catch {
     return null;

@@ -22,7 +22,7 @@ import { StateCreate, stateInit } from "../schemas/states";
 import { conflict, detail, invalidField, notFound, objectNotFound } from "./errors";
 import { graphV1, graphV2 } from "./flow-run-graph";
 import { historyResponse } from "./history";
-import { paginated, paging } from "./paging";
+import { pagePaging, paginated, paging } from "./paging";
 import { requestVersions } from "./request";
 import { estimatedRunTime, estimatedStartTimeDelta } from "./run-json";
 import { nullableStateJson, orchestrationResultJson } from "./state-json";
@@ -146,7 +146,7 @@ export function flowRunRoutes({ store, clock, config }: AppContext) {
     .post(
       "/paginate",
       async ({ body }) => {
-        const { limit, offset, page } = paging(body, config.defaultLimit);
+        const { limit, offset, page } = pagePaging(body, config.defaultLimit);
         const [runs, count] = await Promise.all([
           store.flowRuns.list(body, sortOf(body.sort), limit, offset),
           store.flowRuns.count(body),
