@@ -33,6 +33,7 @@ import { uiRoutes } from "./api/ui";
 import { authGuard } from "./api/auth";
 import { readJsonText } from "./api/body";
 import { unhandledError } from "./api/unhandled";
+import type { RequestGate } from "./shutdown";
 
 const rawBodies = new WeakMap<Request, string>();
 
@@ -49,10 +50,12 @@ function requestBody(request: Request): unknown {
 const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
   new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json", ...headers } });
 
-export function createApp(ctx: AppContext) {
+/** `gate`: the server's shutdown gate (src/shutdown.ts); absent in in-process tests. */
+export function createApp(ctx: AppContext, gate?: RequestGate) {
   const authenticate = authGuard(ctx.config.authString);
   return (
     new Elysia({ prefix: "/api", normalize: false })
+      .onRequest(({ set }) => gate?.admit(set.headers))
       .onRequest(({ request }) => authenticate(request))
       // Older clients send JSON without a Content-Type.
       // Bodies are parsed here so the raw text can be echoed in a 422 (validation mutates the parsed value).

@@ -3,7 +3,7 @@
  * without starting a server or touching process state.
  */
 import { parseArgs } from "node:util";
-import { configFromEnv, databasePathFromUrl, LOG_LEVELS, type Config, type LogLevel } from "./config";
+import { configFromEnv, databasePathFromUrl, DEFAULT_SHUTDOWN_GRACE_SECONDS, LOG_LEVELS, type Config, type LogLevel } from "./config";
 import pkg from "../package.json" with { type: "json" };
 
 export const VERSION: string = pkg.version;
@@ -19,6 +19,9 @@ Options:
                        (env PREFECT_API_DATABASE_CONNECTION_URL; default $PREFECT_HOME/prefect-lite.db)
   --no-services        do not run background services
   --log-level LEVEL    ${LOG_LEVELS.join(", ")} (default info)
+  --shutdown-grace SECONDS
+                       on SIGINT/SIGTERM, how long requests already received may take;
+                       later ones get 503 (default ${DEFAULT_SHUTDOWN_GRACE_SECONDS})
   -h, --help           show this help
   --version            show the version`;
 
@@ -42,6 +45,7 @@ export function parseCli(argv: string[], env: Env): CliCommand {
         db: { type: "string" },
         "no-services": { type: "boolean" },
         "log-level": { type: "string" },
+        "shutdown-grace": { type: "string" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean" },
       },
@@ -66,6 +70,7 @@ export function parseCli(argv: string[], env: Env): CliCommand {
   }
   if (values["no-services"]) config.servicesEnabled = false;
   if (values["log-level"] !== undefined) config.logLevel = parseLogLevel(values["log-level"]);
+  if (values["shutdown-grace"] !== undefined) config.shutdownGraceSeconds = parseSeconds(values["shutdown-grace"], "--shutdown-grace");
   return { kind: "serve", config };
 }
 
@@ -87,6 +92,12 @@ function parsePort(text: string, source: string): number {
   const port = Number(text);
   if (!/^\d+$/.test(text) || port > 65535) throw new CliError(`${source} must be a port number from 0 to 65535, got '${text}'`);
   return port;
+}
+
+function parseSeconds(text: string, flag: string): number {
+  const seconds = Number(text);
+  if (text.trim() === "" || !Number.isFinite(seconds) || seconds < 0) throw new CliError(`${flag} must be a number of seconds, got '${text}'`);
+  return seconds;
 }
 
 function parseLogLevel(text: string): LogLevel {

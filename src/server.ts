@@ -11,6 +11,7 @@ import { createApp, type App } from "./app";
 import { createLogger, type Logger } from "./logger";
 import { createServices } from "./services";
 import { installSystemBlocks } from "./blocks/install";
+import { RequestGate } from "./shutdown";
 
 export interface ServerOptions extends Partial<Config> {
   clock?: Clock;
@@ -24,7 +25,7 @@ export interface RunningServer {
   apiUrl: string;
   port: number;
   context: AppContext;
-  /** Stops services, finishes in-flight requests and closes the database. */
+  /** Answers the requests already received (within the grace period), stops services and closes the database. */
   stop(): Promise<void>;
 }
 
@@ -46,9 +47,10 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const context: AppContext = { config, store, clock, logger, events: createEventBus(store, clock, logger) };
   // Elysia turns SO_REUSEPORT on by default, which lets a second server on the same
   // port silently share its traffic; a taken port must be an error, as in Prefect.
+  const gate = new RequestGate();
   let app: App;
   try {
-    app = createApp(context).listen({ hostname: config.host, port: config.port, reusePort: false });
+    app = createApp(context, gate).listen({ hostname: config.host, port: config.port, reusePort: false });
   } catch (error) {
     store.close(); // e.g. the port is taken: do not leave the database open behind a failed start
     throw error;
@@ -68,9 +70,10 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     async stop() {
       if (stopped) return;
       stopped = true;
+      const answered = await gate.drain(server, config.shutdownGraceSeconds * 1000);
       await Promise.all(services.map((s) => s.stop()));
       context.events.close(); // closes the websockets, which app.stop() would otherwise wait for
-      await app.stop();
+      await app.stop(!answered); // past the grace period, the connections still open are closed
       store.close();
     },
   };

@@ -61,6 +61,11 @@ describe("parseCli", () => {
     expect(serve(["--log-level", "WARNING"]).logLevel).toBe("warning");
   });
 
+  test("--shutdown-grace sets the grace period, 10 s by default", () => {
+    expect(serve([]).shutdownGraceSeconds).toBe(10);
+    expect(serve(["--shutdown-grace", "2.5"]).shutdownGraceSeconds).toBe(2.5);
+  });
+
   test("--help and --version win over everything else", () => {
     expect(parseCli(["--port", "1", "--help"], HOME)).toEqual({ kind: "help" });
     expect(parseCli(["-h"], HOME)).toEqual({ kind: "help" });
@@ -80,6 +85,8 @@ describe("parseCli", () => {
     [["--db", "mysql://db/x"], /only SQLite/],
     [["--log-level", "verbose"], /--log-level must be one of/],
     [["--no-services=yes"], /no-services/],
+    [["--shutdown-grace=-1"], /--shutdown-grace must be a number of seconds/],
+    [["--shutdown-grace", "soon"], /--shutdown-grace must be a number of seconds/],
   ])("usage mistake %p is a CliError", (argv, message) => {
     expect(() => parseCli(argv, HOME)).toThrow(CliError);
     expect(() => parseCli(argv, HOME)).toThrow(message);
