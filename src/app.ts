@@ -33,6 +33,7 @@ import { uiRoutes } from "./api/ui";
 import { authGuard } from "./api/auth";
 import { readJsonText } from "./api/body";
 import { unhandledError } from "./api/unhandled";
+import { csrfRoutes, CsrfTokens } from "./api/csrf";
 import type { RequestGate } from "./shutdown";
 
 const rawBodies = new WeakMap<Request, string>();
@@ -53,9 +54,12 @@ const json = (status: number, body: unknown, headers: Record<string, string> = {
 /** `gate`: the server's shutdown gate (src/shutdown.ts); absent in in-process tests. */
 export function createApp(ctx: AppContext, gate?: RequestGate) {
   const authenticate = authGuard(ctx.config.authString);
+  const csrf = ctx.config.csrfProtectionEnabled ? new CsrfTokens(ctx.clock, ctx.config.csrfTokenExpiration) : null;
   return (
     new Elysia({ prefix: "/api", normalize: false })
       .onRequest(({ set }) => gate?.admit(set.headers))
+      // Prefect checks CSRF in an outer middleware, before the API app checks the auth string.
+      .onRequest(({ request }) => csrf?.check(request))
       .onRequest(({ request }) => authenticate(request))
       // Older clients send JSON without a Content-Type.
       // Bodies are parsed here so the raw text can be echoed in a 422 (validation mutates the parsed value).
@@ -129,6 +133,7 @@ export function createApp(ctx: AppContext, gate?: RequestGate) {
       .use(automationRoutes(ctx))
       .use(templateRoutes())
       .use(uiRoutes(ctx))
+      .use(csrfRoutes(ctx.config, csrf))
   );
 }
 
