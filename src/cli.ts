@@ -3,7 +3,7 @@
  * without starting a server or touching process state.
  */
 import { parseArgs } from "node:util";
-import { configFromEnv, databasePathFromUrl, DEFAULT_SHUTDOWN_GRACE_SECONDS, LOG_LEVELS, type Config, type LogLevel } from "./config";
+import { configFromEnv, databasePathFromUrl, DEFAULT_MAX_BODY_MIB, DEFAULT_SHUTDOWN_GRACE_SECONDS, LOG_LEVELS, type Config, type LogLevel } from "./config";
 import pkg from "../package.json" with { type: "json" };
 
 export const VERSION: string = pkg.version;
@@ -22,6 +22,7 @@ Options:
   --shutdown-grace SECONDS
                        on SIGINT/SIGTERM, how long requests already received may take;
                        later ones get 503 (default ${DEFAULT_SHUTDOWN_GRACE_SECONDS})
+  --max-body-mib MIB   larger request bodies get 413 (default ${DEFAULT_MAX_BODY_MIB})
   -h, --help           show this help
   --version            show the version`;
 
@@ -46,6 +47,7 @@ export function parseCli(argv: string[], env: Env): CliCommand {
         "no-services": { type: "boolean" },
         "log-level": { type: "string" },
         "shutdown-grace": { type: "string" },
+        "max-body-mib": { type: "string" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean" },
       },
@@ -71,6 +73,7 @@ export function parseCli(argv: string[], env: Env): CliCommand {
   if (values["no-services"]) config.servicesEnabled = false;
   if (values["log-level"] !== undefined) config.logLevel = parseLogLevel(values["log-level"]);
   if (values["shutdown-grace"] !== undefined) config.shutdownGraceSeconds = parseSeconds(values["shutdown-grace"], "--shutdown-grace");
+  if (values["max-body-mib"] !== undefined) config.maxRequestBodyBytes = parseMib(values["max-body-mib"], "--max-body-mib");
   return { kind: "serve", config };
 }
 
@@ -98,6 +101,12 @@ function parseSeconds(text: string, flag: string): number {
   const seconds = Number(text);
   if (text.trim() === "" || !Number.isFinite(seconds) || seconds < 0) throw new CliError(`${flag} must be a number of seconds, got '${text}'`);
   return seconds;
+}
+
+function parseMib(text: string, flag: string): number {
+  const mib = Number(text);
+  if (text.trim() === "" || !Number.isFinite(mib) || mib <= 0) throw new CliError(`${flag} must be a positive number of MiB, got '${text}'`);
+  return Math.round(mib * 1024 * 1024);
 }
 
 function parseLogLevel(text: string): LogLevel {

@@ -28,6 +28,8 @@ export interface Config {
   csrfTokenExpiration: Micros;
   /** On SIGTERM/SIGINT, how long requests already received may take before the rest get 503. */
   shutdownGraceSeconds: number;
+  /** Larger request bodies get 413 before they are read (Prefect's client sends log batches of at most 4 MB). */
+  maxRequestBodyBytes: number;
 }
 
 /** Background service cadences and limits, named after Prefect's PREFECT_SERVER_SERVICES_* settings. */
@@ -148,11 +150,13 @@ export function configFromEnv(env: Env = process.env): Config {
       DEFAULT_CSRF_TOKEN_EXPIRATION,
     ),
     shutdownGraceSeconds: DEFAULT_SHUTDOWN_GRACE_SECONDS,
+    maxRequestBodyBytes: DEFAULT_MAX_BODY_MIB * 1024 * 1024,
   };
 }
 
 const DEFAULT_CSRF_TOKEN_EXPIRATION: Micros = 3600 * 1_000_000;
 export const DEFAULT_SHUTDOWN_GRACE_SECONDS = 10;
+export const DEFAULT_MAX_BODY_MIB = 16;
 
 const DEFAULT_EVENT_RETENTION: Micros = 7 * 86_400 * 1_000_000;
 

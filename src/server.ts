@@ -50,7 +50,12 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const gate = new RequestGate();
   let app: App;
   try {
-    app = createApp(context, gate).listen({ hostname: config.host, port: config.port, reusePort: false });
+    app = createApp(context, gate).listen({
+      hostname: config.host,
+      port: config.port,
+      reusePort: false,
+      maxRequestBodySize: config.maxRequestBodyBytes,
+    });
   } catch (error) {
     store.close(); // e.g. the port is taken: do not leave the database open behind a failed start
     throw error;

@@ -2,6 +2,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { jsonTooDeep, MAX_JSON_DEPTH, valueTooDeep } from "../../src/api/body";
 import { createApp } from "../../src/app";
+import { startServer } from "../../src/server";
 import { createTestApi } from "../support/api";
 
 const api = createTestApi();
@@ -65,5 +66,19 @@ describe("encoding", () => {
     expect((await postRaw("/flows/", JSON.stringify({ name: "fluß-流れ" }))).status).toBe(201);
     const bom = new Uint8Array([0xef, 0xbb, 0xbf, ...new TextEncoder().encode(JSON.stringify({ name: "with-bom" }))]);
     expect((await postRaw("/flows/", bom)).status).toBe(201);
+  });
+});
+
+describe("body size", () => {
+  test("a body over the maximum gets 413 before it is read; one under it is served", async () => {
+    const server = await startServer({ servicesEnabled: false, maxRequestBodyBytes: 64 * 1024 });
+    try {
+      const post = (name: string) =>
+        fetch(`${server.apiUrl}/flows/`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name }) });
+      expect((await post("x".repeat(70 * 1024))).status).toBe(413);
+      expect((await post("small")).status).toBe(201);
+    } finally {
+      await server.stop();
+    }
   });
 });

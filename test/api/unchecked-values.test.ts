@@ -74,3 +74,21 @@ describe("an unhandled error", () => {
     expect(lines.filter(([level]) => level === "debug")[0]![1]).toContain("[request req-42] TypeError: boom");
   });
 });
+
+describe("run history", () => {
+  const history = (history_interval_seconds: number, history_end = "3182-04-09T07:26:29Z") =>
+    api.post("/flow_runs/history", { history_start: "0758-10-09T13:54:55Z", history_end, history_interval_seconds });
+
+  test("an interval past timedelta's maximum is a 422, not a 500", async () => {
+    const res = await history(1.2e146);
+    expect(res.status).toBe(422);
+    expect(res.body.exception_detail[0]).toMatchObject({ type: "time_delta_parsing", loc: ["body", "history_interval_seconds"] });
+  });
+
+  test("buckets never end past the largest datetime", async () => {
+    const res = await history(999_999_999 * 86_400, "9999-12-31T00:00:00Z");
+    expect(res.status).toBe(200);
+    expect(res.body).toHaveLength(1);
+    expect(res.body[0].interval_end).toStartWith("9999-12-31T23:59:59");
+  });
+});
