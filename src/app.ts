@@ -34,6 +34,11 @@ import { uiRoutes } from "./api/ui";
 import { apiDocsRoutes } from "./api/docs";
 import { mountUi, uiRoutesAndCors, type UiMount } from "./ui/routes";
 import { uiApiRoutes } from "./ui/api-routes";
+import { authGuard } from "./api/auth";
+import { readJsonText } from "./api/body";
+import { unhandledError } from "./api/unhandled";
+import { csrfRoutes, CsrfTokens } from "./api/csrf";
+import type { RequestGate } from "./shutdown";
 
 const rawBodies = new WeakMap<Request, string>();
 
@@ -60,21 +65,30 @@ function domainErrorResponse(error: DomainError): Response {
   return json(status, { detail: error.message });
 }
 
-export function createApp(ctx: AppContext, ui: UiMount = mountUi(ctx)) {
+/** `gate`: the server's shutdown gate (src/shutdown.ts); absent in in-process tests. */
+export function createApp(ctx: AppContext, gate?: RequestGate, ui: UiMount = mountUi(ctx)) {
+  const authenticate = authGuard(ctx.config.authString);
+  const csrf = ctx.config.csrfProtectionEnabled ? new CsrfTokens(ctx.clock, ctx.config.csrfTokenExpiration) : null;
   return (
     new Elysia({ prefix: "/api", normalize: false })
+      .onRequest(({ set }) => gate?.admit(set.headers))
+      // Prefect checks CSRF in an outer middleware, before the API app checks the auth string.
+      .onRequest(({ request }) => csrf?.check(request))
+      .onRequest(({ request }) => authenticate(request))
       // Older clients send JSON without a Content-Type.
       // Bodies are parsed here so the raw text can be echoed in a 422 (validation mutates the parsed value).
       .onParse(async ({ request, contentType }) => {
         if (contentType && !contentType.startsWith("application/json")) return;
-        const text = await request.text();
+        const text = await readJsonText(request);
         rawBodies.set(request, text);
         return text === "" ? undefined : JSON.parse(text);
       })
       .onError(({ code, error, request }) => {
         const body = requestBody(request);
-        if (error instanceof HttpError) return json(error.status, error.body, error.headers);
-        if (error instanceof DomainError) return domainErrorResponse(error);
+        // The body checks of ./api/body.ts answer from inside the parser, which wraps what it throws.
+        const thrown = code === "PARSE" && error.cause instanceof HttpError ? error.cause : error;
+        if (thrown instanceof HttpError) return json(thrown.status, thrown.body, thrown.headers);
+        if (thrown instanceof DomainError) return domainErrorResponse(thrown);
         if (code === "VALIDATION" && error instanceof ValidationError) {
           // A malformed `{id}` means the route does not match in Prefect.
           if (error.type === "params") return json(404, { detail: "Not Found" });
@@ -99,8 +113,7 @@ export function createApp(ctx: AppContext, ui: UiMount = mountUi(ctx)) {
           return json(503, { exception_message: "Service Unavailable" }, { "retry-after": String(error.retryAfterSeconds) });
         }
         if (error instanceof StoreUnavailableError) return json(503, { exception_message: "Service Unavailable" });
-        ctx.logger.error("unhandled error", error);
-        return json(500, { exception_message: "Internal Server Error" });
+        return unhandledError(ctx.logger, request, error);
       })
       // Prefect returns bare JSON primitives (counts, `true`, `null`); Elysia would send them as text.
       .mapResponse(({ response, set }) => {
@@ -140,6 +153,7 @@ export function createApp(ctx: AppContext, ui: UiMount = mountUi(ctx)) {
       .use(apiDocsRoutes())
       .use(uiApiRoutes(ctx))
       .use(uiRoutesAndCors(ctx, ui))
+      .use(csrfRoutes(ctx.config, csrf))
   );
 }
 

@@ -3,7 +3,7 @@
  * without starting a server or touching process state.
  */
 import { parseArgs } from "node:util";
-import { configFromEnv, databasePathFromUrl, LOG_LEVELS, type Config, type LogLevel } from "./config";
+import { configFromEnv, databasePathFromUrl, DEFAULT_MAX_BODY_MIB, DEFAULT_SHUTDOWN_GRACE_SECONDS, LOG_LEVELS, type Config, type LogLevel } from "./config";
 import pkg from "../package.json" with { type: "json" };
 
 export const VERSION: string = pkg.version;
@@ -22,6 +22,10 @@ Options:
   --no-ui              do not serve the Prefect UI (env PREFECT_SERVER_UI_ENABLED=false)
   --ui-dir DIR         serve the UI bundles in DIR, e.g. an installed prefect's prefect/server
                        (env PREFECT_UI_STATIC_DIRECTORY; default: the bundles built in)
+  --shutdown-grace SECONDS
+                       on SIGINT/SIGTERM, how long requests already received may take;
+                       later ones get 503 (default ${DEFAULT_SHUTDOWN_GRACE_SECONDS})
+  --max-body-mib MIB   larger request bodies get 413 (default ${DEFAULT_MAX_BODY_MIB})
   -h, --help           show this help
   --version            show the version`;
 
@@ -47,6 +51,8 @@ export function parseCli(argv: string[], env: Env): CliCommand {
         "log-level": { type: "string" },
         "no-ui": { type: "boolean" },
         "ui-dir": { type: "string" },
+        "shutdown-grace": { type: "string" },
+        "max-body-mib": { type: "string" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean" },
       },
@@ -73,6 +79,8 @@ export function parseCli(argv: string[], env: Env): CliCommand {
   if (values["log-level"] !== undefined) config.logLevel = parseLogLevel(values["log-level"]);
   if (values["no-ui"]) config.ui.enabled = false;
   if (values["ui-dir"] !== undefined) config.ui.staticDirectory = nonEmpty(values["ui-dir"], "--ui-dir");
+  if (values["shutdown-grace"] !== undefined) config.shutdownGraceSeconds = parseSeconds(values["shutdown-grace"], "--shutdown-grace");
+  if (values["max-body-mib"] !== undefined) config.maxRequestBodyBytes = parseMib(values["max-body-mib"], "--max-body-mib");
   return { kind: "serve", config };
 }
 
@@ -94,6 +102,18 @@ function parsePort(text: string, source: string): number {
   const port = Number(text);
   if (!/^\d+$/.test(text) || port > 65535) throw new CliError(`${source} must be a port number from 0 to 65535, got '${text}'`);
   return port;
+}
+
+function parseSeconds(text: string, flag: string): number {
+  const seconds = Number(text);
+  if (text.trim() === "" || !Number.isFinite(seconds) || seconds < 0) throw new CliError(`${flag} must be a number of seconds, got '${text}'`);
+  return seconds;
+}
+
+function parseMib(text: string, flag: string): number {
+  const mib = Number(text);
+  if (text.trim() === "" || !Number.isFinite(mib) || mib <= 0) throw new CliError(`${flag} must be a positive number of MiB, got '${text}'`);
+  return Math.round(mib * 1024 * 1024);
 }
 
 function parseLogLevel(text: string): LogLevel {

@@ -27,6 +27,16 @@ export interface Config {
   ui: UiConfig;
   /** PREFECT_SERVER_CORS_ALLOWED_*. */
   cors: CorsConfig;
+  /** `user:password` every request must carry as HTTP Basic auth, or null for none (PREFECT_SERVER_API_AUTH_STRING). */
+  authString: string | null;
+  /** Mutating requests need a CSRF token (PREFECT_SERVER_CSRF_PROTECTION_ENABLED). */
+  csrfProtectionEnabled: boolean;
+  /** How long an issued CSRF token is valid (PREFECT_SERVER_CSRF_TOKEN_EXPIRATION). */
+  csrfTokenExpiration: Micros;
+  /** On SIGTERM/SIGINT, how long requests already received may take before the rest get 503. */
+  shutdownGraceSeconds: number;
+  /** Larger request bodies get 413 before they are read (Prefect's client sends log batches of at most 4 MB). */
+  maxRequestBodyBytes: number;
 }
 
 /** Background service cadences and limits, named after Prefect's PREFECT_SERVER_SERVICES_* settings. */
@@ -141,16 +151,34 @@ export function configFromEnv(env: Env = process.env): Config {
     eventRetention: eventRetentionFromEnv(env),
     ui: uiConfigFromEnv(env),
     cors: corsConfigFromEnv(env),
+    authString: env.PREFECT_SERVER_API_AUTH_STRING || null,
+    csrfProtectionEnabled: /^(true|1|yes|on)$/i.test(
+      env.PREFECT_SERVER_CSRF_PROTECTION_ENABLED ?? env.PREFECT_SERVER_API_CSRF_PROTECTION_ENABLED ?? "false",
+    ),
+    csrfTokenExpiration: durationFromEnv(
+      env.PREFECT_SERVER_CSRF_TOKEN_EXPIRATION ?? env.PREFECT_SERVER_API_CSRF_TOKEN_EXPIRATION,
+      DEFAULT_CSRF_TOKEN_EXPIRATION,
+    ),
+    shutdownGraceSeconds: DEFAULT_SHUTDOWN_GRACE_SECONDS,
+    maxRequestBodyBytes: DEFAULT_MAX_BODY_MIB * 1024 * 1024,
   };
 }
+
+const DEFAULT_CSRF_TOKEN_EXPIRATION: Micros = 3600 * 1_000_000;
+export const DEFAULT_SHUTDOWN_GRACE_SECONDS = 10;
+export const DEFAULT_MAX_BODY_MIB = 16;
 
 const DEFAULT_EVENT_RETENTION: Micros = 7 * 86_400 * 1_000_000;
 
 /** PREFECT_SERVER_EVENTS_RETENTION_PERIOD (or PREFECT_EVENTS_RETENTION_PERIOD) as a timedelta: seconds, `P7D`, `7 days, 0:00:00`. */
 export function eventRetentionFromEnv(env: Env): Micros {
-  const text = env.PREFECT_SERVER_EVENTS_RETENTION_PERIOD ?? env.PREFECT_EVENTS_RETENTION_PERIOD;
-  if (text === undefined) return DEFAULT_EVENT_RETENTION;
+  return durationFromEnv(env.PREFECT_SERVER_EVENTS_RETENTION_PERIOD ?? env.PREFECT_EVENTS_RETENTION_PERIOD, DEFAULT_EVENT_RETENTION);
+}
+
+/** A positive timedelta setting: seconds, `P7D`, `7 days, 0:00:00`; unset or invalid keeps the default. */
+function durationFromEnv(text: string | undefined, fallback: Micros): Micros {
+  if (text === undefined) return fallback;
   const seconds = Number(text);
   const parsed = parseInterval(text.trim() !== "" && Number.isFinite(seconds) ? seconds : text);
-  return parsed.ok && parsed.micros > 0 ? parsed.micros : DEFAULT_EVENT_RETENTION;
+  return parsed.ok && parsed.micros > 0 ? parsed.micros : fallback;
 }

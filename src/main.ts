@@ -3,6 +3,7 @@
  * The prefect-lite executable: parse the command line, start the server, print
  * where it listens, and shut down cleanly on SIGINT/SIGTERM.
  */
+import "./production-mode";
 import { CliError, parseCli, USAGE, VERSION, type CliCommand } from "./cli";
 import { startServer, type RunningServer } from "./server";
 

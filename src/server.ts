@@ -14,6 +14,7 @@ import { installSystemBlocks } from "./blocks/install";
 import { mountUi } from "./ui/routes";
 import { registerBlockCatalog, type CollectionBlocksData } from "./blocks/catalog";
 import { packedCollectionBlocks } from "./ui/sources";
+import { RequestGate } from "./shutdown";
 
 export interface ServerOptions extends Partial<Config> {
   clock?: Clock;
@@ -29,7 +30,7 @@ export interface RunningServer {
   uiUrl: string | null;
   port: number;
   context: AppContext;
-  /** Stops services, finishes in-flight requests and closes the database. */
+  /** Answers the requests already received (within the grace period), stops services and closes the database. */
   stop(): Promise<void>;
 }
 
@@ -44,6 +45,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     ...overrides,
   };
   const logger = givenLogger ?? createLogger(config.logLevel);
+  if (config.authString !== null) logger.info("API auth is on: every request needs PREFECT_SERVER_API_AUTH_STRING");
   const store = Store.open(config.databasePath, { busyTimeoutMs: config.databaseTimeoutSeconds * 1000 });
   // As Prefect's server does at start, so a fresh database lists Secret, Webhook, LocalFileSystem.
   if (config.registerBlocksOnStart) await installSystemBlocks(store, clock.now());
@@ -53,9 +55,15 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   // Elysia turns SO_REUSEPORT on by default, which lets a second server on the same
   // port silently share its traffic; a taken port must be an error, as in Prefect.
   const ui = mountUi(context);
+  const gate = new RequestGate();
   let app: App;
   try {
-    app = createApp(context, ui).listen({ hostname: config.host, port: config.port, reusePort: false });
+    app = createApp(context, gate, ui).listen({
+      hostname: config.host,
+      port: config.port,
+      reusePort: false,
+      maxRequestBodySize: config.maxRequestBodyBytes,
+    });
   } catch (error) {
     store.close(); // e.g. the port is taken: do not leave the database open behind a failed start
     throw error;
@@ -76,9 +84,10 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     async stop() {
       if (stopped) return;
       stopped = true;
+      const answered = await gate.drain(server, config.shutdownGraceSeconds * 1000);
       await Promise.all(services.map((s) => s.stop()));
       context.events.close(); // closes the websockets, which app.stop() would otherwise wait for
-      await app.stop();
+      await app.stop(!answered); // past the grace period, the connections still open are closed
       store.close();
     },
   };

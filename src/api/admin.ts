@@ -1,4 +1,4 @@
-import { Elysia, t } from "elysia";
+import { Elysia } from "elysia";
 import { API_VERSION, PREFECT_VERSION } from "../config";
 import type { AppContext } from "../context";
 import { Strict, Uuid } from "../schemas/common";
@@ -43,13 +43,5 @@ export function adminRoutes({ store, config, clock }: AppContext) {
     .delete("/admin/storage", async ({ set }) => {
       await store.write((tx) => tx.configuration.delete(STORAGE_KEY));
       set.status = 204;
-    })
-    // CSRF protection is not offered; this exact answer makes the client stop asking.
-    .get(
-      "/csrf-token",
-      () => {
-        throw detail(422, "CSRF protection is disabled.");
-      },
-      { query: t.Object({ client: t.Optional(t.String()) }) },
-    );
+    });
 }

@@ -23,7 +23,7 @@ import { DeploymentFilter } from "../schemas/filters";
 import { globalConcurrencyLimitJson } from "./concurrency-limits-v2";
 import { detail, invalidField, notFound, validationError } from "./errors";
 import { flowRunJson } from "./flow-runs";
-import { paginated, paging } from "./paging";
+import { pagePaging, paginated, paging } from "./paging";
 import { requestApiVersion } from "./request";
 
 export function deploymentScheduleJson(s: DeploymentScheduleRow) {
@@ -116,7 +116,7 @@ export function deploymentRoutes(ctx: AppContext) {
     .post(
       "/paginate",
       async ({ body }) => {
-        const { limit, offset, page } = paging(body, config.defaultLimit);
+        const { limit, offset, page } = pagePaging(body, config.defaultLimit);
         const [views, count] = await Promise.all([store.read((q) => q.deployments.list(body, sortOf(body.sort), limit, offset)), store.read((q) => q.deployments.count(body))]);
         const now = clock.now();
         return paginated(

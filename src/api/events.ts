@@ -13,6 +13,7 @@ import { formatDateTime, parseDateTime, type Micros } from "../lib/time";
 import { Enum, Lenient, Maybe } from "../schemas/common";
 import { COUNTABLES, decoder, EventFilterSchema, EventSchema, TIME_UNITS, type EventBody } from "../schemas/events";
 import { detail, forbidden, validationError } from "./errors";
+import { MAX_JSON_DEPTH, valueTooDeep } from "./body";
 import { acceptSubprotocol, Handshake, sendJson, WS_GOING_AWAY, WS_PROTOCOL_ERROR, type SocketLike } from "./websocket";
 
 /** INTERACTIVE_PAGE_SIZE: the default and largest page of `/events/filter`. */
@@ -70,7 +71,7 @@ function readPageToken(text: string, now: Micros): PageToken | null {
     if (!isJsonObject(parameters)) return null;
     const { filter, count, page_size: pageSize, offset } = parameters;
     const decoded = decodeFilter(filter);
-    if (!decoded.ok || ![count, pageSize, offset].every((n) => Number.isInteger(n))) return null;
+    if (!decoded.ok || ![count, pageSize, offset].every((n) => Number.isSafeInteger(n) && (n as number) >= 0)) return null;
     return { filter: eventFilterFromBody(decoded.value, now), count: count as number, pageSize: pageSize as number, offset: offset as number };
   } catch {
     return null;
@@ -89,8 +90,9 @@ class Connection {
   private readonly release: () => void;
 
   constructor(socket: SocketLike, request: Request, ctx: AppContext) {
-    this.handshake = new Handshake(request);
+    this.handshake = new Handshake(request, ctx.config.authString);
     this.release = ctx.events.onClose(() => socket.close(WS_GOING_AWAY, "Server shutting down"));
+    this.handshake.open(socket);
   }
 
   closed(): void {
@@ -187,6 +189,7 @@ export function eventRoutes(ctx: AppContext) {
       },
       message(ws, message) {
         if (ingesting.get(ws.raw)?.handshake.consume(ws, message)) return;
+        if (valueTooDeep(message)) return void logger.warning(`/events/in: dropped an event nested deeper than ${MAX_JSON_DEPTH} levels`);
         const decoded = decodeEvent(message);
         // Prefect would drop the connection; the client would then re-send the same event forever
         if (!decoded.ok) return void logger.warning(`/events/in: dropped an invalid event (${decoded.error})`);

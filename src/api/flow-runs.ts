@@ -24,7 +24,7 @@ import { conflict, detail, invalidField, notFound, objectNotFound } from "./erro
 import { graphV1, graphV2 } from "./flow-run-graph";
 import { graphArtifacts } from "../ui/graph-artifacts";
 import { historyResponse } from "./history";
-import { paginated, paging } from "./paging";
+import { pagePaging, paginated, paging } from "./paging";
 import { requestVersions } from "./request";
 import { estimatedRunTime, estimatedStartTimeDelta } from "./run-json";
 import { nullableStateJson, orchestrationResultJson } from "./state-json";
@@ -152,7 +152,7 @@ export function flowRunRoutes({ store, clock, config }: AppContext) {
     .post(
       "/paginate",
       async ({ body }) => {
-        const { limit, offset, page } = paging(body, config.defaultLimit);
+        const { limit, offset, page } = pagePaging(body, config.defaultLimit);
         const [runs, count] = await Promise.all([
           store.read((q) => q.flowRuns.list(body, sortOf(body.sort), limit, offset)),
           store.read((q) => q.flowRuns.count(body)),

@@ -5,7 +5,7 @@ import { formatDateTime } from "../lib/time";
 import { Enum, IdParams, Lenient, Labels, LimitOffset, LimitPage, Maybe, NAME_FORBIDDEN, Strict, Tags } from "../schemas/common";
 import { FlowRunRelatedFilters, RunFilters } from "../schemas/filters";
 import { invalidField, notFound } from "./errors";
-import { paginated, paging } from "./paging";
+import { pagePaging, paginated, paging } from "./paging";
 
 const FlowCreate = Strict({
   name: t.String(),
@@ -61,7 +61,7 @@ export function flowRoutes({ store, clock, config }: AppContext) {
     .post(
       "/paginate",
       async ({ body }) => {
-        const { limit, offset, page } = paging(body, config.defaultLimit);
+        const { limit, offset, page } = pagePaging(body, config.defaultLimit);
         const [rows, count] = await Promise.all([
           store.read((q) => q.flows.list(body, body.sort ?? "NAME_ASC", limit, offset)),
           store.read((q) => q.flows.count(body)),

@@ -1,6 +1,6 @@
 /** Run history buckets (api/run_history.py), shared by flow runs and task runs. */
 import { formatDateTime, parseDateTime, type Micros } from "../lib/time";
-import { detail } from "./errors";
+import { detail, validationError } from "./errors";
 import { estimatedRunTime, estimatedStartTimeDelta } from "./run-json";
 
 export interface HistoryRow {
@@ -12,10 +12,15 @@ export interface HistoryRow {
   startTime: Micros | null;
 }
 
+/** Python's timedelta.max (999,999,999 days) and datetime.max: no interval or bucket bound goes past them. */
+const MAX_INTERVAL_SECONDS = 999_999_999 * 86_400;
+const MAX_DATETIME: Micros = Date.UTC(9999, 11, 31, 23, 59, 59) * 1000;
+const bound = (at: Micros) => Math.min(at, MAX_DATETIME);
+
 /** Prefect caps a history at 500 intervals. */
 function historyWindow(start: Micros, end: Micros, interval: Micros): { count: number; end: Micros } {
   const count = end > start ? Math.min(Math.ceil((end - start) / interval), 500) : 0;
-  return { count, end: start + count * interval };
+  return { count, end: bound(start + count * interval) };
 }
 
 function runHistory(rows: HistoryRow[], start: Micros, interval: Micros, count: number, now: Micros) {
@@ -32,8 +37,8 @@ function runHistory(rows: HistoryRow[], start: Micros, interval: Micros, count: 
     bucket.set(key, entry);
   }
   return Array.from({ length: count }, (_, i) => ({
-    interval_start: formatDateTime(start + i * interval),
-    interval_end: formatDateTime(start + (i + 1) * interval),
+    interval_start: formatDateTime(bound(start + i * interval)),
+    interval_end: formatDateTime(bound(start + (i + 1) * interval)),
     states: [...(buckets.get(i)?.values() ?? [])],
   }));
 }
@@ -51,6 +56,10 @@ export async function historyResponse(
   now: Micros,
 ) {
   if (body.history_interval_seconds < 1) throw detail(422, "History interval must not be less than 1 second.");
+  if (body.history_interval_seconds > MAX_INTERVAL_SECONDS) {
+    const msg = "Input should be a valid timedelta, durations may not exceed 999,999,999 days";
+    throw validationError([{ type: "time_delta_parsing", loc: ["body", "history_interval_seconds"], msg, input: body.history_interval_seconds }], body);
+  }
   const start = parseDateTime(body.history_start)!;
   const interval = Math.round(body.history_interval_seconds * 1_000_000);
   const window = historyWindow(start, parseDateTime(body.history_end)!, interval);

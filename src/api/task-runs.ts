@@ -11,7 +11,7 @@ import { HistoryBody, RunCountBody, SetStateBody, TaskRunCreate, TaskRunListBody
 import { stateInit } from "../schemas/states";
 import { notFound, objectNotFound } from "./errors";
 import { historyResponse } from "./history";
-import { paginated, paging } from "./paging";
+import { pagePaging, paginated, paging } from "./paging";
 import { requestApiVersion } from "./request";
 import { estimatedRunTime, estimatedStartTimeDelta } from "./run-json";
 import { nullableStateJson, orchestrationResultJson } from "./state-json";
@@ -122,7 +122,7 @@ export function taskRunRoutes({ store, clock, config }: AppContext) {
     .post(
       "/paginate",
       async ({ body }) => {
-        const { limit, offset, page } = paging(body, config.defaultLimit);
+        const { limit, offset, page } = pagePaging(body, config.defaultLimit);
         const [runs, count] = await Promise.all([
           store.read((q) => q.taskRuns.list(body, sortOf(body.sort), limit, offset)),
           store.read((q) => q.taskRuns.count(body)),

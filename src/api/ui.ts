@@ -13,6 +13,7 @@ import { DeploymentFilter, FlowFilter, FlowRunFilter, TaskRunFilter, WorkPoolFil
 import { FLOW_RUN_SORTS } from "../schemas/runs";
 import { detail, validationError, type ValidationIssue } from "./errors";
 import { estimatedRunTime, estimatedStartTimeDelta } from "./run-json";
+import { MAX_OFFSET } from "./paging";
 
 /** The most ids one request may name (`max_length=200`). */
 const MAX_IDS = 200;
@@ -82,7 +83,7 @@ export function uiRoutes({ store, clock }: AppContext) {
         if (issues.length > 0) throw validationError(issues, body);
         const sort: FlowRunSort = body.sort ?? "EXPECTED_START_TIME_DESC";
         const now = clock.now();
-        const runs = await store.read((q) => q.flowRuns.list(body, sort, limit, offset));
+        const runs = await store.read((q) => q.flowRuns.list(body, sort, limit, Math.min(offset, MAX_OFFSET)));
         return runs.map(({ run }) => ({
           id: run.id,
           state_type: run.stateType,

@@ -2,13 +2,14 @@
  * The handshake every Prefect websocket shares (server/utilities/subscriptions.py
  * accept_prefect_socket). A client that offers the `prefect` subprotocol gets it
  * back and must first send `{"type": "auth", "token": ...}`, answered with
- * `{"type": "auth_success"}`; an older client that offers no subprotocol is
- * accepted without the handshake. prefect-lite has no auth string
- * (PREFECT_SERVER_API_AUTH_STRING), so any token is accepted, as Prefect does
- * when none is configured.
+ * `{"type": "auth_success"}`. With PREFECT_SERVER_API_AUTH_STRING set, the token must be
+ * that string (a missing or wrong one closes with 1008) and a client that offers no
+ * subprotocol is refused (1002); without it any token is accepted and an older client that
+ * offers no subprotocol is accepted without the handshake.
  */
 import type { Context } from "elysia";
 import { isJsonObject } from "../lib/json";
+import { secretMatches } from "./auth";
 
 const PROTOCOL = "prefect";
 
@@ -37,8 +38,18 @@ export const sendJson = (socket: SocketLike, message: unknown) => socket.send(JS
 export class Handshake {
   private done: boolean;
 
-  constructor(request: Request) {
+  constructor(
+    private readonly request: Request,
+    private readonly authString: string | null,
+  ) {
     this.done = !offersPrefect(request); // legacy clients skip it
+  }
+
+  /** Called when the socket opens: refuses a legacy client when auth is configured. */
+  open(socket: SocketLike): void {
+    if (this.authString !== null && !offersPrefect(this.request)) {
+      socket.close(WS_PROTOCOL_ERROR, "'prefect' subprotocol required when auth is configured");
+    }
   }
 
   /** Handles `message` if it belongs to the handshake (closing the socket if it is wrong); false once authenticated. */
@@ -47,6 +58,17 @@ export class Handshake {
     if (!isJsonObject(message) || message.type !== "auth") {
       socket.close(WS_POLICY_VIOLATION, "Expected 'auth' message");
       return true;
+    }
+    if (this.authString !== null) {
+      const token = message.token;
+      if (typeof token !== "string" || token === "") {
+        socket.close(WS_POLICY_VIOLATION, "Auth required but no token provided");
+        return true;
+      }
+      if (!secretMatches(token, this.authString)) {
+        socket.close(WS_POLICY_VIOLATION, "Invalid token");
+        return true;
+      }
     }
     this.done = true;
     sendJson(socket, { type: "auth_success" });

@@ -23,7 +23,7 @@ import { canonicalUuid } from "../lib/uuid";
 import { DateTime, JsonObjectSchema, Lenient, LimitOffset, LimitPage, Maybe, NAME_FORBIDDEN, Strict, Uuid } from "../schemas/common";
 import { WorkerFilter, WorkPoolFilter, WorkQueueFilter } from "../schemas/filters";
 import { conflict, forbidden, notFound, validationError, type ValidationIssue } from "./errors";
-import { paginated, paging } from "./paging";
+import { pagePaging, paginated, paging } from "./paging";
 import { clientVersionAtMost } from "./request";
 
 const NonNegative = t.Integer({ minimum: 0 });
@@ -321,7 +321,7 @@ export function workPoolRoutes({ store, clock, config }: AppContext) {
       .post(
         "/:name/concurrency_status",
         async ({ params, body }) => {
-          const { limit, offset, page } = paging(body, config.defaultLimit);
+          const { limit, offset, page } = pagePaging(body, config.defaultLimit);
           const pool = await store.read((q) => q.workPools.getPool(params.name));
           if (!pool) throw notFound(`Work pool ${pythonRepr(params.name)} not found.`);
           const status = await store.read((q) => q.workPools.poolConcurrency(pool.row.id, limit, offset, body.flow_run_limit ?? DEFAULT_FLOW_RUN_LIMIT));

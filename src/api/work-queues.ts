@@ -9,7 +9,7 @@ import { MICROS_PER_SECOND, formatNullable, type Micros } from "../lib/time";
 import { IdParams, Lenient, LimitOffset, LimitPage, Maybe } from "../schemas/common";
 import { WorkQueueFilter } from "../schemas/filters";
 import { conflict, INTEGRITY_CONFLICT, notFound, objectNotFound } from "./errors";
-import { paginated, paging } from "./paging";
+import { pagePaging, paginated, paging } from "./paging";
 import { queueInput, queuePatch, slotHolderJson, WorkQueueCreate, WorkQueueUpdate, workQueueJson } from "./work-pools";
 
 // Every queue uses Prefect's default WorkQueueHealthPolicy.
@@ -80,7 +80,7 @@ export function workQueueRoutes({ store, clock, config }: AppContext) {
     .post(
       "/:id/concurrency_status",
       async ({ params, body }) => {
-        const { limit, offset, page } = paging(body, config.defaultLimit);
+        const { limit, offset, page } = pagePaging(body, config.defaultLimit);
         const queue = await store.read((q) => q.workPools.getQueueById(params.id, "legacy"));
         if (!queue) throw notFound("Work queue not found.");
         const { count, holders } = await store.read((q) => q.workPools.queueConcurrency(queue.row, limit, offset));

@@ -85,8 +85,17 @@ export const le = (column: SQLiteColumn, value: number | null | undefined): Cond
 export const eqOf = <T>(column: SQLiteColumn, value: T | null | undefined): Cond =>
   value == null ? undefined : eq(column, value);
 
-const hasTag = (column: SQLiteColumn, tag: string) =>
-  sql`EXISTS (SELECT 1 FROM json_each(${column}) WHERE json_each.value = ${tag})`;
+/**
+ * The tag lists are bound as one JSON array each, so the SQL stays the same size however many
+ * tags are asked for (one EXISTS per tag overflowed SQLite's expression depth past ~1,000).
+ */
+const wanted = (tags: string[]) => sql`(SELECT value FROM json_each(${JSON.stringify(tags)}))`;
+
+const hasAnyTag = (column: SQLiteColumn, tags: string[]) =>
+  sql`EXISTS (SELECT 1 FROM json_each(${column}) WHERE json_each.value IN ${wanted(tags)})`;
+
+const hasAllTags = (column: SQLiteColumn, tags: string[]) =>
+  sql`(SELECT COUNT(DISTINCT json_each.value) FROM json_each(${column}) WHERE json_each.value IN ${wanted(tags)}) = ${new Set(tags).size}`;
 
 interface TagCriteria {
   operator?: Operator;
@@ -100,8 +109,8 @@ export function tagsCond(column: SQLiteColumn, f: TagCriteria | null | undefined
   if (f == null) return undefined;
   const empty = sql`json_array_length(${column}) = 0`;
   return group(f, [
-    f.all_ == null ? undefined : and(...f.all_.map((tag) => hasTag(column, tag)), sql`1`),
-    f.any_ == null ? undefined : f.any_.length === 0 ? sql`0` : or(...f.any_.map((tag) => hasTag(column, tag))),
+    f.all_ == null ? undefined : f.all_.length === 0 ? sql`1` : hasAllTags(column, f.all_),
+    f.any_ == null ? undefined : f.any_.length === 0 ? sql`0` : hasAnyTag(column, f.any_),
     f.is_null_ == null ? undefined : f.is_null_ ? empty : not(empty),
   ]);
 }

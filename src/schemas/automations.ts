@@ -92,6 +92,16 @@ function readUuid(doc: JsonObject, key: string, loc: Loc, issues: Issues): strin
   return null;
 }
 
+/** A required `UUID` field (not Optional): null is pydantic's uuid_type error. */
+function readRequiredUuid(doc: JsonObject, key: string, loc: Loc, issues: Issues): string | null {
+  if (!readRequired(doc, key, loc, issues)) return null;
+  if (doc[key] === null) {
+    issues.add("uuid_type", [...loc, key], "UUID input should be a string, bytes or UUID object", null);
+    return null;
+  }
+  return readUuid(doc, key, loc, issues);
+}
+
 function readBoolean(doc: JsonObject, key: string, loc: Loc, issues: Issues, fallback: boolean): boolean {
   const value = doc[key];
   if (value === undefined) return fallback;
@@ -340,7 +350,7 @@ function readAction(value: JsonValue, loc: Loc, issues: Issues): JsonObject {
       break;
     }
     case "send-notification": {
-      if (readRequired(value, "block_document_id", at, issues)) action.block_document_id = readUuid(value, "block_document_id", at, issues);
+      action.block_document_id = readRequiredUuid(value, "block_document_id", at, issues);
       const subject = readString(value, "subject", at, issues, "Prefect automated notification") ?? "";
       checkTemplate(subject, "subject", at, issues);
       action.subject = subject;
@@ -352,7 +362,7 @@ function readAction(value: JsonValue, loc: Loc, issues: Issues): JsonObject {
       break;
     }
     case "call-webhook": {
-      if (readRequired(value, "block_document_id", at, issues)) action.block_document_id = readUuid(value, "block_document_id", at, issues);
+      action.block_document_id = readRequiredUuid(value, "block_document_id", at, issues);
       // Older UIs send the payload as an object: Prefect stores it as indented JSON text.
       const raw = value.payload;
       if (raw === null) issues.add("string_type", [...at, "payload"], "Input should be a valid string", raw);

@@ -134,6 +134,14 @@ describe("automations: validation", () => {
     expect(issue.msg).toBe("Value error, work_queue_id is not allowed");
   });
 
+  test("an action that needs a block document refuses a null id", async () => {
+    for (const [type, model] of [["send-notification", "SendNotification"], ["call-webhook", "CallWebhook"]] as const) {
+      expect(await issues(body({ actions: [{ type, block_document_id: null, body: "x" }] }))).toEqual([
+        { type: "uuid_type", loc: ["body", "actions", 0, model, "block_document_id"], msg: "UUID input should be a string, bytes or UUID object" },
+      ]);
+    }
+  });
+
   test("unknown action types and bad states", async () => {
     const [unknown] = await issues(body({ actions: [{ type: "nope" }] }));
     expect(unknown).toMatchObject({ type: "union_tag_invalid", loc: ["body", "actions", 0] });

@@ -27,6 +27,8 @@ const SCENARIOS = readdirSync(scenariosDir)
 /** Scenarios that run a worker or `flow.serve()` and wait for their polling loops get longer. */
 const TIMEOUT_SECONDS: Record<string, number> = { "05_serve.py": 150, "06_worker.py": 150, "11_cli.py": 120 };
 const DEFAULT_TIMEOUT_SECONDS = 90;
+/** Scenarios that run against a second server started with PREFECT_SERVER_API_AUTH_STRING, given to them as PREFECT_API_AUTH_STRING. */
+const AUTH_STRING_SCENARIOS: Record<string, string> = { "12_auth.py": "sdk-user:sdk-secret" };
 
 const INSTALL_HINT = `Unset PREFECT_SDK_PYTHON to let the tests create .venv-sdk, or install test/sdk/requirements.txt (prefect==${PREFECT_VERSION}) into it.`;
 
@@ -60,7 +62,12 @@ interface ScenarioResult {
   seconds: number;
 }
 
-async function runScenario(file: string, apiUrl: string, timeoutSeconds: number): Promise<ScenarioResult> {
+async function runScenario(
+  file: string,
+  apiUrl: string,
+  timeoutSeconds: number,
+  extraEnv: Record<string, string> = {},
+): Promise<ScenarioResult> {
   const home = mkdtempSync(join(tmpdir(), "prefect-lite-sdk-home-"));
   const started = performance.now();
   try {
@@ -73,6 +80,7 @@ async function runScenario(file: string, apiUrl: string, timeoutSeconds: number)
         PYTHONUNBUFFERED: "1",
         PYTHONDONTWRITEBYTECODE: "1",
         DO_NOT_TRACK: "1",
+        ...extraEnv,
       },
       stdin: "ignore",
       stdout: "pipe",
@@ -113,6 +121,7 @@ function failureReport(file: string, result: ScenarioResult, timeoutSeconds: num
 
 let workDir: string | undefined;
 let server: ServerProcess | undefined;
+let authServer: ServerProcess | undefined;
 let setupError: Error | undefined;
 let anyFailed = false;
 
@@ -130,12 +139,17 @@ beforeAll(async () => {
         PREFECT_SERVER_SERVICES_SCHEDULER_RECENT_DEPLOYMENTS_LOOP_SECONDS: "1",
       },
     });
+    authServer = await startServerProcess([binary], {
+      dbPath: join(workDir, "sdk-auth.db"),
+      env: { ...cleanEnv(), PREFECT_SERVER_API_AUTH_STRING: Object.values(AUTH_STRING_SCENARIOS)[0] },
+    });
   } catch (error) {
     setupError = error instanceof Error ? error : new Error(String(error));
   }
 }, 600_000); // creating .venv-sdk on a fresh clone downloads Prefect
 
 afterAll(async () => {
+  if (authServer) await authServer.stop();
   if (server) {
     const { exitCode, stderr } = await server.stop();
     if (anyFailed && stderr.trim()) console.log(`prefect-lite log (tail):\n${stderr.split("\n").slice(-40).join("\n")}`);
@@ -155,7 +169,10 @@ describe("sdk", () => {
       file.replace(/\.py$/, ""),
       async () => {
         if (setupError) throw setupError;
-        const result = await runScenario(file, server!.apiUrl, timeoutSeconds);
+        const authString = AUTH_STRING_SCENARIOS[file];
+        const result = authString
+          ? await runScenario(file, authServer!.apiUrl, timeoutSeconds, { PREFECT_API_AUTH_STRING: authString })
+          : await runScenario(file, server!.apiUrl, timeoutSeconds);
         if (result.exitCode !== 0) {
           anyFailed = true;
           throw new Error(failureReport(file, result, timeoutSeconds));

@@ -152,7 +152,7 @@ const PAGES: PageCase[] = [
   { name: "block-create", path: () => "/blocks/catalog/aws-credentials/create", shows: () => "AWS Access Key ID" },
   { name: "variables", path: () => "/variables", shows: () => "ui_greeting" },
   { name: "artifacts", path: () => "/artifacts", shows: (s) => s.artifact_key },
-  { name: "events", path: () => "/events", shows: () => /prefect\.flow-run|Flow run/i },
+  { name: "events", path: () => "/events", shows: () => /prefect\.flow-run|Flow run|ui\.seed\.happened|ui-seed/i },
   { name: "automations", path: () => "/automations", shows: () => "ui-automation" },
   { name: "concurrency-limits", path: () => "/concurrency-limits", shows: () => "ui-limit" },
   { name: "settings", path: () => "/settings", shows: () => /3\.9\.1/ },

@@ -61,6 +61,16 @@ describe("parseCli", () => {
     expect(serve(["--log-level", "WARNING"]).logLevel).toBe("warning");
   });
 
+  test("--shutdown-grace sets the grace period, 10 s by default", () => {
+    expect(serve([]).shutdownGraceSeconds).toBe(10);
+    expect(serve(["--shutdown-grace", "2.5"]).shutdownGraceSeconds).toBe(2.5);
+  });
+
+  test("--max-body-mib sets the request body maximum, 16 MiB by default", () => {
+    expect(serve([]).maxRequestBodyBytes).toBe(16 * 1024 * 1024);
+    expect(serve(["--max-body-mib", "0.5"]).maxRequestBodyBytes).toBe(512 * 1024);
+  });
+
   test("--help and --version win over everything else", () => {
     expect(parseCli(["--port", "1", "--help"], HOME)).toEqual({ kind: "help" });
     expect(parseCli(["-h"], HOME)).toEqual({ kind: "help" });
@@ -80,6 +90,9 @@ describe("parseCli", () => {
     [["--db", "mysql://db/x"], /only SQLite/],
     [["--log-level", "verbose"], /--log-level must be one of/],
     [["--no-services=yes"], /no-services/],
+    [["--shutdown-grace=-1"], /--shutdown-grace must be a number of seconds/],
+    [["--shutdown-grace", "soon"], /--shutdown-grace must be a number of seconds/],
+    [["--max-body-mib", "0"], /--max-body-mib must be a positive number of MiB/],
   ])("usage mistake %p is a CliError", (argv, message) => {
     expect(() => parseCli(argv, HOME)).toThrow(CliError);
     expect(() => parseCli(argv, HOME)).toThrow(message);

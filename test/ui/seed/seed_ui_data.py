@@ -85,6 +85,18 @@ def main() -> None:
         actions=[CancelFlowRun()],
     ).create()
 
+    # The feed's window ends at the start of the current minute (as in Prefect's UI): one event a few
+    # minutes old is always inside it, whenever in the minute the page is opened.
+    from prefect.events import emit_event
+    from prefect.events.worker import EventsWorker
+
+    emit_event(
+        "ui.seed.happened",
+        resource={"prefect.resource.id": "ui.seed", "prefect.resource.name": "ui-seed"},
+        occurred=datetime.now(timezone.utc) - timedelta(minutes=5),
+    )
+    EventsWorker.drain_all()
+
     # Events reach the feed through the persister's batches.
     time.sleep(1)
     print(
