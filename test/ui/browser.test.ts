@@ -12,10 +12,10 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import { ensureBinary } from "../support/binary";
+import { ensureVenv, repoRoot } from "../support/python-env";
 import { startServerProcess, type ServerProcess } from "../support/server-process";
 
-const repoRoot = join(import.meta.dir, "../..");
-const binary = join(repoRoot, "dist/prefect-lite");
 const screenshots = join(repoRoot, "test-results/ui");
 const CHROMIUM = "/usr/bin/chromium";
 const CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
@@ -46,9 +46,9 @@ const cleanEnv = () => Object.fromEntries(Object.entries(process.env).filter(([k
 
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) throw new Error(`no ${CHROMIUM}: apt-get install -y chromium (.ci/run does)`);
-  if (!existsSync(binary)) throw new Error("no dist/prefect-lite: run npm run build first");
-  const python = process.env.PREFECT_SDK_PYTHON ?? join(repoRoot, ".venv-sdk/bin/python");
-  if (!existsSync(python)) throw new Error(`no SDK python at ${python}: see test/sdk/scenarios.test.ts`);
+  // The same pinned SDK environment and executable the SDK scenarios use, set up on first use.
+  const python = process.env.PREFECT_SDK_PYTHON ?? (await ensureVenv(".venv-sdk", join(repoRoot, "test/sdk/requirements.txt")));
+  const binary = await ensureBinary();
   home = mkdtempSync(join(tmpdir(), "prefect-lite-ui-"));
   server = await startServerProcess([binary], { dbPath: join(home, "ui.db"), env: { ...cleanEnv(), PREFECT_HOME: join(home, "server") } });
   origin = server.apiUrl.replace(/\/api$/, "");
@@ -63,7 +63,7 @@ beforeAll(async () => {
   seeded = JSON.parse(out.trim().split("\n").at(-1)!) as Seeded;
   mkdirSync(screenshots, { recursive: true });
   browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_FLAGS });
-}, 180_000);
+}, 600_000); // creating .venv-sdk on a fresh clone downloads Prefect
 
 afterAll(async () => {
   await browser?.close();
