@@ -33,7 +33,7 @@ import { templateRoutes } from "./api/templates";
 import { uiRoutes } from "./api/ui";
 import { apiDocsRoutes } from "./api/docs";
 import { mountUi, uiRoutesAndCors, type UiMount } from "./ui/routes";
-import { uiApiRoutes } from "./ui/api-routes";
+import { uiApiRoutes } from "./api/ui-pages";
 import { authGuard } from "./api/auth";
 import { readJsonText } from "./api/body";
 import { unhandledError } from "./api/unhandled";

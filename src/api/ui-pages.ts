@@ -4,11 +4,11 @@
  */
 import { Elysia, t } from "elysia";
 import type { AppContext } from "../context";
-import { notFound, detail } from "../api/errors";
-import { taskRunJson } from "../api/task-runs";
+import { notFound, detail } from "./errors";
+import { taskRunJson } from "./task-runs";
 import { formatDateTime } from "../lib/time";
 import { Enum, IdParams } from "../schemas/common";
-import { validateSchemaValues } from "./schema-validation";
+import { validateSchemaValues } from "../ui/schema-validation";
 
 const OBSERVED_STATE_SORTS = ["NAME_ASC", "LAST_SEEN_DESC"] as const;
 
