@@ -127,17 +127,8 @@ export class Store {
   }
 
   /** Runs a read against committed data. */
-  async read<T>(body: (q: Repositories) => Op<T>): Promise<T> {
-    const deadline = performance.now() + this.busyTimeoutMs;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        this.ensureOpen();
-        return complete(body(this.readRepos));
-      } catch (error) {
-        if (!isBusy(error)) throw driverNeutral(error);
-        await this.pauseOrGiveUp(deadline, attempt);
-      }
-    }
+  read<T>(body: (q: Repositories) => Op<T>): Promise<T> {
+    return this.whileBusy(() => complete(body(this.readRepos)));
   }
 
   /**
@@ -150,7 +141,7 @@ export class Store {
     let result: T;
     let committed: Event[];
     try {
-      await this.beginImmediate();
+      await this.whileBusy(() => this.connections.writer.$client.run("BEGIN IMMEDIATE"));
       const writer = this.connections.writer.$client;
       this.outbox.begin();
       try {
@@ -169,25 +160,23 @@ export class Store {
     return result;
   }
 
-  /** BEGIN IMMEDIATE; while another process holds the write lock, retries on a timer so the event loop stays free. */
-  private async beginImmediate(): Promise<void> {
+  /**
+   * Runs `step` (a read, or BEGIN IMMEDIATE); while another process holds the lock it
+   * needs, retries on a timer so the event loop stays free, until the busy timeout.
+   */
+  private async whileBusy<T>(step: () => T): Promise<T> {
     const deadline = performance.now() + this.busyTimeoutMs;
     for (let attempt = 0; ; attempt++) {
       try {
         this.ensureOpen();
-        this.connections.writer.$client.run("BEGIN IMMEDIATE");
-        return;
+        return step();
       } catch (error) {
         if (!isBusy(error)) throw driverNeutral(error);
-        await this.pauseOrGiveUp(deadline, attempt);
+        const pause = Math.min(MAX_BUSY_PAUSE_MS, 2 ** attempt);
+        if (performance.now() + pause > deadline) throw new StoreBusyError(1);
+        await Bun.sleep(pause);
       }
     }
-  }
-
-  private async pauseOrGiveUp(deadline: number, attempt: number): Promise<void> {
-    const pause = Math.min(MAX_BUSY_PAUSE_MS, 2 ** attempt);
-    if (performance.now() + pause > deadline) throw new StoreBusyError(1);
-    await Bun.sleep(pause);
   }
 
   private ensureOpen(): void {

@@ -18,23 +18,11 @@ import type { Event } from "../events/model";
 /** A database operation returning `T`. Compose with `yield*`. */
 export type Op<T> = Generator<never, T, unknown>;
 
-/** Wraps a value as an operation (for a branch that needs no database work). */
-export function* pure<T>(value: T): Op<T> {
-  return value;
-}
-
 /** Runs an operation of a synchronous driver to completion. */
 export function complete<T>(op: Op<T>): T {
   const step = op.next();
   if (!step.done) throw new Error("a synchronous database operation yielded");
   return step.value;
-}
-
-/** Runs `each` over `items` in order, collecting the results (`Array.map` for operations). */
-export function* mapOps<I, T>(items: readonly I[], each: (item: I, index: number) => Op<T>): Op<T[]> {
-  const results: T[] = [];
-  for (let i = 0; i < items.length; i++) results.push(yield* each(items[i]!, i));
-  return results;
 }
 
 /** Events a write stages: published after its transaction commits, dropped if it rolls back. */

@@ -1,19 +1,23 @@
 /** JSON Schema validation (Draft 2020-12, as Prefect's schema_tools) through Ajv. */
 import type Ajv2020 from "ajv/dist/2020";
 
-let ajv: Ajv2020 | undefined;
-
 /**
- * Ajv is loaded on first use: evaluating it costs more than the rest of start-up,
- * and most servers validate a schema only when a deployment or paused run asks.
+ * An Ajv (Draft 2020-12, formats not checked) created on first use: evaluating Ajv costs
+ * more than the rest of start-up, and most servers validate a schema only when a
+ * deployment, a paused run or a UI form asks.
  */
-function validator(): Ajv2020 {
-  if (!ajv) {
-    const { default: Ajv } = require("ajv/dist/2020") as { default: typeof Ajv2020 };
-    ajv = new Ajv({ strict: false, allErrors: false, validateFormats: false });
-  }
-  return ajv;
+export function lazyAjv(options: { allErrors: boolean }): () => Ajv2020 {
+  let ajv: Ajv2020 | undefined;
+  return () => {
+    if (!ajv) {
+      const { default: Ajv } = require("ajv/dist/2020") as { default: typeof Ajv2020 };
+      ajv = new Ajv({ strict: false, allErrors: options.allErrors, validateFormats: false });
+    }
+    return ajv;
+  };
 }
+
+const validator = lazyAjv({ allErrors: false });
 
 /** Drops every `required` list, for Prefect's `ignore_required=True` validations of partial values. */
 function withoutRequired(schema: unknown): unknown {

@@ -4,21 +4,12 @@
  * against the parameter schema with Prefect's preprocessing (optional fields may be null), and
  * answer `build_error_obj`'s tree of errors by property and index.
  */
-import type Ajv2020 from "ajv/dist/2020";
 import type { ErrorObject } from "ajv/dist/2020";
-
-type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
-type JsonObject = { [key: string]: Json };
+import type { JsonObject, JsonValue as Json } from "../lib/json";
+import { lazyAjv } from "../lib/json-schema";
 export type ErrorNode = string | { property: string; errors: ErrorNode[] } | { index: number; errors: ErrorNode[] };
 
-let ajv: Ajv2020 | undefined;
-function validator(): Ajv2020 {
-  if (!ajv) {
-    const { default: Ajv } = require("ajv/dist/2020") as { default: typeof Ajv2020 };
-    ajv = new Ajv({ strict: false, allErrors: true, validateFormats: false });
-  }
-  return ajv;
-}
+const validator = lazyAjv({ allErrors: true });
 
 const isObject = (value: unknown): value is JsonObject => typeof value === "object" && value !== null && !Array.isArray(value);
 
