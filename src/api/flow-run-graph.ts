@@ -7,7 +7,7 @@ import type { TaskRunWithState } from "../db/repos/task-runs";
 import type { FlowRunRow } from "../db/repos/run-mapping";
 import { formatDateTime, formatNullable, microsToSeconds, type Micros } from "../lib/time";
 import type { State } from "../orchestration/states";
-import { estimatedRunTime } from "./run-json";
+import { estimatedRunTime } from "../runs/estimates";
 import { nullableStateJson } from "./state-json";
 import type { GraphArtifact } from "../ui/graph-artifacts";
 

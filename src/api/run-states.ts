@@ -1,31 +1,29 @@
 import { Elysia, t } from "elysia";
 import type { AppContext } from "../context";
+import { FlowRunService } from "../runs/flow-runs";
+import type { RunService } from "../runs/service";
+import { TaskRunService } from "../runs/task-runs";
 import { IdParams, Uuid } from "../schemas/common";
 import { notFound } from "./errors";
 import { stateJson } from "./state-json";
 
 /** `/flow_run_states` and `/task_run_states`: a run's state history, oldest first. */
-export function runStateRoutes({ store }: AppContext) {
+export function runStateRoutes(ctx: AppContext) {
   return new Elysia()
-    .get("/flow_run_states/", async ({ query }) => (await store.read((q) => q.flowRuns.states(query.flow_run_id))).map(stateJson), {
-      query: t.Object({ flow_run_id: Uuid }),
+    .use(stateRoutes("flow_run_states", "flow_run_id", new FlowRunService(ctx)))
+    .use(stateRoutes("task_run_states", "task_run_id", new TaskRunService(ctx)));
+}
+
+function stateRoutes<TRun, TSort extends string>(prefix: string, runIdParam: string, runs: RunService<TRun, TSort>) {
+  return new Elysia({ prefix: `/${prefix}` })
+    .get("/", async ({ query }) => (await runs.states(query[runIdParam]!)).map(stateJson), {
+      query: t.Object({ [runIdParam]: Uuid }),
     })
     .get(
-      "/flow_run_states/:id",
+      "/:id",
       async ({ params }) => {
-        const state = await store.read((q) => q.flowRuns.state(params.id));
-        if (!state) throw notFound("Flow run state not found");
-        return stateJson(state);
-      },
-      { params: IdParams },
-    )
-    .get("/task_run_states/", async ({ query }) => (await store.read((q) => q.taskRuns.states(query.task_run_id))).map(stateJson), {
-      query: t.Object({ task_run_id: Uuid }),
-    })
-    .get(
-      "/task_run_states/:id",
-      async ({ params }) => {
-        const state = await store.read((q) => q.taskRuns.state(params.id));
+        const state = await runs.state(params.id);
+        // Prefect words both misses alike.
         if (!state) throw notFound("Flow run state not found");
         return stateJson(state);
       },

@@ -1,8 +1,10 @@
 /** Response shapes shared by flow runs, task runs and their states. */
-import { formatNullable } from "../lib/time";
+import { formatDateTime, formatNullable } from "../lib/time";
 import type { OrchestrationResult } from "../orchestration/context";
 import type { State, StateDetails } from "../orchestration/states";
-import { formatDateTime } from "../lib/time";
+import type { HistoryInterval } from "../runs/history";
+import type { SetStateOutcome, StateProposal } from "../runs/service";
+import { stateInit, type StateCreate } from "../schemas/states";
 
 export function stateDetailsJson(details: StateDetails) {
   return {
@@ -30,3 +32,16 @@ export const nullableStateJson = (state: State | null) => (state ? stateJson(sta
 export function orchestrationResultJson(result: OrchestrationResult) {
   return { state: nullableStateJson(result.state), status: result.status, details: result.details };
 }
+
+/** A client's proposed state, as the run services take it. */
+export const stateProposal = (state: StateCreate): StateProposal => ({ type: state.type, init: stateInit(state) });
+
+/** A set_state answer: 201 when a new state was written, 200 otherwise. */
+export function setStateResponse(outcome: SetStateOutcome, set: { status?: number | string }) {
+  set.status = outcome.created ? 201 : 200;
+  return orchestrationResultJson(outcome.result);
+}
+
+/** A `/history` answer. */
+export const historyJson = (intervals: HistoryInterval[]) =>
+  intervals.map((i) => ({ interval_start: formatDateTime(i.start), interval_end: formatDateTime(i.end), states: i.states }));

@@ -1,20 +1,16 @@
 import { Elysia } from "elysia";
 import type { AppContext } from "../context";
-import type { TaskRunSort, TaskRunWithState } from "../db/repos/task-runs";
+import type { TaskRunWithState } from "../db/repos/task-runs";
 import { taskRunPolicy } from "../domain/run-policies";
-import type { JsonObject } from "../lib/json";
-import { randomRunName } from "../lib/names";
-import { formatDateTime, formatNullable, microsToSeconds, parseDateTime, type Micros } from "../lib/time";
-import { newState } from "../orchestration/states";
+import { formatDateTime, formatNullable, microsToSeconds, type Micros } from "../lib/time";
+import { estimatedRunTime, estimatedStartTimeDelta } from "../runs/estimates";
+import { TaskRunService } from "../runs/task-runs";
 import { IdParams } from "../schemas/common";
 import { HistoryBody, RunCountBody, SetStateBody, TaskRunCreate, TaskRunListBody, TaskRunPageBody, TaskRunUpdate } from "../schemas/runs";
-import { stateInit } from "../schemas/states";
-import { notFound, objectNotFound } from "./errors";
-import { historyResponse } from "./history";
+import { notFound } from "./errors";
 import { pagePaging, paginated, paging } from "./paging";
 import { requestApiVersion } from "./request";
-import { estimatedRunTime, estimatedStartTimeDelta } from "./run-json";
-import { nullableStateJson, orchestrationResultJson } from "./state-json";
+import { historyJson, nullableStateJson, setStateResponse, stateProposal } from "./state-json";
 
 export function taskRunJson({ run, state }: TaskRunWithState, now: Micros) {
   return {
@@ -72,37 +68,15 @@ function taskRunResponseJson(taskRun: TaskRunWithState, now: Micros) {
   };
 }
 
-export function taskRunRoutes({ store, clock, config }: AppContext) {
-  const sortOf = (sort: TaskRunSort | null | undefined): TaskRunSort => sort ?? "ID_DESC";
+export function taskRunRoutes(ctx: AppContext) {
+  const { clock, config } = ctx;
+  const taskRuns = new TaskRunService(ctx);
 
   return new Elysia({ prefix: "/task_runs" })
     .post(
       "/",
       async ({ body, set, headers }) => {
-        const apiVersion = requestApiVersion(headers);
-        const now = clock.now();
-        const initial = newState(body.state?.type ?? "PENDING", now, body.state ? stateInit(body.state) : {});
-        const result = await store.write((tx) =>
-          tx.taskRuns.create(
-            {
-              id: body.id ?? null,
-              name: body.name ?? randomRunName(),
-              flowRunId: body.flow_run_id ?? null,
-              taskKey: body.task_key,
-              dynamicKey: body.dynamic_key,
-              cacheKey: body.cache_key ?? null,
-              cacheExpiration: body.cache_expiration ? parseDateTime(body.cache_expiration) : null,
-              taskVersion: body.task_version ?? null,
-              empiricalPolicy: taskRunPolicy(body.empirical_policy as JsonObject | undefined) as unknown as JsonObject,
-              tags: body.tags ?? [],
-              labels: body.labels ?? {},
-              taskInputs: (body.task_inputs ?? {}) as JsonObject,
-            },
-            initial,
-            { force: true, apiVersion },
-            now,
-          ),
-        );
+        const result = await taskRuns.create(body, requestApiVersion(headers), body.state ? stateProposal(body.state) : null);
         set.status = result.created ? 201 : 200;
         return taskRunJson(result, clock.now());
       },
@@ -112,40 +86,28 @@ export function taskRunRoutes({ store, clock, config }: AppContext) {
       "/filter",
       async ({ body }) => {
         const { limit, offset } = paging(body, config.defaultLimit);
-        const runs = await store.read((q) => q.taskRuns.list(body, sortOf(body.sort), limit, offset));
+        const runs = await taskRuns.list(body, body.sort ?? "ID_DESC", limit, offset);
         const now = clock.now();
         return runs.map((r) => taskRunJson(r, now));
       },
       { body: TaskRunListBody },
     )
-    .post("/count", ({ body }) => store.read((q) => q.taskRuns.count(body)), { body: RunCountBody })
+    .post("/count", ({ body }) => taskRuns.count(body), { body: RunCountBody })
     .post(
       "/paginate",
       async ({ body }) => {
         const { limit, offset, page } = pagePaging(body, config.defaultLimit);
-        const [runs, count] = await Promise.all([
-          store.read((q) => q.taskRuns.list(body, sortOf(body.sort), limit, offset)),
-          store.read((q) => q.taskRuns.count(body)),
-        ]);
+        const { runs, count } = await taskRuns.page(body, body.sort ?? "ID_DESC", limit, offset);
         const now = clock.now();
-        return paginated(
-          runs.map((r) => taskRunResponseJson(r, now)),
-          count,
-          limit,
-          page,
-        );
+        return paginated(runs.map((r) => taskRunResponseJson(r, now)), count, limit, page);
       },
       { body: TaskRunPageBody },
     )
-    .post(
-      "/history",
-      ({ body }) => historyResponse(body, (from, to) => store.read((q) => q.taskRuns.historyRows(body, from, to)), clock.now()),
-      { body: HistoryBody },
-    )
+    .post("/history", async ({ body }) => historyJson(await taskRuns.history(body, body)), { body: HistoryBody })
     .get(
       "/:id",
       async ({ params }) => {
-        const run = await store.read((q) => q.taskRuns.get(params.id));
+        const run = await taskRuns.get(params.id);
         if (!run) throw notFound("Task not found");
         return taskRunJson(run, clock.now());
       },
@@ -154,7 +116,7 @@ export function taskRunRoutes({ store, clock, config }: AppContext) {
     .patch(
       "/:id",
       async ({ params, body, set }) => {
-        if (!(await store.write((tx) => tx.taskRuns.rename(params.id, body.name ?? null, clock.now())))) throw notFound("Task run not found");
+        await taskRuns.rename(params.id, body.name ?? null);
         set.status = 204;
       },
       { params: IdParams, body: TaskRunUpdate },
@@ -162,7 +124,7 @@ export function taskRunRoutes({ store, clock, config }: AppContext) {
     .delete(
       "/:id",
       async ({ params, set }) => {
-        if (!(await store.write((tx) => tx.taskRuns.delete(params.id)))) throw notFound("Task not found");
+        await taskRuns.delete(params.id);
         set.status = 204;
       },
       { params: IdParams },
@@ -170,13 +132,8 @@ export function taskRunRoutes({ store, clock, config }: AppContext) {
     .post(
       "/:id/set_state",
       async ({ params, body, set, headers }) => {
-        const apiVersion = requestApiVersion(headers);
-        const now = clock.now();
-        const proposed = newState(body.state.type, now, stateInit(body.state));
-        const result = await store.write((tx) => tx.taskRuns.setState(params.id, proposed, { force: body.force ?? false, apiVersion }, now));
-        if (!result) throw objectNotFound(`Task run with id ${params.id} not found`);
-        set.status = result.state && result.state.timestamp >= now ? 201 : 200;
-        return orchestrationResultJson(result);
+        const options = { force: body.force ?? false, apiVersion: requestApiVersion(headers) };
+        return setStateResponse(await taskRuns.setState(params.id, stateProposal(body.state), options), set);
       },
       { params: IdParams, body: SetStateBody },
     );

@@ -12,7 +12,7 @@ import { Enum, Lenient, Maybe, Uuid } from "../schemas/common";
 import { DeploymentFilter, FlowFilter, FlowRunFilter, TaskRunFilter, WorkPoolFilter, WorkQueueFilter } from "../schemas/filters";
 import { FLOW_RUN_SORTS } from "../schemas/runs";
 import { detail, validationError, type ValidationIssue } from "./errors";
-import { estimatedRunTime, estimatedStartTimeDelta } from "./run-json";
+import { estimatedRunTime, estimatedStartTimeDelta } from "../runs/estimates";
 import { MAX_OFFSET } from "./paging";
 
 /** The most ids one request may name (`max_length=200`). */

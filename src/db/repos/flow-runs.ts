@@ -1,15 +1,16 @@
-import { and, asc, desc, eq, gt, gte, inArray, lte, sql, type SQL } from "drizzle-orm";
+import { and, asc, eq, gt, gte, inArray, lte, sql, type SQL } from "drizzle-orm";
 import { alias } from "drizzle-orm/sqlite-core";
 import type { JsonObject } from "../../lib/json";
 import { MICROS_PER_SECOND, type Micros } from "../../lib/time";
 import type { OrchestrationResult } from "../../orchestration/context";
 import { newState, TERMINAL_STATES, type State, type StateType } from "../../orchestration/states";
 import type { RunFilterSet } from "../../schemas/filters";
-import { countWhere, type SqliteDb } from "../client";
+import type { SqliteDb } from "../client";
 import { flowRunsWhere } from "../filters";
 import { deployment, flow, flowRun, flowRunInput, flowRunState, log, taskRun, workPool, workQueue } from "../schema";
 import { ascNullsLast, descNullsFirst, runSortOrders } from "./run-sorts";
 import { stateFromRow, stateRowValues, type FlowRunRow, type RunStateRef, type StateRow } from "./run-mapping";
+import { RunRepository, type RunTables } from "./runs";
 import { RunTransitions, type TransitionOptions } from "./transitions";
 import type { Op } from "../unit-of-work";
 
@@ -95,14 +96,21 @@ export interface SubflowToCancel extends RunStateRef {
   deploymentId: string | null;
 }
 
-export class FlowRunRepository {
+const TABLES: RunTables = {
+  run: { ...flowRun, table: flowRun },
+  state: { table: flowRunState, id: flowRunState.id, runId: flowRunState.flowRunId, timestamp: flowRunState.timestamp },
+  where: flowRunsWhere,
+};
+
+export class FlowRunRepository extends RunRepository<FlowRunWithState, FlowRunSort> {
   private readonly byId;
   private readonly byIdempotencyKey;
 
   constructor(
-    private readonly db: SqliteDb,
+    db: SqliteDb,
     private readonly transitions: RunTransitions,
   ) {
+    super(db, TABLES);
     this.byId = this.joined().where(eq(flowRun.id, sql.placeholder("id"))).prepare();
     this.byIdempotencyKey = db
       .select({ id: flowRun.id })
@@ -172,10 +180,6 @@ export class FlowRunRepository {
     return this.joined().where(flowRunsWhere(filters)).orderBy(...ORDER[sort]).limit(limit).offset(offset).all().map(fromJoined);
   }
 
-  *count(filters: RunFilterSet): Op<number> {
-    return countWhere(this.db, flowRun, flowRunsWhere(filters));
-  }
-
   /**
    * The average `estimated_start_time_delta` in seconds of the matching runs, computed in
    * SQL (null when none match): how late a run started, or for one not started, not final
@@ -220,20 +224,8 @@ export class FlowRunRepository {
     return ids;
   }
 
-  /** Orchestrates a proposed state; null when the run does not exist. */
   *setState(id: string, proposed: State, options: TransitionOptions, now: Micros): Op<OrchestrationResult | null> {
     return yield* this.transitions.setFlowRunState(id, proposed, options, now);
-  }
-
-  /**
-   * Orchestrates `proposed` only while the run is still in the state a background
-   * service selected it in, so a run that moved on in between (resumed, finished,
-   * rescheduled) is left alone. Null when the run is gone or has moved on.
-   */
-  *setStateIfCurrent(run: RunStateRef, proposed: State, options: TransitionOptions, now: Micros): Op<OrchestrationResult | null> {
-    const current = this.db.select({ stateId: flowRun.stateId }).from(flowRun).where(eq(flowRun.id, run.id)).get();
-    if (!current || current.stateId !== run.stateId) return null;
-    return yield* this.transitions.setFlowRunState(run.id, proposed, options, now);
   }
 
   /**
@@ -288,22 +280,6 @@ export class FlowRunRepository {
       .from(flowRunInput)
       .where(and(eq(flowRunInput.flowRunId, flowRunId), eq(flowRunInput.key, key)))
       .get();
-  }
-
-  /** Bookkeeping of runs expected to start in [start, end), for run history. */
-  *historyRows(filters: RunFilterSet, start: Micros, end: Micros) {
-    return this.db
-      .select({
-        expectedStartTime: flowRun.expectedStartTime,
-        stateType: flowRun.stateType,
-        stateName: flowRun.stateName,
-        stateTimestamp: flowRun.stateTimestamp,
-        totalRunTime: flowRun.totalRunTime,
-        startTime: flowRun.startTime,
-      })
-      .from(flowRun)
-      .where(and(flowRunsWhere(filters), sql`${flowRun.expectedStartTime} >= ${start}`, sql`${flowRun.expectedStartTime} < ${end}`))
-      .all();
   }
 
   /** Subflow runs of a flow run, keyed by their tracking task run id, with their flow's name. */
@@ -370,26 +346,6 @@ export class FlowRunRepository {
       .limit(limit)
       .all()
       .map(fromJoined);
-  }
-
-  /** Runs matching the filters, for bulk state changes. */
-  *ids(filters: RunFilterSet, limit: number): Op<string[]> {
-    return this.db.select({ id: flowRun.id }).from(flowRun).where(flowRunsWhere(filters)).orderBy(desc(flowRun.id)).limit(limit).all().map((r) => r.id);
-  }
-
-  *states(flowRunId: string): Op<State[]> {
-    return this.db
-      .select()
-      .from(flowRunState)
-      .where(eq(flowRunState.flowRunId, flowRunId))
-      .orderBy(asc(flowRunState.timestamp))
-      .all()
-      .map(stateFromRow);
-  }
-
-  *state(stateId: string): Op<State | null> {
-    const row = this.db.select().from(flowRunState).where(eq(flowRunState.id, stateId)).get();
-    return row ? stateFromRow(row) : null;
   }
 
   // Background-service selections. Services page through them by id and re-check each

@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, inArray, isNull, lt, sql, type SQL } from "drizzle-orm";
+import { and, desc, eq, inArray, isNull, lt, sql, type SQL } from "drizzle-orm";
 import { alias } from "drizzle-orm/sqlite-core";
 import type { JsonObject } from "../../lib/json";
 import { randomRunName } from "../../lib/names";
@@ -6,12 +6,13 @@ import type { Micros } from "../../lib/time";
 import type { OrchestrationResult } from "../../orchestration/context";
 import { NON_TERMINAL_STATES, type State } from "../../orchestration/states";
 import type { RunFilterSet } from "../../schemas/filters";
-import { countWhere, type SqliteDb } from "../client";
+import type { SqliteDb } from "../client";
 import { taskRunsWhere } from "../filters";
 import { flowRun, taskRun, taskRunState } from "../schema";
 import { runSortOrders } from "./run-sorts";
 import { taskRunPolicy } from "../../domain/run-policies";
 import { stateFromRow, stateRowValues, type RunStateRef, type TaskRunRow } from "./run-mapping";
+import { RunRepository, type RunTables } from "./runs";
 import { RunTransitions, type TransitionOptions } from "./transitions";
 import type { Op } from "../unit-of-work";
 
@@ -65,13 +66,20 @@ export type ReportOutcome = "recorded" | "missing_flow_run";
 
 const currentState = alias(taskRunState, "current_state");
 
-export class TaskRunRepository {
+const TABLES: RunTables = {
+  run: { ...taskRun, table: taskRun },
+  state: { table: taskRunState, id: taskRunState.id, runId: taskRunState.taskRunId, timestamp: taskRunState.timestamp },
+  where: taskRunsWhere,
+};
+
+export class TaskRunRepository extends RunRepository<TaskRunWithState, TaskRunSort> {
   private readonly byId;
 
   constructor(
-    private readonly db: SqliteDb,
+    db: SqliteDb,
     private readonly transitions: RunTransitions,
   ) {
+    super(db, TABLES);
     this.byId = db
       .select({ run: taskRun, state: currentState })
       .from(taskRun)
@@ -211,10 +219,6 @@ export class TaskRunRepository {
       .map((r) => ({ run: r.run, state: r.state ? stateFromRow(r.state) : null }));
   }
 
-  *count(filters: RunFilterSet): Op<number> {
-    return countWhere(this.db, taskRun, taskRunsWhere(filters));
-  }
-
   /** One page of a flow run's task runs, newest id first, after `beforeId` (keyset paging for the run graph). */
   *pageOfFlowRun(flowRunId: string, beforeId: string | null, limit: number): Op<TaskRunWithState[]> {
     return this.db
@@ -241,13 +245,6 @@ export class TaskRunRepository {
     return yield* this.transitions.setTaskRunState(id, proposed, options, now);
   }
 
-  /** Orchestrates `proposed` only while the task run is still in the state it was selected in (see FlowRunRepository). */
-  *setStateIfCurrent(run: RunStateRef, proposed: State, options: TransitionOptions, now: Micros): Op<OrchestrationResult | null> {
-    const current = this.db.select({ stateId: taskRun.stateId }).from(taskRun).where(eq(taskRun.id, run.id)).get();
-    if (!current || current.stateId !== run.stateId) return null;
-    return yield* this.transitions.setTaskRunState(run.id, proposed, options, now);
-  }
-
   /** Up to `limit` task runs of the flow run that are not in a terminal state (nor stateless). */
   *unfinishedOfFlowRun(flowRunId: string, limit: number): Op<RunStateRef[]> {
     return this.db
@@ -255,35 +252,6 @@ export class TaskRunRepository {
       .from(taskRun)
       .where(and(eq(taskRun.flowRunId, flowRunId), inArray(taskRun.stateType, [...NON_TERMINAL_STATES])))
       .limit(limit)
-      .all();
-  }
-
-  *states(taskRunId: string): Op<State[]> {
-    return this.db
-      .select()
-      .from(taskRunState)
-      .where(eq(taskRunState.taskRunId, taskRunId))
-      .orderBy(asc(taskRunState.timestamp))
-      .all()
-      .map(stateFromRow);
-  }
-
-  *state(stateId: string): Op<State | null> {
-    return this.transitions.taskRunState(stateId);
-  }
-
-  *historyRows(filters: RunFilterSet, start: Micros, end: Micros) {
-    return this.db
-      .select({
-        expectedStartTime: taskRun.expectedStartTime,
-        stateType: taskRun.stateType,
-        stateName: taskRun.stateName,
-        stateTimestamp: taskRun.stateTimestamp,
-        totalRunTime: taskRun.totalRunTime,
-        startTime: taskRun.startTime,
-      })
-      .from(taskRun)
-      .where(and(taskRunsWhere(filters), sql`${taskRun.expectedStartTime} >= ${start}`, sql`${taskRun.expectedStartTime} < ${end}`))
       .all();
   }
 }

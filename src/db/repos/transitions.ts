@@ -84,7 +84,7 @@ export class RunTransitions {
     return row ? stateFromRow(row) : null;
   }
 
-  taskRunState(stateId: string | null): State | null {
+  private taskRunState(stateId: string | null): State | null {
     if (!stateId) return null;
     const row = this.taskStateById.get({ id: stateId });
     return row ? stateFromRow(row) : null;
