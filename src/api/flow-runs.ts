@@ -7,22 +7,14 @@ import { estimatedRunTime, estimatedStartTimeDelta } from "../runs/estimates";
 import { FlowRunService } from "../runs/flow-runs";
 import { DateTime, IdParams, Labels, Lenient, Maybe, Uuid } from "../schemas/common";
 import { FlowRunFilter } from "../schemas/filters";
-import {
-  FlowRunCreate,
-  FlowRunListBody,
-  FlowRunPageBody,
-  FlowRunUpdate,
-  HistoryBody,
-  RunCountBody,
-  SetStateBody,
-} from "../schemas/runs";
+import { FLOW_RUN_SORTS, FlowRunCreate, FlowRunUpdate, RunCountBody } from "../schemas/runs";
 import { StateCreate } from "../schemas/states";
 import { graphArtifacts } from "../ui/graph-artifacts";
-import { detail, notFound } from "./errors";
+import { detail } from "./errors";
 import { graphV1, graphV2 } from "./flow-run-graph";
-import { pagePaging, paginated, paging } from "./paging";
 import { requestVersions } from "./request";
-import { historyJson, nullableStateJson, orchestrationResultJson, setStateResponse, stateProposal } from "./state-json";
+import { runRoutes } from "./run-routes";
+import { nullableStateJson, orchestrationResultJson, setStateResponse, stateProposal } from "./state-json";
 
 export function flowRunJson({ run, state, workPool }: FlowRunWithState, now: Micros) {
   return {
@@ -69,10 +61,21 @@ export function flowRunJson({ run, state, workPool }: FlowRunWithState, now: Mic
 const MAX_GRAPH_NODES = 10_000;
 
 export function flowRunRoutes(ctx: AppContext) {
-  const { store, clock, config } = ctx;
+  const { store, clock } = ctx;
   const flowRuns = new FlowRunService(ctx);
 
   return new Elysia({ prefix: "/flow_runs" })
+    .use(
+      runRoutes(ctx, flowRuns, {
+        prefix: "",
+        sorts: FLOW_RUN_SORTS,
+        defaultSort: "ID_DESC",
+        json: flowRunJson,
+        pageJson: flowRunJson,
+        notFound: "Flow run not found",
+        versions: requestVersions,
+      }),
+    )
     .post(
       "/",
       async ({ body, set, headers }) => {
@@ -82,29 +85,7 @@ export function flowRunRoutes(ctx: AppContext) {
       },
       { body: FlowRunCreate },
     )
-    .post(
-      "/filter",
-      async ({ body }) => {
-        const { limit, offset } = paging(body, config.defaultLimit);
-        const runs = await flowRuns.list(body, body.sort ?? "ID_DESC", limit, offset);
-        const now = clock.now();
-        return runs.map((r) => flowRunJson(r, now));
-      },
-      { body: FlowRunListBody },
-    )
-    .post("/count", ({ body }) => flowRuns.count(body), { body: RunCountBody })
-    .post(
-      "/paginate",
-      async ({ body }) => {
-        const { limit, offset, page } = pagePaging(body, config.defaultLimit);
-        const { runs, count } = await flowRuns.page(body, body.sort ?? "ID_DESC", limit, offset);
-        const now = clock.now();
-        return paginated(runs.map((r) => flowRunJson(r, now)), count, limit, page);
-      },
-      { body: FlowRunPageBody },
-    )
     .post("/lateness", ({ body }) => flowRuns.lateness(body), { body: RunCountBody })
-    .post("/history", async ({ body }) => historyJson(await flowRuns.history(body, body)), { body: HistoryBody })
     .post(
       "/bulk_delete",
       async ({ body }) => ({ deleted: await flowRuns.bulkDelete({ flow_runs: body.flow_runs }, body.limit, body) }),
@@ -125,15 +106,6 @@ export function flowRunRoutes(ctx: AppContext) {
       },
       { body: Lenient({ flow_runs: Maybe(FlowRunFilter), state: StateCreate, force: Maybe(t.Boolean()), limit: Maybe(t.Integer()) }) },
     )
-    .get(
-      "/:id",
-      async ({ params }) => {
-        const run = await flowRuns.get(params.id);
-        if (!run) throw notFound("Flow run not found");
-        return flowRunJson(run, clock.now());
-      },
-      { params: IdParams },
-    )
     .patch(
       "/:id",
       async ({ params, body, set }) => {
@@ -149,14 +121,6 @@ export function flowRunRoutes(ctx: AppContext) {
         set.status = 204;
       },
       { params: IdParams },
-    )
-    .post(
-      "/:id/set_state",
-      async ({ params, body, set, headers }) => {
-        const options = { force: body.force ?? false, ...requestVersions(headers) };
-        return setStateResponse(await flowRuns.setState(params.id, stateProposal(body.state), options), set);
-      },
-      { params: IdParams, body: SetStateBody },
     )
     .post(
       "/:id/resume",

@@ -6,11 +6,10 @@ import { formatDateTime, formatNullable, microsToSeconds, type Micros } from "..
 import { estimatedRunTime, estimatedStartTimeDelta } from "../runs/estimates";
 import { TaskRunService } from "../runs/task-runs";
 import { IdParams } from "../schemas/common";
-import { HistoryBody, RunCountBody, SetStateBody, TaskRunCreate, TaskRunListBody, TaskRunPageBody, TaskRunUpdate } from "../schemas/runs";
-import { notFound } from "./errors";
-import { pagePaging, paginated, paging } from "./paging";
+import { TASK_RUN_SORTS, TaskRunCreate, TaskRunUpdate } from "../schemas/runs";
 import { requestApiVersion } from "./request";
-import { historyJson, nullableStateJson, setStateResponse, stateProposal } from "./state-json";
+import { runRoutes } from "./run-routes";
+import { nullableStateJson, stateProposal } from "./state-json";
 
 export function taskRunJson({ run, state }: TaskRunWithState, now: Micros) {
   return {
@@ -69,10 +68,21 @@ function taskRunResponseJson(taskRun: TaskRunWithState, now: Micros) {
 }
 
 export function taskRunRoutes(ctx: AppContext) {
-  const { clock, config } = ctx;
+  const { clock } = ctx;
   const taskRuns = new TaskRunService(ctx);
 
   return new Elysia({ prefix: "/task_runs" })
+    .use(
+      runRoutes(ctx, taskRuns, {
+        prefix: "",
+        sorts: TASK_RUN_SORTS,
+        defaultSort: "ID_DESC",
+        json: taskRunJson,
+        pageJson: taskRunResponseJson,
+        notFound: "Task not found",
+        versions: (headers) => ({ apiVersion: requestApiVersion(headers) }),
+      }),
+    )
     .post(
       "/",
       async ({ body, set, headers }) => {
@@ -81,37 +91,6 @@ export function taskRunRoutes(ctx: AppContext) {
         return taskRunJson(result, clock.now());
       },
       { body: TaskRunCreate },
-    )
-    .post(
-      "/filter",
-      async ({ body }) => {
-        const { limit, offset } = paging(body, config.defaultLimit);
-        const runs = await taskRuns.list(body, body.sort ?? "ID_DESC", limit, offset);
-        const now = clock.now();
-        return runs.map((r) => taskRunJson(r, now));
-      },
-      { body: TaskRunListBody },
-    )
-    .post("/count", ({ body }) => taskRuns.count(body), { body: RunCountBody })
-    .post(
-      "/paginate",
-      async ({ body }) => {
-        const { limit, offset, page } = pagePaging(body, config.defaultLimit);
-        const { runs, count } = await taskRuns.page(body, body.sort ?? "ID_DESC", limit, offset);
-        const now = clock.now();
-        return paginated(runs.map((r) => taskRunResponseJson(r, now)), count, limit, page);
-      },
-      { body: TaskRunPageBody },
-    )
-    .post("/history", async ({ body }) => historyJson(await taskRuns.history(body, body)), { body: HistoryBody })
-    .get(
-      "/:id",
-      async ({ params }) => {
-        const run = await taskRuns.get(params.id);
-        if (!run) throw notFound("Task not found");
-        return taskRunJson(run, clock.now());
-      },
-      { params: IdParams },
     )
     .patch(
       "/:id",
@@ -128,13 +107,5 @@ export function taskRunRoutes(ctx: AppContext) {
         set.status = 204;
       },
       { params: IdParams },
-    )
-    .post(
-      "/:id/set_state",
-      async ({ params, body, set, headers }) => {
-        const options = { force: body.force ?? false, apiVersion: requestApiVersion(headers) };
-        return setStateResponse(await taskRuns.setState(params.id, stateProposal(body.state), options), set);
-      },
-      { params: IdParams, body: SetStateBody },
     );
 }

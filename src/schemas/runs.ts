@@ -85,10 +85,10 @@ export const TASK_RUN_SORTS = [
 ] as const;
 
 const runFilters = { ...RunFilters, ...FlowRunRelatedFilters };
-export const FlowRunListBody = Lenient({ ...runFilters, ...LimitOffset, sort: Maybe(Enum(FLOW_RUN_SORTS)) });
-export const FlowRunPageBody = Lenient({ ...runFilters, ...LimitPage, sort: Maybe(Enum(FLOW_RUN_SORTS)) });
-export const TaskRunListBody = Lenient({ ...runFilters, ...LimitOffset, sort: Maybe(Enum(TASK_RUN_SORTS)) });
-export const TaskRunPageBody = Lenient({ ...runFilters, ...LimitPage, sort: Maybe(Enum(TASK_RUN_SORTS)) });
+/** `/filter`: the run filters, limit/offset and one of `sorts`. */
+export const runListBody = <const S extends readonly string[]>(sorts: S) => Lenient({ ...runFilters, ...LimitOffset, sort: Maybe(Enum(sorts)) });
+/** `/paginate`: the run filters, limit/page and one of `sorts`. */
+export const runPageBody = <const S extends readonly string[]>(sorts: S) => Lenient({ ...runFilters, ...LimitPage, sort: Maybe(Enum(sorts)) });
 export const RunCountBody = Lenient(runFilters);
 
 export const HistoryBody = Lenient({
