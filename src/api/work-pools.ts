@@ -24,6 +24,7 @@ import { DateTime, JsonObjectSchema, Lenient, LimitOffset, LimitPage, Maybe, NAM
 import { WorkerFilter, WorkPoolFilter, WorkQueueFilter } from "../schemas/filters";
 import { conflict, forbidden, notFound, validationError, type ValidationIssue } from "./errors";
 import { pagePaging, paginated, paging } from "./paging";
+import { WorkPoolService } from "../work-pools/service";
 import { clientVersionAtMost } from "./request";
 
 const NonNegative = t.Integer({ minimum: 0 });
@@ -237,7 +238,9 @@ function validateWorkPool(body: { name?: string; base_job_template?: JsonObject 
 const poolNotFound = (name: string) => notFound(`Work pool "${name}" not found.`);
 const queueNotFound = (poolName: string, queueName: string) => notFound(`Work pool queue '${poolName}/${queueName}' not found.`);
 
-export function workPoolRoutes({ store, clock, config }: AppContext) {
+export function workPoolRoutes(ctx: AppContext) {
+  const { store, clock, config } = ctx;
+  const workPools = new WorkPoolService(ctx);
 
   async function requirePool(name: string): Promise<WorkPoolView> {
     const pool = await store.read((q) => q.workPools.getPool(name));
@@ -264,21 +267,15 @@ export function workPoolRoutes({ store, clock, config }: AppContext) {
         async ({ body, headers, set }) => {
           validateWorkPool(body);
           if (isReserved(body.name)) throw forbidden("Work pools starting with 'Prefect' are reserved for internal use.");
-          const view = await store.write((tx) =>
-            tx.workPools.createPool(
-              {
-                name: body.name,
-                description: body.description ?? null,
-                type: body.type ?? AGENT_POOL_TYPE,
-                baseJobTemplate: body.base_job_template ?? {},
-                isPaused: body.is_paused ?? false,
-                concurrencyLimit: body.concurrency_limit ?? null,
-                storageConfiguration: storageConfiguration(body.storage_configuration),
-              },
-              clock.now(),
-            ),
-          );
-          if (!view) throw conflict("A work pool with this name already exists.");
+          const view = await workPools.createPool({
+            name: body.name,
+            description: body.description ?? null,
+            type: body.type ?? AGENT_POOL_TYPE,
+            baseJobTemplate: body.base_job_template ?? {},
+            isPaused: body.is_paused ?? false,
+            concurrencyLimit: body.concurrency_limit ?? null,
+            storageConfiguration: storageConfiguration(body.storage_configuration),
+          });
           set.status = 201;
           return poolJsonFor(headers)(view);
         },
@@ -305,7 +302,7 @@ export function workPoolRoutes({ store, clock, config }: AppContext) {
             );
           }
           const pool = await requirePool(params.name);
-          await store.write((tx) => tx.workPools.updatePool(pool.row.id, poolPatch(body), clock.now()));
+          await workPools.updatePool(pool.row.id, poolPatch(body));
           set.status = 204;
         },
         { body: WorkPoolUpdate },
@@ -315,7 +312,7 @@ export function workPoolRoutes({ store, clock, config }: AppContext) {
           throw forbidden("Work pools starting with 'Prefect' are reserved for internal use and can not be deleted.");
         }
         const pool = await requirePool(params.name);
-        await store.write((tx) => tx.workPools.deletePool(pool.row.id, clock.now()));
+        await workPools.deletePool(pool.row.id);
         set.status = 204;
       })
       .post(
@@ -347,9 +344,7 @@ export function workPoolRoutes({ store, clock, config }: AppContext) {
         "/:name/queues",
         async ({ params, body, set }) => {
           const pool = await requirePool(params.name);
-          const view = await store.write((tx) => tx.workPools.createQueue(pool.row.id, queueInput(body), clock.now()));
-          // Prefect's message is a plain string with the placeholder left in, verbatim.
-          if (!view) throw conflict("A work queue with this name already exists in work pool {work_pool_name!r}.");
+          const view = await workPools.createQueue(pool.row.id, queueInput(body));
           set.status = 201;
           return workQueueJson(view);
         },
@@ -370,7 +365,7 @@ export function workPoolRoutes({ store, clock, config }: AppContext) {
         async ({ params, body, set }) => {
           await requirePool(params.name);
           const queue = await requireQueue(params.name, params.queue);
-          await store.write((tx) => tx.workPools.updateQueue(queue.row.id, queuePatch(body), clock.now()));
+          await workPools.updateQueue(queue.row.id, queuePatch(body), `Work pool queue '${params.name}/${params.queue}' not found.`);
           set.status = 204;
         },
         { body: WorkQueueUpdate },
@@ -379,7 +374,7 @@ export function workPoolRoutes({ store, clock, config }: AppContext) {
         await requirePool(params.name);
         const queue = await requireQueue(params.name, params.queue);
         // Prefect's foreign key refuses this, and the route then fails with a 500.
-        if ((await store.write((tx) => tx.workPools.deleteQueue(queue.row.id, clock.now()))) === "default-queue") throw conflict("Can't delete a pool's default queue.");
+        if ((await workPools.deleteQueue(queue.row.id)) === "default-queue") throw conflict("Can't delete a pool's default queue.");
         set.status = 204;
       })
       // ---------------------------------------------------------- workers
@@ -387,7 +382,7 @@ export function workPoolRoutes({ store, clock, config }: AppContext) {
         "/:name/workers/heartbeat",
         async ({ params, body, set }) => {
           const pool = await requirePool(params.name);
-          await store.write((tx) => tx.workPools.heartbeat(pool.row.id, body.name, body.heartbeat_interval_seconds ?? null, clock.now()));
+          await workPools.heartbeat(pool.row.id, body.name, body.heartbeat_interval_seconds ?? null);
           set.status = 204;
         },
         { body: Heartbeat },

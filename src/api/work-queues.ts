@@ -10,6 +10,7 @@ import { IdParams, Lenient, LimitOffset, LimitPage, Maybe } from "../schemas/com
 import { WorkQueueFilter } from "../schemas/filters";
 import { conflict, INTEGRITY_CONFLICT, notFound, objectNotFound } from "./errors";
 import { pagePaging, paginated, paging } from "./paging";
+import { WorkPoolService } from "../work-pools/service";
 import { queueInput, queuePatch, slotHolderJson, WorkQueueCreate, WorkQueueUpdate, workQueueJson } from "./work-pools";
 
 // Every queue uses Prefect's default WorkQueueHealthPolicy.
@@ -23,14 +24,15 @@ function isHealthy(lateRuns: number, lastPolled: Micros | null, now: Micros): bo
   return lateRuns <= HEALTH_CHECK_POLICY.maximum_late_runs && lastPolled != null && now - lastPolled <= pollAge;
 }
 
-export function workQueueRoutes({ store, clock, config }: AppContext) {
+export function workQueueRoutes(ctx: AppContext) {
+  const { store, clock, config } = ctx;
+  const workPools = new WorkPoolService(ctx);
 
   return new Elysia({ prefix: "/work_queues" })
     .post(
       "/",
       async ({ body, set }) => {
-        const view = await store.write((tx) => tx.workPools.createLegacyQueue(queueInput(body), clock.now()));
-        if (!view) throw conflict("A work queue with this name already exists.");
+        const view = await workPools.createLegacyQueue(queueInput(body));
         set.status = 201;
         return workQueueJson(view);
       },
@@ -61,7 +63,7 @@ export function workQueueRoutes({ store, clock, config }: AppContext) {
     .patch(
       "/:id",
       async ({ params, body, set }) => {
-        if (!(await store.write((tx) => tx.workPools.updateQueue(params.id, queuePatch(body), clock.now())))) throw notFound(`Work Queue ${params.id} not found`);
+        await workPools.updateQueue(params.id, queuePatch(body), `Work Queue ${params.id} not found`);
         set.status = 204;
       },
       { params: IdParams, body: WorkQueueUpdate },
@@ -69,7 +71,7 @@ export function workQueueRoutes({ store, clock, config }: AppContext) {
     .delete(
       "/:id",
       async ({ params, set }) => {
-        const outcome = await store.write((tx) => tx.workPools.deleteQueue(params.id, clock.now()));
+        const outcome = await workPools.deleteQueue(params.id);
         if (outcome === "not-found") throw queueNotFound();
         // Prefect's foreign key from the pool refuses it; the generic integrity answer follows.
         if (outcome === "default-queue") throw conflict(INTEGRITY_CONFLICT);

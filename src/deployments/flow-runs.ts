@@ -10,6 +10,7 @@ import { randomRunName } from "../lib/names";
 import { newState } from "../orchestration/states";
 import type { DeploymentFlowRunCreate } from "../schemas/deployments";
 import { stateInit } from "../schemas/states";
+import { resolveOrCreateQueue } from "../work-pools/service";
 
 type Body = Static<typeof DeploymentFlowRunCreate>;
 
@@ -54,7 +55,7 @@ export async function createFlowRunFromDeployment(
   const { created, ...run } = await store.write(function* (tx) {
     let queue = { id: row.workQueueId, name: view.workQueueName };
     if (body.work_queue_name && poolName) {
-      const resolved = yield* tx.workPools.resolveQueue(poolName, body.work_queue_name, now);
+      const resolved = yield* resolveOrCreateQueue(tx, poolName, body.work_queue_name, now);
       if (!resolved.found) throw new NotFound(resolved.detail);
       queue = { id: resolved.queueId, name: resolved.queueName };
     }

@@ -16,6 +16,7 @@ import { validateJsonSchema } from "../lib/json-schema";
 import type { Micros } from "../lib/time";
 import { normalizeSchedule, validateSchedule, type ScheduleModel } from "../schedules/schemas";
 import type { DeploymentCreate, DeploymentScheduleCreate, DeploymentScheduleUpdate, DeploymentUpdate } from "../schemas/deployments";
+import { ensureLegacyQueue, resolveOrCreateQueue } from "../work-pools/service";
 
 type CreateBody = Static<typeof DeploymentCreate>;
 type UpdateBody = Static<typeof DeploymentUpdate>;
@@ -168,7 +169,7 @@ export class DeploymentService {
     } else if (body.work_pool_name === null) {
       values.workQueueId = null;
     } else if (body.work_queue_name) {
-      values.workQueueId = (yield* tx.workPools.ensureLegacyQueue(body.work_queue_name, now)).id;
+      values.workQueueId = (yield* ensureLegacyQueue(tx, body.work_queue_name, now)).id;
     }
     const before = yield* tx.serverEvents.deploymentSnapshot(id);
     yield* tx.deployments.update(id, values, now);
@@ -229,12 +230,12 @@ export class DeploymentService {
   /** The queue a deployment's pool/queue names lead to (created when missing), or null for neither. */
   private *queueFor(tx: WriteTx, poolName: string | null | undefined, queueName: string | null | undefined, now: Micros): Op<{ id: string; name: string } | null> {
     if (poolName) {
-      const resolved = yield* tx.workPools.resolveQueue(poolName, queueName ?? null, now);
+      const resolved = yield* resolveOrCreateQueue(tx, poolName, queueName ?? null, now);
       if (!resolved.found) throw new NotFound(resolved.detail);
       return { id: resolved.queueId, name: resolved.queueName };
     }
     if (queueName) {
-      const queue = yield* tx.workPools.ensureLegacyQueue(queueName, now);
+      const queue = yield* ensureLegacyQueue(tx, queueName, now);
       return { id: queue.id, name: queue.name };
     }
     return null;

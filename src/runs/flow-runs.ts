@@ -17,6 +17,7 @@ import { parseDateTime } from "../lib/time";
 import { newState } from "../orchestration/states";
 import type { RunFilterSet } from "../schemas/filters";
 import type { FlowRunCreate, FlowRunUpdate } from "../schemas/runs";
+import { resolveQueue } from "../work-pools/service";
 import { RunService, type SetStateOutcome, type StateProposal } from "./service";
 
 type CreateBody = Static<typeof FlowRunCreate>;
@@ -53,7 +54,7 @@ export class FlowRunService extends RunService<FlowRunWithState, FlowRunSort> {
     }
     const state = newState(initial?.type ?? "PENDING", now, init);
     return this.store.write(function* (tx) {
-      const queue = body.work_pool_name ? yield* tx.workPools.resolveQueue(body.work_pool_name, body.work_queue_name ?? null) : null;
+      const queue = body.work_pool_name ? yield* resolveQueue(tx, body.work_pool_name, body.work_queue_name ?? null) : null;
       if (queue && !queue.found) throw new NotFound(queue.detail);
       return yield* tx.flowRuns.create(
         {

@@ -4,6 +4,7 @@ import { INTEGRITY_CONFLICT } from "../../src/api/errors";
 import { createApp } from "../../src/app";
 import { flowRun, workPool } from "../../src/db/schema";
 import { createTestApi, ManualClock } from "../support/api";
+import { ensureLegacyQueue, getOrCreateDefaultAgentPool, getOrCreateQueue, insertPool, resolveOrCreateQueue, resolveQueue } from "../../src/work-pools/service";
 
 const T0 = Date.UTC(2025, 0, 1) * 1000;
 const SECOND = 1_000_000;
@@ -237,7 +238,8 @@ describe("work pools: update, pause and delete", () => {
   });
 
   test("reserved pools may only be paused or limited, and never deleted", async () => {
-    await api.context.store.write((tx) => tx.workPools.createPool(
+    await api.context.store.write((tx) => insertPool(
+      tx,
       { name: "prefect-managed", description: null, type: "process", baseJobTemplate: {}, isPaused: false, concurrencyLimit: null, storageConfiguration: {} },
       clock.now(),
     ));
@@ -593,15 +595,15 @@ describe("helpers for deployment and flow-run code", () => {
   test("resolveQueue: pool only -> default queue; pool and queue; Prefect's 404 details; optional creation", async () => {
     const pool = (await api.post("/work_pools/", { name: "pool", type: "process" })).body;
     const extra = (await api.post("/work_pools/pool/queues", { name: "extra" })).body;
-    expect(await api.context.store.write((tx) => tx.workPools.resolveQueue("pool", null))).toEqual({ found: true, poolId: pool.id, queueId: pool.default_queue_id, queueName: "default" });
-    expect(await api.context.store.write((tx) => tx.workPools.resolveQueue("pool", "extra"))).toEqual({ found: true, poolId: pool.id, queueId: extra.id, queueName: "extra" });
-    expect(await api.context.store.write((tx) => tx.workPools.resolveQueue("ghost", null))).toEqual({ found: false, detail: 'Work pool "ghost" not found.' });
-    expect(await api.context.store.write((tx) => tx.workPools.resolveQueue("pool", "new"))).toEqual({ found: false, detail: "Work pool queue 'pool/new' not found." });
-    expect(await api.context.store.write((tx) => tx.workPools.resolveQueue("ghost", "new", clock.now()))).toEqual({ found: false, detail: 'Work pool "ghost" not found.' });
-    const created = (await api.context.store.write((tx) => tx.workPools.resolveQueue("pool", "new", clock.now())));
+    expect(await api.context.store.write((tx) => resolveQueue(tx, "pool", null))).toEqual({ found: true, poolId: pool.id, queueId: pool.default_queue_id, queueName: "default" });
+    expect(await api.context.store.write((tx) => resolveQueue(tx, "pool", "extra"))).toEqual({ found: true, poolId: pool.id, queueId: extra.id, queueName: "extra" });
+    expect(await api.context.store.write((tx) => resolveQueue(tx, "ghost", null))).toEqual({ found: false, detail: 'Work pool "ghost" not found.' });
+    expect(await api.context.store.write((tx) => resolveQueue(tx, "pool", "new"))).toEqual({ found: false, detail: "Work pool queue 'pool/new' not found." });
+    expect(await api.context.store.write((tx) => resolveOrCreateQueue(tx, "ghost", "new", clock.now()))).toEqual({ found: false, detail: 'Work pool "ghost" not found.' });
+    const created = (await api.context.store.write((tx) => resolveOrCreateQueue(tx, "pool", "new", clock.now())));
     expect(created).toMatchObject({ found: true, poolId: pool.id, queueName: "new" });
     expect((await api.get("/work_pools/pool/queues/new")).body).toMatchObject({ priority: 3, description: "" });
-    expect((await api.context.store.write((tx) => tx.workPools.getOrCreateQueue(pool.id, "new", clock.now()))).id).toBe((created as { queueId: string }).queueId);
+    expect((await api.context.store.write((tx) => getOrCreateQueue(tx, pool.id, "new", clock.now()))).id).toBe((created as { queueId: string }).queueId);
   });
 
   test("markPoolPolled (decision #8): NOT_READY -> READY; PAUSED and agent pools untouched; the poll time is recorded", async () => {
@@ -623,14 +625,14 @@ describe("helpers for deployment and flow-run code", () => {
   });
 
   test("default agent pool and legacy queues: created once; a new legacy queue takes priority 1", async () => {
-    const first = (await api.context.store.write((tx) => tx.workPools.getOrCreateDefaultAgentPool(clock.now())));
+    const first = (await api.context.store.write((tx) => getOrCreateDefaultAgentPool(tx, clock.now())));
     expect(first).toMatchObject({ created: true, pool: { name: "default-agent-pool", type: "prefect-agent", status: null } });
-    expect(await api.context.store.write((tx) => tx.workPools.getOrCreateDefaultAgentPool(clock.now()))).toMatchObject({ created: false, pool: { id: first.pool.id } });
-    expect((await api.context.store.write((tx) => tx.workPools.ensureLegacyQueue("default", clock.now()))).id).toBe(first.pool.defaultQueueId!);
-    const legacy = (await api.context.store.write((tx) => tx.workPools.ensureLegacyQueue("legacy", clock.now())));
+    expect(await api.context.store.write((tx) => getOrCreateDefaultAgentPool(tx, clock.now()))).toMatchObject({ created: false, pool: { id: first.pool.id } });
+    expect((await api.context.store.write((tx) => ensureLegacyQueue(tx, "default", clock.now()))).id).toBe(first.pool.defaultQueueId!);
+    const legacy = (await api.context.store.write((tx) => ensureLegacyQueue(tx, "legacy", clock.now())));
     expect(legacy).toMatchObject({ priority: 1, workPoolId: first.pool.id });
     expect(await priorities(api, "default-agent-pool")).toEqual({ legacy: 1, default: 2 });
-    expect((await api.context.store.write((tx) => tx.workPools.ensureLegacyQueue("legacy", clock.now()))).id).toBe(legacy.id);
+    expect((await api.context.store.write((tx) => ensureLegacyQueue(tx, "legacy", clock.now()))).id).toBe(legacy.id);
   });
 
   test("active slot counts for pools and queues", async () => {
@@ -646,12 +648,12 @@ describe("helpers for deployment and flow-run code", () => {
     const pool = (await api.get("/work_pools/pool")).body;
     await expect(
       api.context.store.write(function* (tx) {
-        yield* tx.workPools.getOrCreateQueue(pool.id, "rolled-back", clock.now());
+        yield* getOrCreateQueue(tx, pool.id, "rolled-back", clock.now());
         throw new Error("abort");
       }),
     ).rejects.toThrow("abort");
     expect((await api.get("/work_pools/pool/queues/rolled-back")).status).toBe(404);
-    await api.context.store.write((tx) => tx.workPools.getOrCreateQueue(pool.id, "kept", clock.now()));
+    await api.context.store.write((tx) => getOrCreateQueue(tx, pool.id, "kept", clock.now()));
     expect((await api.get("/work_pools/pool/queues/kept")).status).toBe(200);
   });
 });

@@ -7,6 +7,7 @@ import { StoreBusyError, StoreConflictError } from "../../src/db/errors";
 import { Store } from "../../src/db/store";
 import type { Event } from "../../src/events/model";
 import { startServer, type RunningServer } from "../../src/server";
+import { insertPool } from "../../src/work-pools/service";
 
 const T0 = Date.UTC(2025, 0, 1) * 1000;
 const flowInput = (name: string) => ({ name, tags: [], labels: {} });
@@ -67,7 +68,7 @@ describe("store.write", () => {
     };
     const failed = store.write(function* (tx) {
       yield* tx.flows.upsertByName(flowInput("never"), T0);
-      yield* tx.workPools.createPool(pool, T0); // stages prefect.work-pool.created and its queue's event
+      yield* insertPool(tx, pool, T0); // stages prefect.work-pool.created and its queue's event
       tx.stage(event("never"));
       throw new Error("abort");
     });

@@ -1,6 +1,7 @@
 /**
  * Work pools, their queues and workers (Prefect's models/workers.py and
- * models/work_queues.py), with the status rules that tie them together.
+ * models/work_queues.py): rows and queries. The rules that tie them together (statuses,
+ * priorities, default queues) are in src/work-pools/service.ts.
  *
  * Every method runs inside the caller's transaction (`store.write`), so multi-statement
  * operations are atomic.
@@ -14,14 +15,8 @@ import type { WorkerFilter, WorkPoolFilter, WorkQueueFilter } from "../../schema
 import { countWhere, type SqliteDb } from "../client";
 import { flowRunCond, workerCond, workPoolCond, workQueueCond } from "../filters";
 import { flowRun, worker, workPool, workQueue } from "../schema";
-import { firstFreePriority, rebalancePriorities } from "../../domain/queue-priorities";
 import {
-  AGENT_POOL_TYPE,
   DEFAULT_AGENT_POOL,
-  DEFAULT_QUEUE_NAME,
-  initialPoolStatus,
-  poolStatusAfterPauseChange,
-  queueStatusAfterPauseChange,
   type WorkerStatus,
   type WorkPoolStatus,
   type WorkQueueStatus,
@@ -129,8 +124,19 @@ interface QueueFilterValue {
 /** An explicit null becomes SQL NULL (not the JSON text `null`); undefined leaves the column alone. */
 const sqlNull = <T>(value: T | null | undefined): T | SQL | undefined => (value === null ? sql`NULL` : value);
 
-const isConstraintError = (error: unknown): boolean =>
-  error instanceof SQLiteError && (error.code?.startsWith("SQLITE_CONSTRAINT") ?? false);
+/**
+ * Runs an insert; false when it failed on a constraint (Prefect maps any IntegrityError of
+ * a create to 409). SQLite undoes just the failed statement, so the transaction goes on.
+ */
+function unlessConflict(insert: () => void): boolean {
+  try {
+    insert();
+    return true;
+  } catch (error) {
+    if (error instanceof SQLiteError && error.code?.startsWith("SQLITE_CONSTRAINT")) return false;
+    throw error;
+  }
+}
 
 const slotHolderColumns = {
   id: flowRun.id,
@@ -158,10 +164,14 @@ export class WorkPoolRepository {
 
   // ---------------------------------------------------------------- work pools
 
-  /** Creates the pool and its `default` queue together; undefined when the name is taken. */
-  *createPool(input: WorkPoolInput, now: Micros): Op<WorkPoolView | undefined> {
-    const row = yield* this.unlessConflict(this.insertPool(input, now));
-    return row && { row, activeSlots: row.concurrencyLimit == null ? null : 0 };
+  /** Inserts a pool row; undefined when the name is taken. */
+  *insertPoolRow(input: WorkPoolInput, status: WorkPoolStatus | null, now: Micros): Op<WorkPoolRow | undefined> {
+    const row: WorkPoolRow = { id: Bun.randomUUIDv7(), created: now, updated: now, ...input, defaultQueueId: null, status, lastTransitionedStatusAt: null };
+    return unlessConflict(() => this.db.insert(workPool).values(row).run()) ? row : undefined;
+  }
+
+  *setDefaultQueue(poolId: string, queueId: string): Op<void> {
+    this.db.update(workPool).set({ defaultQueueId: queueId }).where(eq(workPool.id, poolId)).run();
   }
 
   *getPool(name: string): Op<WorkPoolView | undefined> {
@@ -179,15 +189,8 @@ export class WorkPoolRepository {
     return countWhere(this.db, workPool, workPoolCond(filter));
   }
 
-  /**
-   * Writes the fields sent. Pausing makes the pool PAUSED; unpausing makes it READY
-   * if a worker is ONLINE, else NOT_READY (agent pools keep no status). False when
-   * the pool does not exist.
-   */
-  *updatePool(id: string, patch: WorkPoolPatch, now: Micros): Op<boolean> {
-    const current = this.selectPoolById.get({ id });
-    if (!current) return false;
-    const status = poolStatusAfterPauseChange(current.type, patch.isPaused, () => this.hasOnlineWorker(id));
+  /** Writes the fields sent, and the new status when there is one. */
+  *updatePoolRow(id: string, patch: WorkPoolPatch, status: WorkPoolStatus | undefined, now: Micros): Op<void> {
     this.db
       .update(workPool)
       .set({
@@ -201,7 +204,6 @@ export class WorkPoolRepository {
       })
       .where(eq(workPool.id, id))
       .run();
-    return true;
   }
 
   /**
@@ -217,10 +219,36 @@ export class WorkPoolRepository {
 
   // --------------------------------------------------------------- work queues
 
-  /** Creates a queue in the pool; undefined when the name is taken there. */
-  *createQueue(poolId: string, input: WorkQueueInput, now: Micros): Op<WorkQueueView | undefined> {
-    const row = yield* this.unlessConflict(this.insertQueue(poolId, input, now));
-    return row && this.queueView(row.id, "pool");
+  /** Inserts a queue row at the given priority; undefined when the name is taken in the pool. */
+  *insertQueueRow(poolId: string, input: WorkQueueInput & { priority: number }, now: Micros): Op<{ id: string } | undefined> {
+    const id = Bun.randomUUIDv7();
+    const values = {
+      id,
+      created: now,
+      updated: now,
+      name: input.name,
+      description: input.description,
+      isPaused: input.isPaused,
+      concurrencyLimit: input.concurrencyLimit,
+      priority: input.priority,
+      filter: input.filter,
+      workPoolId: poolId,
+    };
+    return unlessConflict(() => this.db.insert(workQueue).values(values).run()) ? { id } : undefined;
+  }
+
+  /** The pool's queues' priorities, in priority order. */
+  *queuePriorities(poolId: string): Op<{ id: string; priority: number }[]> {
+    return this.db
+      .select({ id: workQueue.id, priority: workQueue.priority })
+      .from(workQueue)
+      .where(eq(workQueue.workPoolId, poolId))
+      .orderBy(asc(workQueue.priority), asc(workQueue.id))
+      .all();
+  }
+
+  *setPriorities(priorities: ReadonlyMap<string, number>): Op<void> {
+    for (const [id, priority] of priorities) this.db.update(workQueue).set({ priority }).where(eq(workQueue.id, id)).run();
   }
 
   *getQueue(poolName: string, queueName: string): Op<WorkQueueView | undefined> {
@@ -243,17 +271,8 @@ export class WorkPoolRepository {
     return this.withQueueSlots(rows, "pool");
   }
 
-  /**
-   * Writes the fields sent. Pausing makes the queue PAUSED; unpausing a PAUSED queue makes
-   * it READY if it was polled within the last minute, else NOT_READY. A new priority is
-   * made room for (see rebalancePriorities; Prefect's legacy route skips this and can leave
-   * two queues at one priority). False when the queue does not exist.
-   */
-  *updateQueue(id: string, patch: WorkQueuePatch, now: Micros): Op<boolean> {
-    const current = this.selectQueueById.get({ id });
-    if (!current) return false;
-    const lastPolled = patch.lastPolled === undefined ? current.lastPolled : patch.lastPolled;
-    const status = patch.isPaused === undefined ? undefined : queueStatusAfterPauseChange(current.status, patch.isPaused, lastPolled, now);
+  /** Writes the fields sent, and the new status when there is one. */
+  *updateQueueRow(id: string, patch: WorkQueuePatch, status: WorkQueueStatus | undefined, now: Micros): Op<void> {
     this.db
       .update(workQueue)
       .set({
@@ -269,43 +288,19 @@ export class WorkPoolRepository {
       })
       .where(eq(workQueue.id, id))
       .run();
-    if (patch.priority != null) this.applyPriorities(current.workPoolId, new Map([[id, patch.priority]]));
-    return true;
   }
 
-  /**
-   * Deletes the queue; its flow runs lose their `work_queue_id`. A pool's default queue
-   * cannot be deleted (Prefect's foreign key refuses it).
-   */
-  *deleteQueue(id: string, now: Micros): Op<"deleted" | "not-found" | "default-queue"> {
-    const queue = this.selectQueueById.get({ id });
-    if (!queue) return "not-found";
-    if (this.selectPoolById.get({ id: queue.workPoolId })?.defaultQueueId === id) return "default-queue";
+  /** Deletes the queue; its flow runs lose their `work_queue_id` (flow_run has no foreign key to it here). */
+  *deleteQueue(id: string, now: Micros): Op<void> {
     yield* this.events.workQueueDeleting(id, now);
     this.db.update(flowRun).set({ workQueueId: null }).where(eq(flowRun.workQueueId, id)).run();
     this.db.delete(workQueue).where(eq(workQueue.id, id)).run();
-    this.applyPriorities(queue.workPoolId, new Map());
-    return "deleted";
   }
 
   // ------------------------------------------------------- legacy work queues
 
-  /**
-   * A legacy queue: created in the default agent pool (created first if needed). Asking
-   * for `default` right when that pool is created returns the pool's own default queue.
-   * Undefined on a name clash.
-   */
-  *createLegacyQueue(input: WorkQueueInput, now: Micros): Op<WorkQueueView | undefined> {
-    const { pool, created } = yield* this.getOrCreateDefaultAgentPool(now);
-    const row =
-      created && input.name === DEFAULT_QUEUE_NAME
-        ? this.selectQueueById.get({ id: pool.defaultQueueId! })!
-        : yield* this.unlessConflict(this.insertQueue(pool.id, input, now));
-    return row && this.queueView(row.id, "legacy");
-  }
-
   *getLegacyQueueByName(name: string): Op<WorkQueueView | undefined> {
-    const row = this.legacyQueueByName(name);
+    const row = this.legacyQueueRow(name);
     return row && this.queueView(row.id, "legacy");
   }
 
@@ -327,11 +322,8 @@ export class WorkPoolRepository {
 
   // ------------------------------------------------------------------ workers
 
-  /**
-   * Records a heartbeat: the worker is upserted ONLINE with last_heartbeat_time = now
-   * (its interval kept when none is sent), and a NOT_READY pool becomes READY.
-   */
-  *heartbeat(poolId: string, name: string, heartbeatIntervalSeconds: number | null, now: Micros): Op<void> {
+  /** The worker, upserted ONLINE with last_heartbeat_time = now (its interval kept when none is sent). */
+  *upsertOnlineWorker(poolId: string, name: string, heartbeatIntervalSeconds: number | null, now: Micros): Op<void> {
     const changes = {
       lastHeartbeatTime: now,
       status: "ONLINE" satisfies WorkerStatus,
@@ -343,7 +335,16 @@ export class WorkPoolRepository {
       // Prefect's ON CONFLICT update leaves `updated` alone.
       .onConflictDoUpdate({ target: [worker.workPoolId, worker.name], set: changes })
       .run();
-    this.setPoolStatus(poolId, "NOT_READY", "READY", now);
+  }
+
+  /** By the stored status, which heartbeats set and the foreman clears. */
+  *hasOnlineWorker(poolId: string): Op<boolean> {
+    return countWhere(this.db, worker, and(eq(worker.workPoolId, poolId), eq(worker.status, "ONLINE"))) > 0;
+  }
+
+  /** Moves the pool from one status to another; true when it was in `from`. */
+  *setPoolStatus(poolId: string, from: WorkPoolStatus, to: WorkPoolStatus, now: Micros): Op<boolean> {
+    return this.movePoolStatus(poolId, from, to, now);
   }
 
   /** The pool's workers, newest heartbeat first. */
@@ -415,29 +416,6 @@ export class WorkPoolRepository {
 
   // ------------------------------------- helpers for deployment / flow-run code
 
-  /**
-   * Resolves a pool name and optional queue name to ids (Prefect's WorkerLookups).
-   * No queue name means the pool's default queue. Given `createMissingAt`, a missing
-   * queue is created in the (existing) pool at that instant. Not-found answers carry
-   * Prefect's 404 detail: `Work pool "p" not found.` or `Work pool queue 'p/q' not found.`
-   */
-  *resolveQueue(poolName: string, queueName: string | null, createMissingAt?: Micros): Op<QueueResolution> {
-    const poolMissing = { found: false, detail: `Work pool "${poolName}" not found.` } as const;
-    if (queueName == null) {
-      const pool = this.selectPoolByName.get({ name: poolName });
-      if (!pool) return poolMissing;
-      const queue = this.selectQueueById.get({ id: pool.defaultQueueId! })!;
-      return { found: true, poolId: pool.id, queueId: queue.id, queueName: queue.name };
-    }
-    const existing = this.queueRowByName(poolName, queueName);
-    if (existing) return { found: true, poolId: existing.workPoolId, queueId: existing.id, queueName };
-    if (createMissingAt == null) return { found: false, detail: `Work pool queue '${poolName}/${queueName}' not found.` };
-    const pool = this.selectPoolByName.get({ name: poolName });
-    if (!pool) return poolMissing;
-    const queue = yield* this.getOrCreateQueue(pool.id, queueName, createMissingAt);
-    return { found: true, poolId: pool.id, queueId: queue.id, queueName };
-  }
-
   *poolByName(name: string): Op<WorkPoolRow | undefined> {
     return this.selectPoolByName.get({ name });
   }
@@ -457,49 +435,24 @@ export class WorkPoolRepository {
   }
 
   *poolById(id: string): Op<WorkPoolRow | undefined> {
-    return this.db.select().from(workPool).where(eq(workPool.id, id)).get();
+    return this.selectPoolById.get({ id });
   }
 
-  /** The pool's queue of that name, created (first free priority) when missing. */
-  *getOrCreateQueue(poolId: string, name: string, now: Micros): Op<WorkQueueRow> {
-    const existing = this.db
+  /** The pool's queue of that name, if any. */
+  *queueOfPool(poolId: string, name: string): Op<WorkQueueRow | undefined> {
+    return this.db
       .select()
       .from(workQueue)
       .where(and(eq(workQueue.workPoolId, poolId), eq(workQueue.name, name)))
       .get();
-    return existing ?? (yield* this.insertQueue(poolId, queueDefaults(name, null), now));
-  }
-
-  /** The `default-agent-pool` (type prefect-agent), created with its default queue when missing. */
-  *getOrCreateDefaultAgentPool(now: Micros): Op<{ pool: WorkPoolRow; created: boolean }> {
-    const existing = this.selectPoolByName.get({ name: DEFAULT_AGENT_POOL });
-    if (existing) return { pool: existing, created: false };
-    const pool = yield* this.insertPool(
-      {
-        name: DEFAULT_AGENT_POOL,
-        description: null,
-        type: AGENT_POOL_TYPE,
-        baseJobTemplate: {},
-        isPaused: false,
-        concurrencyLimit: null,
-        storageConfiguration: {},
-      },
-      now,
-    );
-    return { pool, created: true };
   }
 
   /**
-   * Prefect's ensure_work_queue_exists, for a deployment given only a queue name: the
-   * legacy queue of that name, else one created in the default agent pool at priority 1
-   * (moving the others down), or that pool's default queue for `default`.
+   * A legacy name lookup: the queue in the default agent pool. While that pool does not
+   * exist Prefect falls back to the first queue of that name in any pool.
    */
-  *ensureLegacyQueue(name: string, now: Micros): Op<WorkQueueRow> {
-    const existing = this.legacyQueueByName(name);
-    if (existing) return existing;
-    const { pool } = yield* this.getOrCreateDefaultAgentPool(now);
-    if (name === DEFAULT_QUEUE_NAME) return this.selectQueueById.get({ id: pool.defaultQueueId! })!;
-    return yield* this.insertQueue(pool.id, queueDefaults(name, 1), now);
+  *legacyQueueByName(name: string): Op<WorkQueueRow | undefined> {
+    return this.legacyQueueRow(name);
   }
 
   /**
@@ -529,7 +482,7 @@ export class WorkPoolRepository {
    * PAUSED and agent pools are left alone. Returns true when the pool was NOT_READY.
    */
   *markPoolPolled(poolId: string, now: Micros): Op<boolean> {
-    const becameReady = this.setPoolStatus(poolId, "NOT_READY", "READY", now);
+    const becameReady = this.movePoolStatus(poolId, "NOT_READY", "READY", now);
     if (!becameReady) {
       this.db
         .update(workPool)
@@ -631,82 +584,8 @@ export class WorkPoolRepository {
   }
 
 
-  /**
-   * The result of `op`, or undefined when its insert failed on a constraint (Prefect maps
-   * any IntegrityError of a create to 409). SQLite undoes just the failed statement, and
-   * `op` inserts before anything else, so nothing of it is left behind.
-   */
-  private *unlessConflict<T>(op: Op<T>): Op<T | undefined> {
-    try {
-      return yield* op;
-    } catch (error) {
-      if (isConstraintError(error)) return undefined;
-      throw error;
-    }
-  }
-
-  private *insertPool(input: WorkPoolInput, now: Micros): Op<WorkPoolRow> {
-    const row: WorkPoolRow = {
-      id: Bun.randomUUIDv7(),
-      created: now,
-      updated: now,
-      ...input,
-      defaultQueueId: null,
-      status: initialPoolStatus(input.type, input.isPaused),
-      lastTransitionedStatusAt: null,
-    };
-    this.db.insert(workPool).values(row).run();
-    const queue = yield* this.insertQueue(row.id, { ...queueDefaults(DEFAULT_QUEUE_NAME, null), description: "The work pool's default queue." }, now);
-    this.db.update(workPool).set({ defaultQueueId: queue.id }).where(eq(workPool.id, row.id)).run();
-    yield* this.events.workPoolCreated(row.id, now);
-    return { ...row, defaultQueueId: queue.id };
-  }
-
-  /** Inserts at the requested priority (making room for it) or at the first free one. A new queue is NOT_READY even when paused, as in Prefect. */
-  private *insertQueue(poolId: string, input: WorkQueueInput, now: Micros): Op<WorkQueueRow> {
-    const priority = input.priority ?? firstFreePriority(this.poolQueues(poolId).map((q) => q.priority));
-    const id = Bun.randomUUIDv7();
-    this.db
-      .insert(workQueue)
-      .values({
-        id,
-        created: now,
-        updated: now,
-        name: input.name,
-        description: input.description,
-        isPaused: input.isPaused,
-        concurrencyLimit: input.concurrencyLimit,
-        priority,
-        filter: input.filter,
-        workPoolId: poolId,
-      })
-      .run();
-    if (input.priority != null) this.applyPriorities(poolId, new Map([[id, input.priority]]));
-    yield* this.events.workQueueCreated(id, now);
-    return this.selectQueueById.get({ id })!;
-  }
-
-  private poolQueues(poolId: string): { id: string; priority: number }[] {
-    return this.db
-      .select({ id: workQueue.id, priority: workQueue.priority })
-      .from(workQueue)
-      .where(eq(workQueue.workPoolId, poolId))
-      .orderBy(asc(workQueue.priority), asc(workQueue.id))
-      .all();
-  }
-
-  /** Gives `targets` their priorities and renumbers the pool's other queues as Prefect does. */
-  private applyPriorities(poolId: string, targets: ReadonlyMap<string, number>): void {
-    const queues = this.poolQueues(poolId);
-    const next = rebalancePriorities(queues, targets);
-    for (const queue of queues) {
-      const priority = next.get(queue.id)!;
-      if (priority !== queue.priority) this.db.update(workQueue).set({ priority }).where(eq(workQueue.id, queue.id)).run();
-    }
-  }
-
   /** Moves the pool from one status to another; true when it was in `from`. */
-  private setPoolStatus(poolId: string, from: WorkPoolStatus, to: WorkPoolStatus, now: Micros): boolean {
+  private movePoolStatus(poolId: string, from: WorkPoolStatus, to: WorkPoolStatus, now: Micros): boolean {
     return (
       this.db
         .update(workPool)
@@ -715,11 +594,6 @@ export class WorkPoolRepository {
         .returning({ id: workPool.id })
         .all().length > 0
     );
-  }
-
-  /** By the stored status, which heartbeats set and the foreman clears. */
-  private hasOnlineWorker(poolId: string): boolean {
-    return countWhere(this.db, worker, and(eq(worker.workPoolId, poolId), eq(worker.status, "ONLINE"))) > 0;
   }
 
   private queueRowByName(poolName: string, queueName: string): WorkQueueRow | undefined {
@@ -731,11 +605,7 @@ export class WorkPoolRepository {
       .get()?.row;
   }
 
-  /**
-   * A legacy name lookup: the queue in the default agent pool. While that pool does not
-   * exist Prefect falls back to the first queue of that name in any pool.
-   */
-  private legacyQueueByName(name: string): WorkQueueRow | undefined {
+  private legacyQueueRow(name: string): WorkQueueRow | undefined {
     const agentPool = this.selectPoolByName.get({ name: DEFAULT_AGENT_POOL });
     return this.db
       .select()
@@ -776,16 +646,6 @@ export class WorkPoolRepository {
     return new Map(rows.map((r) => [r.queueId, r.n]));
   }
 }
-
-/** A queue as created on the fly: Prefect's WorkQueueCreate defaults. */
-const queueDefaults = (name: string, priority: number | null): WorkQueueInput => ({
-  name,
-  description: "",
-  isPaused: false,
-  concurrencyLimit: null,
-  priority,
-  filter: null,
-});
 
 /** PENDING/RUNNING runs a tag-based legacy queue selects: all its tags, one of its deployments (any, but one). */
 function legacyFilterSlotHolders(filter: QueueFilterValue): SQL | undefined {
