@@ -5,7 +5,7 @@
 import { Elysia, ValidationError } from "elysia";
 import type { AppContext } from "./context";
 import { StoreBusyError, StoreConflictError, StoreUnavailableError } from "./db/errors";
-import { BadRequest, Conflict, DomainError, InvalidInput, NotFound, Unprocessable } from "./domain/errors";
+import { BadRequest, Conflict, DomainError, Gone, InvalidInput, Locked, NotFound, Unprocessable } from "./domain/errors";
 import { HttpError, INTEGRITY_CONFLICT } from "./api/errors";
 import { validationIssues } from "./api/validation";
 import { adminRoutes } from "./api/admin";
@@ -61,7 +61,11 @@ function domainErrorResponse(error: DomainError): Response {
   if (error instanceof InvalidInput) {
     return json(422, { exception_message: "Invalid request received.", exception_detail: error.issues, request_body: error.requestBody ?? null });
   }
-  const status = error instanceof Conflict ? 409 : error instanceof BadRequest ? 400 : error instanceof Unprocessable ? 422 : 500;
+  if (error instanceof Locked) {
+    return json(423, { detail: error.message }, error.retryAfterSeconds == null ? {} : { "Retry-After": String(error.retryAfterSeconds) });
+  }
+  const status =
+    error instanceof Conflict ? 409 : error instanceof BadRequest ? 400 : error instanceof Gone ? 410 : error instanceof Unprocessable ? 422 : 500;
   return json(status, { detail: error.message });
 }
 

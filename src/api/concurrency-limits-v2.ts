@@ -6,13 +6,12 @@
 import { Elysia, t } from "elysia";
 import type { AppContext } from "../context";
 import type { ConcurrencyLimitPatch, ConcurrencyLimitRow, LimitRef } from "../db/repos/concurrency-limits";
-import { activeSlotsAt, slotWaitCapSeconds } from "../domain/concurrency-slots";
-import { clampedPoissonInterval } from "../lib/poisson";
-import { pythonRepr } from "../lib/python-repr";
-import { formatDateTime, secondsToMicros, type Micros } from "../lib/time";
+import { ConcurrencyLimitService, type SlotMode, type SlotRequest } from "../concurrency/limits";
+import { activeSlotsAt } from "../domain/concurrency-slots";
+import { formatDateTime, type Micros } from "../lib/time";
 import { canonicalUuid } from "../lib/uuid";
 import { Enum, Lenient, LimitOffset, Maybe, Strict, UUID_RE, Uuid } from "../schemas/common";
-import { conflict, detail, HttpError, INTEGRITY_CONFLICT, notFound, validationError, type ValidationIssue } from "./errors";
+import { validationError, type ValidationIssue } from "./errors";
 import { paging } from "./paging";
 
 /** Prefect's `Name` type on limits: non-empty, without `/ % & > <`. */
@@ -40,7 +39,6 @@ type LimitFields = typeof LimitUpdate.static;
 
 const Mode = Enum(["concurrency", "rate_limit"]);
 const Holder = Strict({ type: Enum(["flow_run", "task_run", "deployment"]), id: Uuid });
-type ModeName = typeof Mode.static;
 const SlotRequest = { slots: t.Integer(), names: t.Array(t.String()) };
 // `create_if_missing` is deprecated and ignored: limits must be created before slots are taken.
 const IncrementBody = Lenient({ ...SlotRequest, mode: t.Optional(Mode), create_if_missing: Maybe(t.Boolean()) });
@@ -141,83 +139,27 @@ function limitPatch(body: LimitFields): ConcurrencyLimitPatch {
   return Object.fromEntries(Object.entries(patch).filter(([, value]) => value !== undefined));
 }
 
-/** The checks Prefect makes on the named limits before trying to take slots (422s). */
-function checkAcquirable(limits: ConcurrencyLimitRow[], slots: number, mode: ModeName): void {
-  if (limits.some((limit) => limit.limit < slots)) throw detail(422, "Slots requested is greater than the limit");
-  const nonDecaying = limits.filter((limit) => limit.slotDecayPerSecond === 0).map((limit) => limit.name);
-  if (mode === "rate_limit" && nonDecaying.length > 0) {
-    throw detail(
-      422,
-      "Only concurrency limits with slot decay can be used for rate limiting. The following limits do not have a decay " +
-        `configured: ${pythonRepr(nonDecaying.join(","))}`,
-    );
-  }
-}
-
-/**
- * Prefect's Retry-After for a refused increment. The most blocking limit decides:
- * a rate limit frees one slot per 1/decay seconds; any other limit frees a slot per
- * average occupancy, capped so long-running holders do not push retries out for
- * minutes. Denied slots count as queued requests. The result is jittered so that
- * waiting clients spread out. (Prefect reads the counts as they were before the attempt.)
- */
-export function retryAfterSeconds(limits: ConcurrencyLimitRow[], slots: number, random: () => number = Math.random): number {
-  const blockingSlots = (limit: ConcurrencyLimitRow) =>
-    limit.slotDecayPerSecond > 0 ? slots + limit.deniedSlots : (slots + limit.deniedSlots) / limit.limit;
-  // Python's max() keeps the first of equals.
-  const blocking = limits.reduce((best, limit) => (blockingSlots(limit) > blockingSlots(best) ? limit : best));
-  const waiting = blockingSlots(blocking);
-  let average: number;
-  if (blocking.slotDecayPerSecond > 0) {
-    average = waiting / blocking.slotDecayPerSecond;
-  } else {
-    const cap = slotWaitCapSeconds(blocking.name);
-    average = Math.min(Math.min(blocking.avgSlotOccupancySeconds, cap) * waiting, cap);
-  }
-  return clampedPoissonInterval(average, 0.3, random);
-}
-
-const locked = (retryAfter: number) => new HttpError(423, { detail: "Locked" }, { "Retry-After": String(retryAfter) });
-const limitNotFound = () => notFound("Concurrency Limit not found");
-
-export function concurrencyLimitV2Routes({ store, clock, config }: AppContext) {
-
-  /** Reads and checks the named limits; the increment itself must still win the race for the slots. */
-  async function acquirable(body: { names: string[]; slots: number; mode?: ModeName }, leaseDuration?: number) {
+export function concurrencyLimitV2Routes(ctx: AppContext) {
+  const { clock, config } = ctx;
+  const limits = new ConcurrencyLimitService(ctx);
+  const slotRequest = (body: { names: string[]; slots: number; mode?: SlotMode }, leaseDuration?: number): SlotRequest => {
     check(body, [bound("slots", body.slots, { gt: 0 }), namesIssue(body.names), leaseDurationIssue(leaseDuration)]);
-    const named = await store.read((q) => q.concurrencyLimits.readByNames(body.names));
-    const active = named.filter((limit) => limit.active);
-    checkAcquirable(active, body.slots, body.mode ?? "concurrency");
-    return { named, active, activeIds: active.map((limit) => limit.id) };
-  }
-
-  /** Counts the denial and answers 423 with the time to wait. */
-  async function refuse(active: ConcurrencyLimitRow[], slots: number): Promise<never> {
-    const activeIds = active.map((limit) => limit.id);
-    await store.write((tx) => tx.concurrencyLimits.recordDenied(activeIds, slots, clock.now()));
-    throw locked(retryAfterSeconds(active, slots));
-  }
+    return { names: body.names, slots: body.slots, mode: body.mode ?? "concurrency" };
+  };
 
   return new Elysia({ prefix: "/v2/concurrency_limits" })
     .post(
       "/",
       async ({ body, set }) => {
         checkLimitFields(body);
-        const row = await store.write((tx) =>
-          tx.concurrencyLimits.create(
-            {
-              name: body.name,
-              limit: body.limit,
-              active: body.active ?? true,
-              activeSlots: body.active_slots ?? 0,
-              deniedSlots: body.denied_slots ?? 0,
-              slotDecayPerSecond: body.slot_decay_per_second ?? 0,
-            },
-            clock.now(),
-          ),
-        );
-        // Prefect lets the unique constraint fail, so the answer is its generic integrity conflict.
-        if (!row) throw conflict(INTEGRITY_CONFLICT);
+        const row = await limits.create({
+          name: body.name,
+          limit: body.limit,
+          active: body.active ?? true,
+          activeSlots: body.active_slots ?? 0,
+          deniedSlots: body.denied_slots ?? 0,
+          slotDecayPerSecond: body.slot_decay_per_second ?? 0,
+        });
         set.status = 201;
         return concurrencyLimitJson(row);
       },
@@ -228,37 +170,16 @@ export function concurrencyLimitV2Routes({ store, clock, config }: AppContext) {
       async ({ body }) => {
         const { limit, offset } = paging(body, config.defaultLimit);
         const now = clock.now();
-        return (await store.read((q) => q.concurrencyLimits.list(limit, offset))).map((row) => globalConcurrencyLimitJson(row, now));
+        return (await limits.list(limit, offset)).map((row) => globalConcurrencyLimitJson(row, now));
       },
       { body: Lenient(LimitOffset) },
     )
-    .post(
-      "/increment",
-      async ({ body }) => {
-        const { named, active, activeIds } = await acquirable(body);
-        if (!(await store.write((tx) => tx.concurrencyLimits.tryAcquire(activeIds, body.slots, clock.now())))) return refuse(active, body.slots);
-        return named.map(minimalJson);
-      },
-      { body: IncrementBody },
-    )
+    .post("/increment", async ({ body }) => (await limits.increment(slotRequest(body))).map(minimalJson), { body: IncrementBody })
     .post(
       "/increment-with-lease",
       async ({ body }) => {
-        const { named, active, activeIds } = await acquirable(body, body.lease_duration);
-        const lease = await store.write((tx) =>
-          tx.concurrencyLimits.incrementWithLease(
-            activeIds,
-            {
-              // Prefect leases every named limit, inactive ones too, and leases nothing when no name matched.
-              resourceIds: named.map((limit) => limit.id),
-              slots: body.slots,
-              ttl: secondsToMicros(body.lease_duration ?? LEASE_SECONDS.default),
-              holder: body.holder,
-            },
-            clock.now(),
-          ),
-        );
-        if (!lease) return refuse(active, body.slots);
+        const request = slotRequest(body, body.lease_duration);
+        const { lease, limits: named } = await limits.incrementWithLease(request, body.lease_duration ?? LEASE_SECONDS.default, body.holder ?? null);
         return { lease_id: lease.id, limits: named.map(minimalJson) };
       },
       { body: IncrementWithLeaseBody },
@@ -271,18 +192,14 @@ export function concurrencyLimitV2Routes({ store, clock, config }: AppContext) {
           namesIssue(body.names),
           bound("occupancy_seconds", body.occupancy_seconds, { gt: 0 }),
         ]);
-        const named = await store.read((q) => q.concurrencyLimits.readByNames(body.names));
-        const activeIds = named.filter((limit) => limit.active).map((limit) => limit.id);
-        await store.write((tx) => tx.concurrencyLimits.releaseSlots(activeIds, body.slots, clock.now(), body.occupancy_seconds ?? null));
-        return named.map(minimalJson);
+        return (await limits.decrement(body.names, body.slots, body.occupancy_seconds ?? null)).map(minimalJson);
       },
       { body: DecrementBody },
     )
     .post(
       "/decrement-with-lease",
       async ({ body, set }) => {
-        // An unknown lease is not an error: its slots were already given back.
-        await store.write((tx) => tx.concurrencyLimits.releaseLease(body.lease_id, clock.now()));
+        await limits.releaseLease(body.lease_id);
         set.status = 204;
       },
       { body: Lenient({ lease_id: Uuid }) },
@@ -295,31 +212,24 @@ export function concurrencyLimitV2Routes({ store, clock, config }: AppContext) {
           ? null
           : { type: "uuid_parsing", loc: ["path", "lease_id"], msg: "Input should be a valid UUID", input: params.lease_id };
         check(body, [badId, leaseDurationIssue(body?.lease_duration)]);
-        const ttl = secondsToMicros(body?.lease_duration ?? LEASE_SECONDS.default);
-        if (!(await store.write((tx) => tx.concurrencyLimits.renewLease(canonicalUuid(params.lease_id), ttl, clock.now())))) {
-          throw detail(410, "Lease not found - it may have expired or been revoked");
-        }
+        await limits.renewLease(canonicalUuid(params.lease_id), body?.lease_duration ?? LEASE_SECONDS.default);
         set.status = 204;
       },
       // The body may be left out altogether: every field has a default.
       { body: t.Optional(Lenient({ lease_duration: t.Optional(t.Number()) })) },
     )
-    .get("/:id_or_name", async ({ params }) => {
-      const row = await store.read((q) => q.concurrencyLimits.get(limitRef(params.id_or_name)));
-      if (!row) throw limitNotFound();
-      return globalConcurrencyLimitJson(row, clock.now());
-    })
+    .get("/:id_or_name", async ({ params }) => globalConcurrencyLimitJson(await limits.get(limitRef(params.id_or_name)), clock.now()))
     .patch(
       "/:id_or_name",
       async ({ params, body, set }) => {
         checkLimitFields(body);
-        if (!(await store.write((tx) => tx.concurrencyLimits.update(limitRef(params.id_or_name), limitPatch(body), clock.now())))) throw limitNotFound();
+        await limits.update(limitRef(params.id_or_name), limitPatch(body));
         set.status = 204;
       },
       { body: LimitUpdate },
     )
     .delete("/:id_or_name", async ({ params, set }) => {
-      if (!(await store.write((tx) => tx.concurrencyLimits.delete(limitRef(params.id_or_name))))) throw limitNotFound();
+      await limits.delete(limitRef(params.id_or_name));
       set.status = 204;
     });
 }

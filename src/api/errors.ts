@@ -40,5 +40,4 @@ export function invalidField(loc: (string | number)[], msg: string, input: unkno
   return validationError([{ type: "value_error", loc: ["body", ...loc], msg, input }], requestBody);
 }
 
-export const INTEGRITY_CONFLICT =
-  "Data integrity conflict. This usually means a unique or foreign key constraint was violated. See server logs for details.";
+export { INTEGRITY_CONFLICT } from "../domain/errors";

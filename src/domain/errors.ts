@@ -42,3 +42,20 @@ export class InvalidInput extends DomainError {
     super(issues.map((i) => i.msg).join("; "));
   }
 }
+
+/** A concurrency limit has no room (423); `retryAfterSeconds` is the wait Prefect suggests, when it suggests one. */
+export class Locked extends DomainError {
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number | null = null,
+  ) {
+    super(message);
+  }
+}
+
+/** What the request names existed but is gone for good (410), e.g. an expired lease. */
+export class Gone extends DomainError {}
+
+/** Prefect's answer when a write breaks a unique or foreign key constraint (409). */
+export const INTEGRITY_CONFLICT =
+  "Data integrity conflict. This usually means a unique or foreign key constraint was violated. See server logs for details.";

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { retryAfterSeconds } from "../../src/api/concurrency-limits-v2";
+import { retryAfterSeconds } from "../../src/concurrency/limits";
 import { INTEGRITY_CONFLICT } from "../../src/api/errors";
 import type { ConcurrencyLimitRow } from "../../src/db/repos/concurrency-limits";
 import { createTestApi, ManualClock } from "../support/api";
