@@ -146,13 +146,39 @@ export function flowCond(f: FlowFilter | null | undefined): Cond {
 /** Flow-run start_time before/after compare COALESCE(start_time, expected_start_time), as Prefect does. */
 const effectiveStart = sql`COALESCE(${flowRun.startTime}, ${flowRun.expectedStartTime})`;
 
+/** The run columns the shared filter fields read. */
+interface RunFilterColumns {
+  id: SQLiteColumn;
+  name: SQLiteColumn;
+  tags: SQLiteColumn;
+  stateType: SQLiteColumn;
+  stateName: SQLiteColumn;
+  startTime: SQLiteColumn;
+  endTime: SQLiteColumn;
+  expectedStartTime: SQLiteColumn;
+}
+
+/**
+ * The conditions of the fields flow-run and task-run filters share. `start` is what a
+ * start-time range compares: a flow run that has not started counts from its expected start.
+ */
+function sharedRunConds(run: RunFilterColumns, start: SQLiteColumn | SQL, f: FlowRunFilter | TaskRunFilter): Cond[] {
+  return [
+    group(f.id, [anyOf(run.id, f.id?.any_), notAnyOf(run.id, f.id?.not_any_)]),
+    group(f.name, [anyOf(run.name, f.name?.any_), like(run.name, f.name?.like_)]),
+    tagsCond(run.tags, f.tags),
+    stateCond(run.stateType, run.stateName, f.state),
+    group(f.start_time, [before(start, f.start_time?.before_), after(start, f.start_time?.after_), isNullCond(run.startTime, f.start_time?.is_null_)]),
+    group(f.end_time, [before(run.endTime, f.end_time?.before_), after(run.endTime, f.end_time?.after_), isNullCond(run.endTime, f.end_time?.is_null_)]),
+    group(f.expected_start_time, [before(run.expectedStartTime, f.expected_start_time?.before_), after(run.expectedStartTime, f.expected_start_time?.after_)]),
+  ];
+}
+
 export function flowRunCond(f: FlowRunFilter | null | undefined): Cond {
   if (!f) return undefined;
   const createdBy = f.created_by;
   return combine(f.operator, [
-    group(f.id, [anyOf(flowRun.id, f.id?.any_), notAnyOf(flowRun.id, f.id?.not_any_)]),
-    group(f.name, [anyOf(flowRun.name, f.name?.any_), like(flowRun.name, f.name?.like_)]),
-    tagsCond(flowRun.tags, f.tags),
+    ...sharedRunConds(flowRun, effectiveStart, f),
     group(f.deployment_id, [
       anyOf(flowRun.deploymentId, f.deployment_id?.any_),
       isNullCond(flowRun.deploymentId, f.deployment_id?.is_null_),
@@ -161,22 +187,7 @@ export function flowRunCond(f: FlowRunFilter | null | undefined): Cond {
       anyOf(flowRun.workQueueName, f.work_queue_name?.any_),
       isNullCond(flowRun.workQueueName, f.work_queue_name?.is_null_),
     ]),
-    stateCond(flowRun.stateType, flowRun.stateName, f.state),
     group(f.flow_version, [anyOf(flowRun.flowVersion, f.flow_version?.any_)]),
-    group(f.start_time, [
-      before(effectiveStart, f.start_time?.before_),
-      after(effectiveStart, f.start_time?.after_),
-      isNullCond(flowRun.startTime, f.start_time?.is_null_),
-    ]),
-    group(f.end_time, [
-      before(flowRun.endTime, f.end_time?.before_),
-      after(flowRun.endTime, f.end_time?.after_),
-      isNullCond(flowRun.endTime, f.end_time?.is_null_),
-    ]),
-    group(f.expected_start_time, [
-      before(flowRun.expectedStartTime, f.expected_start_time?.before_),
-      after(flowRun.expectedStartTime, f.expected_start_time?.after_),
-    ]),
     group(f.next_scheduled_start_time, [
       before(flowRun.nextScheduledStartTime, f.next_scheduled_start_time?.before_),
       after(flowRun.nextScheduledStartTime, f.next_scheduled_start_time?.after_),
@@ -210,24 +221,7 @@ export function taskRunCond(f: TaskRunFilter | null | undefined): Cond {
   const subflows = sql`EXISTS (SELECT 1 FROM ${flowRun} WHERE ${flowRun.parentTaskRunId} = ${taskRun.id})`;
   const flowRunId = f.flow_run_id;
   return combine(f.operator, [
-    group(f.id, [anyOf(taskRun.id, f.id?.any_), notAnyOf(taskRun.id, f.id?.not_any_)]),
-    group(f.name, [anyOf(taskRun.name, f.name?.any_), like(taskRun.name, f.name?.like_)]),
-    tagsCond(taskRun.tags, f.tags),
-    stateCond(taskRun.stateType, taskRun.stateName, f.state),
-    group(f.start_time, [
-      before(taskRun.startTime, f.start_time?.before_),
-      after(taskRun.startTime, f.start_time?.after_),
-      isNullCond(taskRun.startTime, f.start_time?.is_null_),
-    ]),
-    group(f.end_time, [
-      before(taskRun.endTime, f.end_time?.before_),
-      after(taskRun.endTime, f.end_time?.after_),
-      isNullCond(taskRun.endTime, f.end_time?.is_null_),
-    ]),
-    group(f.expected_start_time, [
-      before(taskRun.expectedStartTime, f.expected_start_time?.before_),
-      after(taskRun.expectedStartTime, f.expected_start_time?.after_),
-    ]),
+    ...sharedRunConds(taskRun, taskRun.startTime, f),
     group(f.subflow_runs, [f.subflow_runs?.exists_ == null ? undefined : f.subflow_runs.exists_ ? subflows : not(subflows)]),
     // Prefect's default: a present flow_run_id filter without any_ means "not a background task".
     group(flowRunId, [

@@ -32,18 +32,23 @@ const StateFilter = Maybe(
   }),
 );
 
-export const FlowRunFilter = Strict({
+/** The fields Prefect's FlowRunFilter and TaskRunFilter share. */
+const SharedRunFilter = {
   operator: Operator,
   id: IdAny,
   name: NameFilter,
   tags: TagsFilter,
-  deployment_id: Maybe(Strict({ operator: Operator, any_: List(Uuid), is_null_: Maybe(t.Boolean()) })),
-  work_queue_name: Maybe(Strict({ operator: Operator, any_: List(t.String()), is_null_: Maybe(t.Boolean()) })),
   state: StateFilter,
-  flow_version: Maybe(Strict({ any_: List(t.String()) })),
   start_time: TimeRange,
   end_time: TimeRange,
   expected_start_time: TimeBeforeAfter,
+};
+
+export const FlowRunFilter = Strict({
+  ...SharedRunFilter,
+  deployment_id: Maybe(Strict({ operator: Operator, any_: List(Uuid), is_null_: Maybe(t.Boolean()) })),
+  work_queue_name: Maybe(Strict({ operator: Operator, any_: List(t.String()), is_null_: Maybe(t.Boolean()) })),
+  flow_version: Maybe(Strict({ any_: List(t.String()) })),
   next_scheduled_start_time: TimeBeforeAfter,
   parent_flow_run_id: Maybe(Strict({ operator: Operator, any_: List(Uuid) })),
   parent_task_run_id: Maybe(Strict({ operator: Operator, any_: List(Uuid), is_null_: Maybe(t.Boolean()) })),
@@ -54,14 +59,7 @@ export const FlowRunFilter = Strict({
 });
 
 export const TaskRunFilter = Strict({
-  operator: Operator,
-  id: IdAny,
-  name: NameFilter,
-  tags: TagsFilter,
-  state: StateFilter,
-  start_time: TimeRange,
-  end_time: TimeRange,
-  expected_start_time: TimeBeforeAfter,
+  ...SharedRunFilter,
   subflow_runs: Maybe(Strict({ exists_: Maybe(t.Boolean()) })),
   flow_run_id: Maybe(Strict({ operator: Operator, any_: List(Uuid), is_null_: Maybe(t.Boolean()) })),
 });
