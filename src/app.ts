@@ -36,6 +36,7 @@ import { mountUi, uiRoutesAndCors, type UiMount } from "./ui/routes";
 import { uiApiRoutes } from "./api/ui-pages";
 import { authGuard } from "./api/auth";
 import { readJsonText } from "./api/body";
+import { checkApiVersion } from "./api/request";
 import { unhandledError } from "./api/unhandled";
 import { csrfRoutes, CsrfTokens } from "./api/csrf";
 import type { RequestGate } from "./shutdown";
@@ -54,6 +55,9 @@ function requestBody(request: Request): unknown {
 
 const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
   new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json", ...headers } });
+
+/** Prefect mounts these on the API app itself, outside the routers its version check guards. */
+const VERSION_EXEMPT_PATHS = new Set(["/api/health", "/api/version"]);
 
 /** Prefect's status and body for each domain error. */
 function domainErrorResponse(error: DomainError): Response {
@@ -79,6 +83,10 @@ export function createApp(ctx: AppContext, gate?: RequestGate, ui: UiMount = mou
       // Prefect checks CSRF in an outer middleware, before the API app checks the auth string.
       .onRequest(({ request }) => csrf?.check(request))
       .onRequest(({ request }) => authenticate(request))
+      // Before body validation, as Prefect's router dependency runs before FastAPI validates the body.
+      .onTransform(({ headers, path }) => {
+        if (!VERSION_EXEMPT_PATHS.has(path)) checkApiVersion(headers);
+      })
       // Older clients send JSON without a Content-Type.
       // Bodies are parsed here so the raw text can be echoed in a 422 (validation mutates the parsed value).
       .onParse(async ({ request, contentType }) => {

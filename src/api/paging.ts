@@ -20,9 +20,10 @@ export const MAX_OFFSET = Number.MAX_SAFE_INTEGER;
 
 /** Resolves limit/offset (or page) with Prefect's defaults and its exact 422 answers. */
 export function paging(body: PagingBody | undefined, defaultLimit: number): Paging & { page: number } {
+  // Prefect's LimitBody dependency answers with a plain detail, unlike the other fields' validation.
   const limit = body?.limit ?? defaultLimit;
+  if (limit < 0) throw detail(422, "Invalid limit: must be greater than or equal to 0.");
   if (limit > defaultLimit) throw detail(422, `Invalid limit: must be less than or equal to ${defaultLimit}.`);
-  if (limit < 0) throw rangeError("limit", limit, body);
   const page = body?.page ?? 1;
   if (page < 1) throw rangeError("page", page, body, 1);
   const offset = body?.page != null ? (page - 1) * limit : (body?.offset ?? 0);
@@ -37,7 +38,7 @@ export function pagePaging(body: Omit<PagingBody, "offset"> | undefined, default
 
 function rangeError(field: string, value: number, body: unknown, min = 0) {
   return validationError(
-    [{ type: "greater_than_equal", loc: ["body", field], msg: `Input should be greater than or equal to ${min}`, input: value }],
+    [{ type: "greater_than_equal", loc: ["body", field], msg: `Input should be greater than or equal to ${min}`, input: value, ctx: { ge: min } }],
     body,
   );
 }

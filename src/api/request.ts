@@ -1,16 +1,33 @@
 import { detail } from "./errors";
 
-/** X-PREFECT-API-VERSION must be `x.y.z` integers when present (400 otherwise); absent means latest. */
-export function requestApiVersion(headers: Record<string, string | undefined>): string | null {
+/** Prefect's minimum API version: clients that send an older X-PREFECT-API-VERSION are refused. */
+const MINIMUM_API_VERSION = [0, 8, 0] as const;
+/** A part as Python's int() reads it: optional sign, digits with single underscores between. */
+const VERSION_PART = /^[+-]?\d+(_\d+)*$/;
+
+/**
+ * Prefect's EnforceMinimumAPIVersion, which guards every API route but /health and
+ * /version: X-PREFECT-API-VERSION, when present, must be three integers `x.y.z`, at
+ * least 0.8.0 (400 otherwise); absent means latest.
+ */
+export function checkApiVersion(headers: Record<string, string | undefined>): void {
   const value = headers["x-prefect-api-version"];
-  if (!value) return null;
-  if (!/^\d+\.\d+\.\d+$/.test(value)) {
-    throw detail(
-      400,
-      `Invalid X-PREFECT-API-VERSION header format.Expected header in format 'x.y.z' but received ${value}`,
-    );
+  if (!value) return;
+  const parts = value.split(".");
+  if (parts.length !== 3 || !parts.every((part) => VERSION_PART.test(part.trim()))) {
+    throw detail(400, `Invalid X-PREFECT-API-VERSION header format.Expected header in format 'x.y.z' but received ${value}`);
   }
-  return value;
+  const version = parts.map((part) => Number(part.trim().replaceAll("_", "")));
+  for (let i = 0; i < 3; i++) {
+    if (version[i] === MINIMUM_API_VERSION[i]) continue;
+    if (version[i]! > MINIMUM_API_VERSION[i]) return;
+    throw detail(400, `The request specified API version ${value} but this server requires version ${MINIMUM_API_VERSION.join(".")} or higher.`);
+  }
+}
+
+/** The request's X-PREFECT-API-VERSION (checked by checkApiVersion before any route runs); null means latest. */
+export function requestApiVersion(headers: Record<string, string | undefined>): string | null {
+  return headers["x-prefect-api-version"] || null;
 }
 
 // The Python client's User-Agent: `prefect/<version> (API <api version>)` (Prefect's PREFECT_CLIENT_USER_AGENT_PATTERN).

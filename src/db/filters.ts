@@ -140,7 +140,15 @@ export function flowCond(f: FlowFilter | null | undefined): Cond {
     group(f.id, [anyOf(flow.id, f.id?.any_), notAnyOf(flow.id, f.id?.not_any_)]),
     group(f.name, [anyOf(flow.name, f.name?.any_), like(flow.name, f.name?.like_)]),
     tagsCond(flow.tags, f.tags),
+    group(f.deployment, [flowHasDeployment(f.deployment?.is_null_)]),
   ]);
+}
+
+/** FlowFilterDeployment: `is_null_` true keeps flows without deployments, false those with one. */
+function flowHasDeployment(isNull: boolean | null | undefined): Cond {
+  if (isNull == null) return undefined;
+  const deployed = sql`${flow.id} IN (SELECT ${deployment.flowId} FROM ${deployment})`;
+  return isNull ? not(deployed) : deployed;
 }
 
 /** Flow-run start_time before/after compare COALESCE(start_time, expected_start_time), as Prefect does. */

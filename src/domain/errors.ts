@@ -10,6 +10,8 @@ export interface ValidationIssue {
   loc: (string | number)[];
   msg: string;
   input: unknown;
+  /** pydantic's constraint context, e.g. `{ ge: 0 }`. */
+  ctx?: Record<string, unknown>;
 }
 
 export abstract class DomainError extends Error {}

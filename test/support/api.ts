@@ -27,11 +27,11 @@ export function createTestApi(options: { clock?: Clock } = {}) {
   };
   const app = createApp(context);
 
-  async function request<T = any>(method: string, path: string, body?: unknown): Promise<ApiResponse<T>> {
-    const init: RequestInit = { method };
+  async function request<T = any>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<ApiResponse<T>> {
+    const init: RequestInit = { method, headers };
     if (body !== undefined) {
       init.body = JSON.stringify(body);
-      init.headers = { "content-type": "application/json" };
+      init.headers = { "content-type": "application/json", ...headers };
     }
     const res = await app.handle(new Request(`http://localhost/api${path}`, init));
     const text = await res.text();
