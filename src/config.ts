@@ -18,6 +18,8 @@ export interface Config {
   defaultLimit: number;
   /** Max serialised flow-run parameters in bytes; 0 = unlimited (PREFECT_SERVER_API_MAX_PARAMETER_SIZE). */
   maxParameterSize: number;
+  /** The longest task-run cache key accepted (PREFECT_API_TASK_CACHE_KEY_MAX_LENGTH). */
+  taskCacheKeyMaxLength: number;
   /** Register Prefect's system block types at start (PREFECT_SERVER_REGISTER_BLOCKS_ON_START). */
   registerBlocksOnStart: boolean;
   services: ServiceSettings;
@@ -146,6 +148,7 @@ export function configFromEnv(env: Env = process.env): Config {
     logLevel: "info",
     defaultLimit: Number(env.PREFECT_SERVER_API_DEFAULT_LIMIT ?? env.PREFECT_API_DEFAULT_LIMIT ?? 200),
     maxParameterSize: Number(env.PREFECT_SERVER_API_MAX_PARAMETER_SIZE ?? 524288),
+    taskCacheKeyMaxLength: Number(env.PREFECT_API_TASK_CACHE_KEY_MAX_LENGTH ?? 2000),
     registerBlocksOnStart: !/^(false|0|no|off)$/i.test(env.PREFECT_SERVER_REGISTER_BLOCKS_ON_START ?? "true"),
     services: serviceSettingsFromEnv(env),
     eventRetention: eventRetentionFromEnv(env),

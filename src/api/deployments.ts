@@ -24,7 +24,7 @@ import { globalConcurrencyLimitJson } from "./concurrency-limits-v2";
 import { detail, invalidField, notFound, validationError } from "./errors";
 import { flowRunJson } from "./flow-runs";
 import { pagePaging, paginated, paging } from "./paging";
-import { requestApiVersion } from "./request";
+import { requestApiVersion, requestProvenance } from "./request";
 
 export function deploymentScheduleJson(s: DeploymentScheduleRow) {
   return {
@@ -97,8 +97,8 @@ export function deploymentRoutes(ctx: AppContext) {
   return new Elysia({ prefix: "/deployments" })
     .post(
       "/",
-      async ({ body, set }) => {
-        const { id, created } = await service.upsert(body);
+      async ({ body, set, headers }) => {
+        const { id, created } = await service.upsert(body, requestProvenance(headers));
         set.status = created ? 201 : 200;
         return deploymentJson(await read(id), clock.now());
       },
@@ -177,7 +177,8 @@ export function deploymentRoutes(ctx: AppContext) {
     .post(
       "/:id/create_flow_run",
       async ({ params, body, set, headers }) => {
-        const { run, created } = await createFlowRunFromDeployment(ctx, params.id, body, requestApiVersion(headers));
+        const { createdBy } = requestProvenance(headers);
+        const { run, created } = await createFlowRunFromDeployment(ctx, params.id, body, requestApiVersion(headers), { createdBy });
         set.status = created ? 201 : 200;
         return flowRunJson(run, clock.now());
       },
@@ -190,10 +191,11 @@ export function deploymentRoutes(ctx: AppContext) {
         if (body.length > 100) throw detail(400, "Cannot create more than 100 flow runs at once.");
         await read(params.id);
         const apiVersion = requestApiVersion(headers);
+        const { createdBy } = requestProvenance(headers);
         const results = [];
         for (const item of body) {
           try {
-            const { run } = await createFlowRunFromDeployment(ctx, params.id, item, apiVersion, { bulk: true });
+            const { run } = await createFlowRunFromDeployment(ctx, params.id, item, apiVersion, { bulk: true, createdBy });
             results.push({ flow_run_id: run.run.id, status: "CREATED", error: null });
           } catch (error) {
             results.push({ flow_run_id: null, status: "FAILED", error: error instanceof Error ? error.message : String(error) });

@@ -12,7 +12,7 @@ import { StateCreate } from "../schemas/states";
 import { graphArtifacts } from "../ui/graph-artifacts";
 import { detail } from "./errors";
 import { graphV1, graphV2 } from "./flow-run-graph";
-import { requestVersions } from "./request";
+import { requestProvenance, requestVersions } from "./request";
 import { runRoutes } from "./run-routes";
 import { nullableStateJson, orchestrationResultJson, setStateResponse, stateProposal } from "./state-json";
 
@@ -79,7 +79,8 @@ export function flowRunRoutes(ctx: AppContext) {
     .post(
       "/",
       async ({ body, set, headers }) => {
-        const result = await flowRuns.create(body, requestVersions(headers), body.state ? stateProposal(body.state) : null);
+        const initial = body.state ? stateProposal(body.state) : null;
+        const result = await flowRuns.create(body, requestVersions(headers), initial, requestProvenance(headers).createdBy);
         set.status = result.created ? 201 : 200;
         return flowRunJson(result, clock.now());
       },

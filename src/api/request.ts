@@ -1,4 +1,7 @@
-import { detail } from "./errors";
+import type { Provenance } from "../domain/provenance";
+import { canonicalUuid } from "../lib/uuid";
+import { UUID_RE } from "../schemas/common";
+import { detail, validationError } from "./errors";
 
 /** Prefect's minimum API version: clients that send an older X-PREFECT-API-VERSION are refused. */
 const MINIMUM_API_VERSION = [0, 8, 0] as const;
@@ -59,4 +62,37 @@ export function requestClientVersion(headers: Record<string, string | undefined>
 /** What orchestration needs to know about the caller. */
 export function requestVersions(headers: Record<string, string | undefined>) {
   return { apiVersion: requestApiVersion(headers), clientVersion: requestClientVersion(headers) };
+}
+
+/**
+ * An automation acting through the API names itself with Prefect-Automation-Id and
+ * Prefect-Automation-Name (base64). Both present and the name decodable: the write is
+ * created by that AUTOMATION (updated_by keeps the name as sent); otherwise by nobody.
+ * (Prefect's get_created_by / get_updated_by dependencies.)
+ */
+export function requestProvenance(headers: Record<string, string | undefined>): Provenance {
+  const id = headers["prefect-automation-id"];
+  const name = headers["prefect-automation-name"];
+  if (id && !UUID_RE.test(id)) {
+    const issue = { type: "uuid_parsing", loc: ["header", "prefect-automation-id"], msg: "Input should be a valid UUID", input: id };
+    throw validationError([issue], null);
+  }
+  const displayValue = id && name ? decodeBase64Text(name) : null;
+  if (!id || !name || !displayValue) return { createdBy: null, updatedBy: null };
+  const automation = canonicalUuid(id);
+  return {
+    createdBy: { id: automation, type: "AUTOMATION", display_value: displayValue },
+    updatedBy: { id: automation, type: "AUTOMATION", display_value: name },
+  };
+}
+
+/** Python's b64decode(...).decode(): characters outside the alphabet are dropped, padding is required, UTF-8 strict. */
+function decodeBase64Text(value: string): string | null {
+  const cleaned = value.replace(/[^A-Za-z0-9+/=]/g, "");
+  if (cleaned.length % 4 !== 0) return null;
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(Buffer.from(cleaned, "base64"));
+  } catch {
+    return null;
+  }
 }

@@ -95,7 +95,7 @@ export function taskRunRoutes(ctx: AppContext) {
     .patch(
       "/:id",
       async ({ params, body, set }) => {
-        await taskRuns.rename(params.id, body.name ?? null);
+        await taskRuns.rename(params.id, body.name);
         set.status = 204;
       },
       { params: IdParams, body: TaskRunUpdate },

@@ -23,7 +23,7 @@ export async function createFlowRunFromDeployment(
   deploymentId: string,
   body: Body,
   apiVersion: string | null,
-  options: { bulk?: boolean } = {},
+  options: { bulk?: boolean; createdBy?: JsonObject | null } = {},
 ): Promise<{ run: FlowRunWithState; created: boolean }> {
   const view = await store.read((q) => q.deployments.get(deploymentId));
   if (!view) throw new NotFound("Deployment not found");
@@ -62,7 +62,7 @@ export async function createFlowRunFromDeployment(
     return yield* tx.flowRuns.create(
     {
       flowId: row.flowId,
-      name: body.name ?? randomRunName(),
+      name: body.name || randomRunName(),
       flowVersion: null,
       parameters,
       context: (body.context ?? {}) as JsonObject,
@@ -77,7 +77,7 @@ export async function createFlowRunFromDeployment(
       workQueueId: queue.id,
       workQueueName: queue.name,
       jobVariables: (body.job_variables ?? {}) as JsonObject,
-      createdBy: null,
+      createdBy: options.createdBy ?? null,
     },
     initial,
     { force: true, apiVersion },

@@ -10,6 +10,7 @@ import type { DeploymentScheduleRow, DeploymentValues, ScheduleInsert, ScheduleP
 import type { FlowRunWithState } from "../db/repos/flow-runs";
 import type { WriteTx } from "../db/store";
 import type { Op } from "../db/unit-of-work";
+import { NO_PROVENANCE, type Provenance } from "../domain/provenance";
 import { DEFAULT_AGENT_POOL } from "../domain/work-pool-status";
 import type { JsonObject, JsonValue } from "../lib/json";
 import { validateJsonSchema } from "../lib/json-schema";
@@ -83,7 +84,8 @@ export class DeploymentService {
   }
 
   /** Creates or updates the deployment named (flow_id, name); answers whether it was created. */
-  async upsert(body: CreateBody): Promise<{ id: string; created: boolean }> {
+  /** `provenance`: who creates it (the creator is kept on a later upsert, the updater replaced). */
+  async upsert(body: CreateBody, provenance: Provenance = NO_PROVENANCE): Promise<{ id: string; created: boolean }> {
     const now = this.ctx.clock.now();
     if (body.concurrency_limit && body.global_concurrency_limit_id) {
       throw new InvalidInput(
@@ -98,10 +100,16 @@ export class DeploymentService {
       const failure = validateJsonSchema(body.parameters, body.parameter_openapi_schema, { ignoreRequired: true });
       if (failure) throw new InvalidInput([{ type: "value_error", loc: ["body"], msg: `Value error, ${failure}`, input: body }], body);
     }
-    return this.store.write((tx) => this.upsertIn(tx, body, schedules, now));
+    return this.store.write((tx) => this.upsertIn(tx, body, schedules, provenance, now));
   }
 
-  private *upsertIn(tx: WriteTx, body: CreateBody, schedules: ScheduleInsert[], now: Micros): Op<{ id: string; created: boolean }> {
+  private *upsertIn(
+    tx: WriteTx,
+    body: CreateBody,
+    schedules: ScheduleInsert[],
+    provenance: Provenance,
+    now: Micros,
+  ): Op<{ id: string; created: boolean }> {
     if (body.work_pool_name && body.work_pool_name !== DEFAULT_AGENT_POOL) {
       yield* this.requirePoolAndValidJobVariables(tx, body.work_pool_name, body.job_variables, "creating");
     }
@@ -120,7 +128,7 @@ export class DeploymentService {
     };
     const existing = yield* tx.deployments.idByName(body.flow_id, body.name);
     const before = existing ? yield* tx.serverEvents.deploymentSnapshot(existing) : null;
-    const result = yield* tx.deployments.upsert(body.flow_id, body.name, values, now);
+    const result = yield* tx.deployments.upsert(body.flow_id, body.name, { ...values, updatedBy: provenance.updatedBy }, provenance.createdBy, now);
     yield* tx.deployments.deleteScheduledRuns(result.id, { autoScheduledOnly: true, futureOnly: true }, now);
     yield* tx.deployments.replaceSchedules(result.id, schedules, now);
     if (body.concurrency_limit !== undefined) yield* tx.deployments.setConcurrencyLimit(result.id, body.concurrency_limit, now);

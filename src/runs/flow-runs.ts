@@ -43,7 +43,12 @@ export class FlowRunService extends RunService<FlowRunWithState, FlowRunSort> {
   }
 
   /** Creates a run and forces its initial state; an existing (flow_id, idempotency_key) run is returned untouched. */
-  async create(body: CreateBody, versions: Pick<TransitionOptions, "apiVersion" | "clientVersion">, initial: StateProposal | null) {
+  async create(
+    body: CreateBody,
+    versions: Pick<TransitionOptions, "apiVersion" | "clientVersion">,
+    initial: StateProposal | null,
+    createdBy: JsonObject | null,
+  ) {
     const params = body.parameters ?? {};
     this.checkParameterSize(params, body);
     const now = this.ctx.clock.now();
@@ -59,7 +64,7 @@ export class FlowRunService extends RunService<FlowRunWithState, FlowRunSort> {
       return yield* tx.flowRuns.create(
         {
           flowId: body.flow_id,
-          name: body.name ?? randomRunName(),
+          name: body.name || randomRunName(),
           flowVersion: body.flow_version ?? null,
           parameters: params,
           context: body.context ?? {},
@@ -74,7 +79,7 @@ export class FlowRunService extends RunService<FlowRunWithState, FlowRunSort> {
           workQueueName: queue?.found ? queue.queueName : (body.work_queue_name ?? null),
           deploymentVersion: null,
           jobVariables: body.job_variables ?? {},
-          createdBy: null,
+          createdBy,
         },
         state,
         { force: true, ...versions },
@@ -95,7 +100,8 @@ export class FlowRunService extends RunService<FlowRunWithState, FlowRunSort> {
 
   async update(id: string, body: UpdateBody): Promise<void> {
     const patch: FlowRunPatch = {
-      ...(body.name != null && { name: body.name }),
+      // Prefect's FlowRunUpdate names a run sent with a null or empty name afresh.
+      ...("name" in body && { name: body.name || randomRunName() }),
       ...(body.flow_version !== undefined && { flowVersion: body.flow_version }),
       ...(body.parameters !== undefined && { parameters: body.parameters }),
       ...(body.empirical_policy !== undefined && {

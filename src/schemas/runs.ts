@@ -23,8 +23,9 @@ export const TaskRunPolicySchema = t.Object(
     max_retries: Maybe(t.Integer()),
     retry_delay_seconds: Maybe(t.Number()),
     retries: Maybe(t.Integer()),
-    retry_delay: Maybe(t.Union([t.Number(), t.Array(t.Number(), { maxItems: 50 })])),
-    retry_jitter_factor: Maybe(t.Number({ minimum: 0 })),
+    // At most 50 delays and a jitter factor >= 0: checked by TaskRunService, in Prefect's words.
+    retry_delay: Maybe(t.Union([t.Number(), t.Array(t.Number())])),
+    retry_jitter_factor: Maybe(t.Number()),
   },
   { additionalProperties: true },
 );

@@ -59,3 +59,83 @@ describe("flow filters", () => {
     expect((await api.post("/flows/count", { flows: { deployment: { is_null_: true } } })).body).toBe(1);
   });
 });
+
+describe("provenance headers (Prefect's get_created_by / get_updated_by)", () => {
+  const automationId = "0190a1b2-0000-7000-8000-000000000001";
+  const headers = { "prefect-automation-id": automationId, "prefect-automation-name": Buffer.from("my automation").toString("base64") };
+
+  test("a flow run created by an automation records it; without both headers, or with an undecodable name, nobody", async () => {
+    const flow = (await api.post("/flows/", { name: "provenance" })).body;
+    const run = await api.request("POST", "/flow_runs/", { flow_id: flow.id }, headers);
+    expect(run.body.created_by).toEqual({ id: automationId, type: "AUTOMATION", display_value: "my automation" });
+    const idOnly = await api.request("POST", "/flow_runs/", { flow_id: flow.id }, { "prefect-automation-id": automationId });
+    expect(idOnly.body.created_by).toBeNull();
+    const garbled = await api.request("POST", "/flow_runs/", { flow_id: flow.id }, { ...headers, "prefect-automation-name": "abc" });
+    expect(garbled.body.created_by).toBeNull();
+    const badId = await api.request("POST", "/flow_runs/", { flow_id: flow.id }, { ...headers, "prefect-automation-id": "nope" });
+    expect(badId.status).toBe(422);
+    expect(badId.body.exception_detail[0]).toMatchObject({ type: "uuid_parsing", loc: ["header", "prefect-automation-id"] });
+  });
+
+  test("deployments: created_by on create, kept on upsert; updated_by replaced; deployment runs record it too", async () => {
+    const flow = (await api.post("/flows/", { name: "provenance-deployments" })).body;
+    const created = await api.request("POST", "/deployments/", { name: "d", flow_id: flow.id }, headers);
+    expect(created.body.created_by).toEqual({ id: automationId, type: "AUTOMATION", display_value: "my automation" });
+    expect(created.body.updated_by).toEqual({ id: automationId, type: "AUTOMATION", display_value: headers["prefect-automation-name"] });
+    const upserted = await api.post("/deployments/", { name: "d", flow_id: flow.id });
+    expect(upserted.body.created_by).toEqual(created.body.created_by);
+    expect(upserted.body.updated_by).toBeNull();
+    const run = await api.request("POST", `/deployments/${created.body.id}/create_flow_run`, {}, headers);
+    expect(run.body.created_by).toMatchObject({ type: "AUTOMATION", display_value: "my automation" });
+  });
+});
+
+describe("run names", () => {
+  test("a null or empty name gets a generated one on create and update; an absent one is kept on update", async () => {
+    const flow = (await api.post("/flows/", { name: "names" })).body;
+    const slug = /^[a-z]+-[a-z]+$/;
+    const run = (await api.post("/flow_runs/", { flow_id: flow.id, name: "" })).body;
+    expect(run.name).toMatch(slug);
+    await api.patch(`/flow_runs/${run.id}`, { name: "kept" });
+    await api.patch(`/flow_runs/${run.id}`, { tags: ["x"] });
+    expect((await api.get(`/flow_runs/${run.id}`)).body.name).toBe("kept");
+    await api.patch(`/flow_runs/${run.id}`, { name: null });
+    expect((await api.get(`/flow_runs/${run.id}`)).body.name).toMatch(slug);
+
+    const task = (await api.post("/task_runs/", { task_key: "k", dynamic_key: "names", name: "" })).body;
+    expect(task.name).toMatch(slug);
+    await api.patch(`/task_runs/${task.id}`, { name: "kept" });
+    await api.patch(`/task_runs/${task.id}`, {});
+    expect((await api.get(`/task_runs/${task.id}`)).body.name).toBe("kept");
+    await api.patch(`/task_runs/${task.id}`, { name: "" });
+    expect((await api.get(`/task_runs/${task.id}`)).body.name).toMatch(slug);
+  });
+});
+
+describe("task-run validators (TaskRunCreate, TaskRunPolicy)", () => {
+  const create = (extra: object) => api.post("/task_runs/", { task_key: "k", dynamic_key: crypto.randomUUID(), ...extra });
+  const valueError = (loc: string[], msg: string, input: unknown) => ({
+    type: "value_error",
+    loc: ["body", ...loc],
+    msg: `Value error, ${msg}`,
+    input,
+    ctx: { error: {} },
+  });
+
+  test("more than 50 retry delays, a negative jitter factor and a too-long cache key, in Prefect's words", async () => {
+    const delays = Array.from({ length: 51 }, () => 1);
+    const tooMany = await create({ empirical_policy: { retry_delay: delays } });
+    expect(tooMany.status).toBe(422);
+    expect(tooMany.body.exception_detail).toEqual([valueError(["empirical_policy", "retry_delay"], "Can not configure more than 50 retry delays per task.", delays)]);
+    const jitter = await create({ empirical_policy: { retry_jitter_factor: -1 } });
+    expect(jitter.body.exception_detail).toEqual([valueError(["empirical_policy", "retry_jitter_factor"], "`retry_jitter_factor` must be >= 0.", -1)]);
+    const key = "x".repeat(2001);
+    const longKey = await create({ cache_key: key });
+    expect(longKey.body.exception_detail).toEqual([valueError(["cache_key"], "Cache key exceeded maximum allowed length of 2000 characters.", key)]);
+  });
+
+  test("50 delays, a zero jitter factor and a 2000-character cache key are accepted", async () => {
+    const ok = await create({ empirical_policy: { retry_delay: Array.from({ length: 50 }, () => 1), retry_jitter_factor: 0 }, cache_key: "x".repeat(2000) });
+    expect(ok.status).toBe(201);
+  });
+});

@@ -110,9 +110,9 @@ export class DeploymentRepository {
 
   /**
    * Inserts or updates the deployment named (flow_id, name). Only the given
-   * values are written on update. Returns its id and whether it was created.
+   * values are written on update; `createdBy` only on insert. Returns its id and whether it was created.
    */
-  *upsert(flowId: string, name: string, values: DeploymentValues, now: Micros): Op<{ id: string; created: boolean }> {
+  *upsert(flowId: string, name: string, values: DeploymentValues, createdBy: JsonObject | null, now: Micros): Op<{ id: string; created: boolean }> {
     const existing = (yield* this.idByName(flowId, name));
     if (existing) {
       this.db.update(deployment).set({ ...values, updated: now }).where(eq(deployment.id, existing)).run();
@@ -130,6 +130,7 @@ export class DeploymentRepository {
         parameterOpenapiSchema: {},
         pullSteps: [],
         ...values,
+        createdBy,
         id,
         created: now,
         updated: now,
