@@ -25,6 +25,7 @@ import { detail, invalidField, notFound, validationError } from "./errors";
 import { flowRunJson } from "./flow-runs";
 import { pagePaging, paginated, paging } from "./paging";
 import { requestApiVersion, requestProvenance } from "./request";
+import { coreWorkQueueJson } from "./work-pools";
 
 export function deploymentScheduleJson(s: DeploymentScheduleRow) {
   return {
@@ -226,8 +227,8 @@ export function deploymentRoutes(ctx: AppContext) {
     )
     .post(
       "/:id/schedule",
+      // Prefect schedules nothing for an unknown deployment and answers null all the same.
       async ({ params, body }) => {
-        await read(params.id);
         const now = clock.now();
         const defaults = scheduling.defaultWindow(now);
         const start = body.start_time ? parseDateTime(body.start_time)! : now;
@@ -246,6 +247,7 @@ export function deploymentRoutes(ctx: AppContext) {
       },
       { params: IdParams, body: ScheduleBackfillBody },
     )
+    .get("/:id/work_queue_check", async ({ params }) => (await service.workQueuesFor(params.id)).map(coreWorkQueueJson), { params: IdParams })
     .get("/:id/schedules", async ({ params }) => (await readForSchedules(params.id)).schedules.map(deploymentScheduleJson), { params: IdParams })
     .post(
       "/:id/schedules",

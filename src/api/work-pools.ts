@@ -12,6 +12,7 @@ import type {
   WorkPoolView,
   WorkQueueInput,
   WorkQueuePatch,
+  WorkQueueRow,
   WorkQueueView,
 } from "../db/repos/work-pools";
 import { AGENT_POOL_TYPE } from "../domain/work-pool-status";
@@ -126,7 +127,8 @@ function storageConfigurationJson(row: WorkPoolRow, legacyClient: boolean) {
   return supported;
 }
 
-export function workQueueJson({ row, poolName, activeSlots }: WorkQueueView) {
+/** Prefect's core WorkQueue (what /deployments/{id}/work_queue_check lists). */
+export function coreWorkQueueJson(row: WorkQueueRow) {
   return {
     id: row.id,
     created: formatDateTime(row.created),
@@ -139,10 +141,12 @@ export function workQueueJson({ row, poolName, activeSlots }: WorkQueueView) {
     work_pool_id: row.workPoolId,
     filter: row.filter,
     last_polled: formatNullable(row.lastPolled),
-    work_pool_name: poolName,
-    status: row.status,
-    active_slots: activeSlots,
   };
+}
+
+/** WorkQueueResponse: the core queue with its pool's name, status and slot usage. */
+export function workQueueJson({ row, poolName, activeSlots }: WorkQueueView) {
+  return { ...coreWorkQueueJson(row), work_pool_name: poolName, status: row.status, active_slots: activeSlots };
 }
 
 export function workerJson(row: WorkerRow, now: Micros) {

@@ -17,6 +17,7 @@ import { validateJsonSchema } from "../lib/json-schema";
 import type { Micros } from "../lib/time";
 import { normalizeSchedule, validateSchedule, type ScheduleModel } from "../schedules/schemas";
 import type { DeploymentCreate, DeploymentScheduleCreate, DeploymentScheduleUpdate, DeploymentUpdate } from "../schemas/deployments";
+import type { WorkQueueRow } from "../db/repos/work-pools";
 import { ensureLegacyQueue, resolveOrCreateQueue } from "../work-pools/service";
 
 type CreateBody = Static<typeof DeploymentCreate>;
@@ -343,6 +344,24 @@ export class DeploymentService {
   /** api/deployments.py resume_deployment only sets paused = False (its runs are left alone). */
   async resume(id: string, now: Micros): Promise<void> {
     await this.store.write((tx) => tx.deployments.update(id, { paused: false }, now));
+  }
+
+  /**
+   * The work queues whose legacy tag filter would pick up the deployment's runs (Prefect's
+   * deprecated work_queue_check): all of the queue's filter tags are the deployment's, and
+   * its deployment ids, if any, name the deployment. A queue without a filter picks up anything.
+   */
+  workQueuesFor(id: string): Promise<WorkQueueRow[]> {
+    return this.store.read(function* (q) {
+      const view = yield* q.deployments.get(id);
+      if (!view) throw new NotFound("Deployment not found");
+      const tags = new Set(view.row.tags);
+      return (yield* q.workPools.allQueues()).filter((queue) => {
+        const filter = (queue.filter ?? {}) as { tags?: string[] | null; deployment_ids?: string[] | null };
+        const deploymentIds = filter.deployment_ids ?? [];
+        return (filter.tags ?? []).every((tag) => tags.has(tag)) && (deploymentIds.length === 0 || deploymentIds.includes(id));
+      });
+    });
   }
 
   createSchedules(id: string, inserts: ScheduleInsert[], now: Micros): Promise<DeploymentScheduleRow[]> {

@@ -1005,6 +1005,10 @@ describe("POST /deployments/{id}/schedule (manual scheduling and backfill)", () 
     expect(runs.every((r) => r.auto_scheduled)).toBe(true);
   });
 
+  test("an unknown deployment: nothing is scheduled and the answer is null, as in Prefect", async () => {
+    expect(await api.post(`/deployments/${crypto.randomUUID()}/schedule`, {})).toMatchObject({ status: 200, body: null });
+  });
+
   test("a backfill window in the past, bounded by end_time and max_runs", async () => {
     const flowId = await newFlow(api, "backfill");
     const d = await deploy(api, { name: "d", flow_id: flowId, schedules: [{ schedule: { interval: 3600, anchor_date: "2024-01-01T00:00:00Z" } }] });
@@ -1022,5 +1026,35 @@ describe("POST /deployments/{id}/schedule (manual scheduling and backfill)", () 
     // min_time: keep going until start + min_time even past min_runs
     await api.post(`/deployments/${d.id}/schedule`, { start_time: "2024-08-01T00:00:00Z", min_runs: 1, min_time: 3 * 3600 });
     expect((await runsOf(api, d.id)).filter((r) => r.next_scheduled_start_time.startsWith("2024-08-01")).length).toBe(4);
+  });
+});
+
+describe("GET /deployments/{id}/work_queue_check (deprecated in Prefect, still served)", () => {
+  const api = createTestApi();
+  afterAll(() => api.close());
+
+  test("the queues whose legacy filter picks up the deployment: tags a subset, deployment ids naming it or none", async () => {
+    const flowId = await newFlow(api, "queue-check");
+    const d = await deploy(api, { name: "d", flow_id: flowId, tags: ["a", "b"] });
+    const other = crypto.randomUUID();
+    const filters: Record<string, object | undefined> = {
+      plain: undefined,
+      "tags-a": { tags: ["a"] },
+      "tags-c": { tags: ["c"] },
+      empty: { tags: [], deployment_ids: [] },
+      mine: { deployment_ids: [d.id] },
+      theirs: { deployment_ids: [other] },
+    };
+    for (const [name, filter] of Object.entries(filters)) {
+      expect((await api.post("/work_queues/", { name, ...(filter && { filter }) })).status).toBe(201);
+    }
+    const res = await api.get(`/deployments/${d.id}/work_queue_check`);
+    expect(res.status).toBe(200);
+    // the default agent pool's own default queue has no filter either
+    expect(res.body.map((q: { name: string }) => q.name).sort()).toEqual(["default", "empty", "mine", "plain", "tags-a"]);
+    expect(Object.keys(res.body[0]).sort()).toEqual(
+      ["concurrency_limit", "created", "description", "filter", "id", "is_paused", "last_polled", "name", "priority", "updated", "work_pool_id"],
+    );
+    expect(await api.get(`/deployments/${crypto.randomUUID()}/work_queue_check`)).toMatchObject({ status: 404, body: { detail: "Deployment not found" } });
   });
 });

@@ -420,6 +420,11 @@ export class WorkPoolRepository {
     return this.selectPoolByName.get({ name });
   }
 
+  /** Every queue of every pool, oldest first. */
+  *allQueues(): Op<WorkQueueRow[]> {
+    return this.db.select().from(workQueue).orderBy(asc(workQueue.created), asc(workQueue.id)).all();
+  }
+
   /** A pool's queues in priority order (what worker polling walks). */
   *queuesOfPool(poolId: string): Op<WorkQueueRow[]> {
     return this.db.select().from(workQueue).where(eq(workQueue.workPoolId, poolId)).orderBy(asc(workQueue.priority)).all();
