@@ -1,6 +1,6 @@
 /** `POST /deployments/{id}/create_flow_run`: a run of a deployment with its parameters, tags and queue. */
 import type { Static } from "elysia";
-import { BadRequest, Conflict, NotFound } from "../domain/errors";
+import { BadRequest, Conflict, NotFound, Unprocessable } from "../domain/errors";
 import type { AppContext } from "../context";
 import type { FlowRunWithState } from "../db/repos/flow-runs";
 import { flowRunPolicy } from "../domain/run-policies";
@@ -10,6 +10,8 @@ import { randomRunName } from "../lib/names";
 import { newState } from "../orchestration/states";
 import type { DeploymentFlowRunCreate } from "../schemas/deployments";
 import { stateInit } from "../schemas/states";
+import { checkParameterSize } from "../runs/parameters";
+import { jobVariablesFailure } from "../work-pools/job-variables";
 import { resolveOrCreateQueue } from "../work-pools/service";
 
 type Body = Static<typeof DeploymentFlowRunCreate>;
@@ -19,12 +21,13 @@ type Body = Static<typeof DeploymentFlowRunCreate>;
  * failure with the shorter texts of bulk_create_flow_runs_from_deployment.
  */
 export async function createFlowRunFromDeployment(
-  { store, clock }: AppContext,
+  { store, clock, config }: AppContext,
   deploymentId: string,
   body: Body,
   apiVersion: string | null,
   options: { bulk?: boolean; createdBy?: JsonObject | null } = {},
 ): Promise<{ run: FlowRunWithState; created: boolean }> {
+  checkParameterSize(body.parameters, config.maxParameterSize, body);
   const view = await store.read((q) => q.deployments.get(deploymentId));
   if (!view) throw new NotFound("Deployment not found");
   const { row } = view;
@@ -42,8 +45,12 @@ export async function createFlowRunFromDeployment(
     const failure = validateJsonSchema(parameters, schema);
     if (failure) throw new Conflict(options.bulk ? `Parameter validation failed: ${failure}` : `Error creating flow run: ${failure}`);
   }
-  const now = clock.now();
   const poolName = view.workPoolName;
+  // validate_job_variables_for_deployment_flow_run: a run's variables are complete, so required ones must be there
+  const pool = poolName ? await store.read((q) => q.workPools.poolByName(poolName)) : undefined;
+  const jobVariablesError = pool && jobVariablesFailure(pool.baseJobTemplate, [row.jobVariables, body.job_variables as JsonObject | undefined], { ignoreRequired: false });
+  if (jobVariablesError) throw new Unprocessable(`Error creating flow run: ${jobVariablesError}`);
+  const now = clock.now();
   if (body.work_queue_name && !poolName) {
     throw new BadRequest(options.bulk
         ? `Cannot create flow run in work queue ${body.work_queue_name} because deployment is not associated with a work pool.`

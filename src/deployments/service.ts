@@ -18,6 +18,8 @@ import type { Micros } from "../lib/time";
 import { normalizeSchedule, validateSchedule, type ScheduleModel } from "../schedules/schemas";
 import type { DeploymentCreate, DeploymentScheduleCreate, DeploymentScheduleUpdate, DeploymentUpdate } from "../schemas/deployments";
 import type { WorkQueueRow } from "../db/repos/work-pools";
+import { checkParameterSize } from "../runs/parameters";
+import { jobVariablesFailure } from "../work-pools/job-variables";
 import { ensureLegacyQueue, resolveOrCreateQueue } from "../work-pools/service";
 
 type CreateBody = Static<typeof DeploymentCreate>;
@@ -88,6 +90,7 @@ export class DeploymentService {
   /** `provenance`: who creates it (the creator is kept on a later upsert, the updater replaced). */
   async upsert(body: CreateBody, provenance: Provenance = NO_PROVENANCE): Promise<{ id: string; created: boolean }> {
     const now = this.ctx.clock.now();
+    checkParameterSize(body.parameters, this.ctx.config.maxParameterSize, body);
     if (body.concurrency_limit && body.global_concurrency_limit_id) {
       throw new InvalidInput(
         [{ type: "value_error", loc: ["body"], msg: "Value error, A deployment cannot have both a concurrency limit and a global concurrency limit.", input: body }],
@@ -141,6 +144,7 @@ export class DeploymentService {
   async update(id: string, body: UpdateBody): Promise<void> {
     const now = this.ctx.clock.now();
     const existing = await this.store.read((q) => q.deployments.get(id));
+    checkParameterSize(body.parameters, this.ctx.config.maxParameterSize, body);
     if (!existing) throw new NotFound("Deployment not found.");
     const plan = this.schedulePlan(existing.schedules.map((s) => s.slug), body.schedules, now, body);
     if (body.concurrency_limit && body.global_concurrency_limit_id) {
@@ -220,9 +224,8 @@ export class DeploymentService {
   private *requirePoolAndValidJobVariables(tx: WriteTx, poolName: string, jobVariables: JsonObject | null | undefined, verb: "creating" | "updating"): Op<void> {
     const pool = yield* tx.workPools.poolByName(poolName);
     if (!pool) throw new NotFound(`Work pool "${poolName}" not found.`);
-    const variables = (pool.baseJobTemplate as { variables?: unknown }).variables;
-    if (!jobVariables || Object.keys(jobVariables).length === 0 || !variables || typeof variables !== "object") return;
-    const failure = validateJsonSchema(jobVariables, variables, { ignoreRequired: true });
+    if (!jobVariables || Object.keys(jobVariables).length === 0) return;
+    const failure = jobVariablesFailure(pool.baseJobTemplate, [jobVariables], { ignoreRequired: true });
     if (!failure) return;
     // create: validate_job_variables_for_deployment (422); update: check_valid_configuration (409, "creating" as Prefect words it)
     if (verb === "creating") throw new Unprocessable(`Error creating deployment: ${failure}`);

@@ -8,7 +8,7 @@ import type { AppContext } from "../context";
 import type { FlowRunPatch, FlowRunSort, FlowRunWithState } from "../db/repos/flow-runs";
 import type { TaskRunWithState } from "../db/repos/task-runs";
 import type { TransitionOptions } from "../db/repos/transitions";
-import { BadRequest, Conflict, InvalidInput, NotFound } from "../domain/errors";
+import { BadRequest, Conflict, InvalidInput, NotFound, Unprocessable } from "../domain/errors";
 import { flowRunPolicy } from "../domain/run-policies";
 import type { JsonObject } from "../lib/json";
 import { validateJsonSchema } from "../lib/json-schema";
@@ -17,7 +17,9 @@ import { parseDateTime } from "../lib/time";
 import { newState } from "../orchestration/states";
 import type { RunFilterSet } from "../schemas/filters";
 import type { FlowRunCreate, FlowRunUpdate } from "../schemas/runs";
+import { jobVariablesFailure } from "../work-pools/job-variables";
 import { resolveQueue } from "../work-pools/service";
+import { checkParameterSize } from "./parameters";
 import { RunService, type SetStateOutcome, type StateProposal } from "./service";
 
 type CreateBody = Static<typeof FlowRunCreate>;
@@ -27,9 +29,6 @@ type UpdateBody = Static<typeof FlowRunUpdate>;
 const MAX_BULK = 50;
 /** Task runs read per query while collecting a run graph. */
 const GRAPH_PAGE_SIZE = 1_000;
-
-/** Python's `json.dumps(..., separators=(",", ":"))` byte length, close enough for the size guard. */
-const serializedSize = (value: unknown) => Buffer.byteLength(JSON.stringify(value));
 
 export interface BulkSetStateResult {
   flowRunId: string;
@@ -50,7 +49,7 @@ export class FlowRunService extends RunService<FlowRunWithState, FlowRunSort> {
     createdBy: JsonObject | null,
   ) {
     const params = body.parameters ?? {};
-    this.checkParameterSize(params, body);
+    checkParameterSize(params, this.ctx.config.maxParameterSize, body);
     const now = this.ctx.clock.now();
     const init = initial?.init ?? {};
     const nextScheduled = body.next_scheduled_start_time ? parseDateTime(body.next_scheduled_start_time) : null;
@@ -88,17 +87,8 @@ export class FlowRunService extends RunService<FlowRunWithState, FlowRunSort> {
     });
   }
 
-  /** PREFECT_SERVER_API_MAX_PARAMETER_SIZE, worded as Prefect's FlowRunCreate validator words it. */
-  private checkParameterSize(params: JsonObject, body: unknown): void {
-    const max = this.ctx.config.maxParameterSize;
-    if (max <= 0 || Object.keys(params).length === 0) return;
-    const size = serializedSize(params);
-    if (size <= max) return;
-    const msg = `Value error, Flow run parameters must be less than ${max.toLocaleString("en-US")} bytes when serialized (got ${size.toLocaleString("en-US")} bytes).`;
-    throw new InvalidInput([{ type: "value_error", loc: ["body", "parameters"], msg, input: params }], body);
-  }
-
   async update(id: string, body: UpdateBody): Promise<void> {
+    checkParameterSize(body.parameters, this.ctx.config.maxParameterSize, body);
     const patch: FlowRunPatch = {
       // Prefect's FlowRunUpdate names a run sent with a null or empty name afresh.
       ...("name" in body && { name: body.name || randomRunName() }),
@@ -109,6 +99,7 @@ export class FlowRunService extends RunService<FlowRunWithState, FlowRunSort> {
       }),
       ...(body.tags !== undefined && { tags: body.tags }),
       ...(body.infrastructure_pid !== undefined && { infrastructurePid: body.infrastructure_pid }),
+      ...(body.job_variables != null && { jobVariables: body.job_variables }),
     };
     const now = this.ctx.clock.now();
     const updated = await this.store.write(function* (tx) {
@@ -118,7 +109,12 @@ export class FlowRunService extends RunService<FlowRunWithState, FlowRunSort> {
         if (!run) throw new NotFound("Flow run not found");
         if (!run.state) throw new BadRequest("Flow run state is required to update job variables but none exists");
         if (run.state.type !== "SCHEDULED") throw new BadRequest(`Job variables for a flow run in state ${run.state.type} cannot be updated`);
-        if (!run.run.deploymentId) throw new BadRequest("A deployment for the flow run could not be found");
+        const deployment = run.run.deploymentId ? yield* tx.deployments.get(run.run.deploymentId) : undefined;
+        if (!deployment) throw new BadRequest("A deployment for the flow run could not be found");
+        // validate_job_variables_for_deployment_flow_run: the deployment's variables, then these, complete
+        const pool = deployment.workPoolName ? yield* tx.workPools.poolByName(deployment.workPoolName) : undefined;
+        const failure = pool && jobVariablesFailure(pool.baseJobTemplate, [deployment.row.jobVariables, body.job_variables], { ignoreRequired: false });
+        if (failure) throw new Unprocessable(`Error updating flow run: ${failure}`);
       }
       return yield* tx.flowRuns.update(id, patch, now);
     });
