@@ -5,7 +5,7 @@
 import { SystemClock, type Clock } from "./clock";
 import { configFromEnv, type Config } from "./config";
 import type { AppContext } from "./context";
-import { Store } from "./db/store";
+import { SqliteStore } from "./db/store";
 import { createEventBus } from "./events/bus";
 import { createApp, type App } from "./app";
 import { createLogger, type Logger } from "./logger";
@@ -46,7 +46,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   };
   const logger = givenLogger ?? createLogger(config.logLevel);
   if (config.authString !== null) logger.info("API auth is on: every request needs PREFECT_SERVER_API_AUTH_STRING");
-  const store = Store.open(config.databasePath, { busyTimeoutMs: config.databaseTimeoutSeconds * 1000 });
+  const store = SqliteStore.open(config.databasePath, { busyTimeoutMs: config.databaseTimeoutSeconds * 1000 });
   // As Prefect's server does at start, so a fresh database lists Secret, Webhook, LocalFileSystem.
   if (config.registerBlocksOnStart) await installSystemBlocks(store, clock.now());
   // And, like Prefect, the registry's and the collections' block types (54 in 3.9.1).
@@ -88,7 +88,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       await Promise.all(services.map((s) => s.stop()));
       context.events.close(); // closes the websockets, which app.stop() would otherwise wait for
       await app.stop(!answered); // past the grace period, the connections still open are closed
-      store.close();
+      await store.close();
     },
   };
 }
