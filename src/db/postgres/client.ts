@@ -10,6 +10,7 @@ import { sql } from "drizzle-orm";
 import type { MigrationMeta } from "drizzle-orm/migrator";
 import { drizzle, type PostgresJsDatabase } from "drizzle-orm/postgres-js";
 import postgres, { type Sql } from "postgres";
+import { driverError, isConnectionError } from "./errors";
 import { migrations } from "./migrations.generated";
 import * as schema from "./schema";
 
@@ -54,6 +55,9 @@ function client(settings: PostgresSettings, max: number, statementTimeoutSeconds
     max,
     connect_timeout: settings.connectTimeoutSeconds,
     max_lifetime: settings.poolRecycleSeconds < 0 ? null : settings.poolRecycleSeconds,
+    // postgres.js waits up to 20 s between reconnection attempts by default; at most 1 s here,
+    // so requests and /api/ready recover within a second of the database coming back.
+    backoff: (retries: number) => Math.min(0.05 * 2 ** retries, 1),
     onnotice: () => {},
     connection: {
       TimeZone: "UTC",
@@ -79,7 +83,8 @@ export async function checkConnection(db: PgDb, url: string): Promise<void> {
   }
 }
 
-function connectReason(error: unknown): string {
+function connectReason(failure: unknown): string {
+  const error = driverError(failure);
   if (!(error instanceof Error)) return String(error);
   const code = (error as { code?: string }).code;
   if (code === "ECONNREFUSED") return "connection refused";
@@ -117,8 +122,7 @@ export async function migratePostgres(settings: PostgresSettings): Promise<numbe
     }
   } catch (error) {
     if (error instanceof PostgresConnectError) throw error;
-    const code = (error as { code?: string }).code;
-    if (code === "ECONNREFUSED" || code === "CONNECT_TIMEOUT" || code === "ENOTFOUND") {
+    if (isConnectionError(error)) {
       throw new PostgresConnectError(`cannot connect to PostgreSQL at ${postgresAddress(settings.url)}: ${connectReason(error)}`);
     }
     throw new PostgresConnectError(`cannot migrate the PostgreSQL database at ${postgresAddress(settings.url)}: ${connectReason(error)}`);

@@ -19,7 +19,7 @@ const CONNECTION_CODES = new Set([
 ]);
 
 /** The driver's own error under Drizzle's "Failed query" wrapper. */
-function driverError(error: unknown): unknown {
+export function driverError(error: unknown): unknown {
   return error instanceof DrizzleQueryError && error.cause !== undefined ? error.cause : error;
 }
 
