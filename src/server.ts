@@ -5,6 +5,8 @@
 import { SystemClock, type Clock } from "./clock";
 import { configFromEnv, type Config } from "./config";
 import type { AppContext } from "./context";
+import type { PostgresSettings } from "./db/postgres/client";
+import { postgresAddress } from "./db/postgres/url";
 import { SqliteStore } from "./db/store";
 import { createEventBus } from "./events/bus";
 import { createApp, type App } from "./app";
@@ -34,6 +36,20 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
+/**
+ * Until every repository is ported, PostgreSQL must not pretend to work: connect and
+ * migrate (so an unreachable database fails as it will for real), then refuse to serve.
+ * The driver is loaded only here, so SQLite's startup does not pay for it.
+ */
+async function refuseIncompletePostgres(settings: PostgresSettings): Promise<never> {
+  const { PgStore } = await import("./db/postgres/store");
+  const store = await PgStore.open(settings);
+  await store.close();
+  throw new Error(
+    `the PostgreSQL backend is not complete yet: the database at ${postgresAddress(settings.url)} is reachable and migrated, but prefect-lite serves only SQLite for now`,
+  );
+}
+
 /** Defaults suit tests: in-memory database, random port, quiet logs. */
 export async function startServer(options: ServerOptions = {}): Promise<RunningServer> {
   const { clock = new SystemClock(), logger: givenLogger, ...overrides } = options;
@@ -45,6 +61,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     ...overrides,
   };
   const logger = givenLogger ?? createLogger(config.logLevel);
+  if (config.postgres) await refuseIncompletePostgres(config.postgres);
   if (config.authString !== null) logger.info("API auth is on: every request needs PREFECT_SERVER_API_AUTH_STRING");
   const store = SqliteStore.open(config.databasePath, { busyTimeoutMs: config.databaseTimeoutSeconds * 1000 });
   // As Prefect's server does at start, so a fresh database lists Secret, Webhook, LocalFileSystem.

@@ -13,6 +13,7 @@ import postgres, { type Sql } from "postgres";
 import { driverError, isConnectionError } from "./errors";
 import { migrations } from "./migrations.generated";
 import * as schema from "./schema";
+import { normalisePostgresUrl, postgresAddress } from "./url";
 
 export type PgDb = PostgresJsDatabase<typeof schema> & { $client: Sql };
 
@@ -34,21 +35,6 @@ export interface PostgresSettings {
 
 /** The database could not be reached or opened at start: one line saying where and why. */
 export class PostgresConnectError extends Error {}
-
-/** Accepts `postgresql://`, `postgres://` and SQLAlchemy's `postgresql+asyncpg://` (Prefect's setting). */
-export function isPostgresUrl(url: string): boolean {
-  return /^postgres(?:ql)?(?:\+\w+)?:\/\//i.test(url);
-}
-
-export function normalisePostgresUrl(url: string): string {
-  return url.replace(/^postgres(?:ql)?(?:\+\w+)?:\/\//i, "postgresql://");
-}
-
-/** `host:port` of a URL, for messages (never the password). */
-export function postgresAddress(url: string): string {
-  const parsed = new URL(normalisePostgresUrl(url));
-  return `${parsed.hostname || "localhost"}:${parsed.port || "5432"}`;
-}
 
 function client(settings: PostgresSettings, max: number, statementTimeoutSeconds: number): Sql {
   return postgres(normalisePostgresUrl(settings.url), {
