@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { sql } from "drizzle-orm";
 import { StoreConflictError } from "../../src/db/errors";
 import type { StoreOf } from "../../src/db/repositories";
+import type { FlowRow } from "../../src/db/repos/flows";
 import { PgStore, type PgPortedRepositories } from "../../src/db/postgres/store";
 import { SqliteStore } from "../../src/db/store";
 import type { Event } from "../../src/events/model";
@@ -155,6 +156,64 @@ const scenarios: Record<string, (store: ContractStore, published: string[]) => P
     };
   },
 
+  async "flows: upsert by name, read, update, filters (nested ones too), sorts, counts, deletes"(store) {
+    const names = ["etl", "ETL-nightly", "backfill", "_private", "Zed"];
+    const created: { row: FlowRow; created: boolean }[] = [];
+    for (const [i, name] of names.entries()) {
+      const tags = i % 2 === 0 ? ["prod", `n${i}`] : [];
+      created.push(await store.write((tx) => tx.flows.upsertByName({ name, tags, labels: { team: "data", i } }, T0 + i)));
+    }
+    const again = await store.write((tx) => tx.flows.upsertByName({ name: "etl", tags: ["other"], labels: {} }, T0 + 99));
+    expect(again).toMatchObject({ created: false, row: { id: created[0]!.row.id, tags: ["prod", "n0"], created: T0 } });
+    const sameTransaction = await store.write(function* (tx) {
+      const first = yield* tx.flows.upsertByName({ name: "twice", tags: [], labels: {} }, T0);
+      const second = yield* tx.flows.upsertByName({ name: "twice", tags: [], labels: {} }, T0);
+      return [first.created, second.created, first.row.id === second.row.id];
+    });
+    expect(sameTransaction).toEqual([true, false, true]);
+    const list = (filters: Parameters<PgPortedRepositories["flows"]["list"]>[0], sort: Parameters<PgPortedRepositories["flows"]["list"]>[1] = "NAME_ASC") =>
+      store.read((q) => q.flows.list(filters, sort, 100, 0)).then((rows) => rows.map((r) => r.name));
+    const updated = await store.write((tx) => tx.flows.update(created[1]!.row.id, { tags: ["new"], labels: { x: [1] } }, T0 + 50));
+    const observed = {
+      created,
+      again,
+      get: await store.read((q) => q.flows.get(created[1]!.row.id)),
+      getByName: await store.read((q) => q.flows.getByName("Zed")),
+      updated,
+      updateMissing: await store.write((tx) => tx.flows.update(MISSING, { tags: [] }, T0)),
+      nameAsc: await list({}),
+      nameDesc: await list({}, "NAME_DESC"),
+      createdDesc: await list({}, "CREATED_DESC"),
+      updatedDesc: await list({}, "UPDATED_DESC"),
+      like: await list({ flows: { name: { like_: "etl" } } }),
+      tagsAny: await list({ flows: { tags: { any_: ["n2", "new"] } } }),
+      tagsAll: await list({ flows: { tags: { all_: ["prod", "n4"] } } }),
+      tagsEmpty: await list({ flows: { tags: { is_null_: true } } }),
+      idNotAny: await list({ flows: { id: { not_any_: [created[0]!.row.id] } } }),
+      orNameOrTag: await list({ flows: { operator: "or_", name: { any_: ["Zed"] }, tags: { all_: ["new"] } } }),
+      // no flow has runs or deployments yet: a present (even empty) filter on them matches none
+      withRuns: await list({ flow_runs: {} }),
+      withRunsInState: await list({ flow_runs: { state: { type: { any_: ["COMPLETED"] } }, start_time: { after_: "2026-01-01T00:00:00.000001Z" } } }),
+      withDeployments: await list({ deployments: { tags: { all_: ["prod"] } } }),
+      count: await store.read((q) => q.flows.count({})),
+      countProd: await store.read((q) => q.flows.count({ flows: { tags: { all_: ["prod"] } } })),
+    };
+    expect(observed.nameAsc).toEqual(["ETL-nightly", "Zed", "_private", "backfill", "etl", "twice"]);
+    expect(observed.like).toEqual(["ETL-nightly", "etl"]);
+    expect(observed.tagsAny).toEqual(["ETL-nightly", "backfill"]);
+    expect(observed.withRuns).toEqual([]);
+    expect(observed.count).toBe(6);
+    const bulk = await store.write((tx) => tx.flows.bulkDelete({ flows: { tags: { is_null_: true } } }, 10));
+    expect(bulk).toHaveLength(2);
+    return {
+      ...observed,
+      bulk: bulk.length,
+      delete: await store.write((tx) => tx.flows.delete(created[0]!.row.id)),
+      deleteAgain: await store.write((tx) => tx.flows.delete(created[0]!.row.id)),
+      left: await list({}),
+    };
+  },
+
   async "configuration: write, overwrite, read, delete"(store) {
     const missing = await store.read((q) => q.configuration.read("k"));
     await store.write((tx) => tx.configuration.write("k", { a: [1, { b: "c" }] }, T0));
@@ -242,7 +301,7 @@ async function onSqlite(name: string): Promise<unknown> {
 }
 
 async function onPostgres(name: string): Promise<unknown> {
-  await pg.db.execute(sql`TRUNCATE variable, configuration, saved_search`);
+  await pg.db.execute(sql`TRUNCATE variable, configuration, saved_search, flow CASCADE`);
   pgPublished.length = 0;
   return withoutIds(await scenarios[name]!(pg, pgPublished));
 }

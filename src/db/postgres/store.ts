@@ -23,14 +23,16 @@ import { checkConnection, migratePostgres, openPostgres, type PgDb, type Postgre
 import { driverNeutral, isRetryable } from "./errors";
 import { drive } from "./query";
 import { PgConfigurationRepository } from "./repos/configuration";
+import { PgFlowRepository } from "./repos/flows";
 import { PgSavedSearchRepository } from "./repos/saved-searches";
 import { PgVariableRepository } from "./repos/variables";
 
 /** The repositories ported to PostgreSQL so far; `Repositories` once all are. */
-export type PgPortedRepositories = Pick<Repositories, "configuration" | "variables" | "savedSearches">;
+export type PgPortedRepositories = Pick<Repositories, "configuration" | "flows" | "variables" | "savedSearches">;
 
 class PgRepositories implements PgPortedRepositories {
   readonly configuration = new PgConfigurationRepository();
+  readonly flows = new PgFlowRepository();
   readonly variables = new PgVariableRepository();
   readonly savedSearches = new PgSavedSearchRepository();
 }
