@@ -10,7 +10,7 @@ import { ManualClock } from "../src/clock";
 import { configFromEnv } from "../src/config";
 import type { AppContext } from "../src/context";
 import { DeploymentService } from "../src/deployments/service";
-import { Store } from "../src/db/store";
+import { SqliteStore } from "../src/db/store";
 import { createEventBus } from "../src/events/bus";
 import { createLogger } from "../src/logger";
 import { parseDateTime } from "../src/lib/time";
@@ -19,7 +19,7 @@ import { Scheduler } from "../src/services/scheduler";
 const count = Number(process.argv[2] ?? 1000);
 const dbPath = join(tmpdir(), `prefect-lite-scheduler-${process.pid}.db`);
 const clock = new ManualClock(parseDateTime("2026-01-01T00:00:00Z")!);
-const store = Store.open(dbPath);
+const store = SqliteStore.open(dbPath);
 const logger = createLogger("warning");
 const ctx: AppContext = {
   config: { ...configFromEnv({}), databasePath: dbPath },

@@ -3,7 +3,8 @@
  * without starting a server or touching process state.
  */
 import { parseArgs } from "node:util";
-import { configFromEnv, databasePathFromUrl, DEFAULT_MAX_BODY_MIB, DEFAULT_SHUTDOWN_GRACE_SECONDS, LOG_LEVELS, type Config, type LogLevel } from "./config";
+import { isPostgresUrl } from "./db/postgres/url";
+import { configFromEnv, databasePathFromUrl, postgresSettingsFromEnv, DEFAULT_MAX_BODY_MIB, DEFAULT_SHUTDOWN_GRACE_SECONDS, LOG_LEVELS, type Config, type LogLevel } from "./config";
 import pkg from "../package.json" with { type: "json" };
 
 export const VERSION: string = pkg.version;
@@ -15,8 +16,10 @@ A lightweight server for the Prefect 3 orchestration API.
 Options:
   --host HOST          address to listen on (env PREFECT_SERVER_API_HOST; default 127.0.0.1)
   --port PORT          port to listen on, 0 for any free port (env PREFECT_SERVER_API_PORT; default 4200)
-  --db PATH            SQLite file, :memory:, or sqlite:///PATH
+  --db PATH|URL        SQLite file, :memory:, sqlite:///PATH, or postgresql://user:pass@host:5432/db
                        (env PREFECT_API_DATABASE_CONNECTION_URL; default $PREFECT_HOME/prefect-lite.db)
+  --db-pool-size N     PostgreSQL connections kept open
+                       (env PREFECT_SERVER_DATABASE_SQLALCHEMY_POOL_SIZE; default 5)
   --no-services        do not run background services
   --log-level LEVEL    ${LOG_LEVELS.join(", ")} (default info)
   --no-ui              do not serve the Prefect UI (env PREFECT_SERVER_UI_ENABLED=false)
@@ -47,6 +50,7 @@ export function parseCli(argv: string[], env: Env): CliCommand {
         host: { type: "string" },
         port: { type: "string" },
         db: { type: "string" },
+        "db-pool-size": { type: "string" },
         "no-services": { type: "boolean" },
         "log-level": { type: "string" },
         "no-ui": { type: "boolean" },
@@ -61,7 +65,7 @@ export function parseCli(argv: string[], env: Env): CliCommand {
   if (values.help) return { kind: "help" };
   if (values.version) return { kind: "version" };
 
-  // --db replaces the environment's URL, so an unsupported one there (postgresql://...) must not stop it.
+  // --db replaces the environment's URL, so an unsupported one there must not stop it.
   const envForConfig =
     values.db === undefined
       ? env
@@ -73,7 +77,12 @@ export function parseCli(argv: string[], env: Env): CliCommand {
   else if (env.PREFECT_SERVER_API_PORT !== undefined) config.port = parsePort(env.PREFECT_SERVER_API_PORT, "PREFECT_SERVER_API_PORT");
   if (values.db !== undefined) {
     const url = nonEmpty(values.db, "--db");
-    config.databasePath = asUsageError(() => databasePathFromUrl(url));
+    if (isPostgresUrl(url)) config.postgres = postgresSettingsFromEnv(url, env);
+    else config.databasePath = asUsageError(() => databasePathFromUrl(url));
+  }
+  if (values["db-pool-size"] !== undefined) {
+    if (!config.postgres) throw new CliError("--db-pool-size applies to a PostgreSQL database (--db postgresql://...)");
+    config.postgres.poolSize = parsePoolSize(values["db-pool-size"]);
   }
   if (values["no-services"]) config.servicesEnabled = false;
   if (values["log-level"] !== undefined) config.logLevel = parseLogLevel(values["log-level"]);
@@ -102,6 +111,12 @@ function parsePort(text: string, source: string): number {
   const port = Number(text);
   if (!/^\d+$/.test(text) || port > 65535) throw new CliError(`${source} must be a port number from 0 to 65535, got '${text}'`);
   return port;
+}
+
+function parsePoolSize(text: string): number {
+  const size = Number(text);
+  if (!/^\d+$/.test(text) || size < 1) throw new CliError(`--db-pool-size must be a whole number of connections, at least 1, got '${text}'`);
+  return size;
 }
 
 function parseSeconds(text: string, flag: string): number {

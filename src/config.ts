@@ -1,5 +1,7 @@
 import { homedir } from "node:os";
 import { join } from "node:path";
+import type { PostgresSettings } from "./db/postgres/client";
+import { isPostgresUrl, normalisePostgresUrl } from "./db/postgres/url";
 import type { Micros } from "./lib/time";
 import { parseInterval } from "./schedules/duration";
 import { corsConfigFromEnv, uiConfigFromEnv, type CorsConfig, type UiConfig } from "./ui/config";
@@ -8,8 +10,10 @@ import { corsConfigFromEnv, uiConfigFromEnv, type CorsConfig, type UiConfig } fr
 export interface Config {
   host: string;
   port: number;
-  /** SQLite file path or ":memory:". */
+  /** SQLite file path or ":memory:"; unused when `postgres` is set. */
   databasePath: string;
+  /** PostgreSQL instead of SQLite: `--db postgresql://...` or a `postgresql+asyncpg://` connection URL. */
+  postgres: PostgresSettings | null;
   /** How long a write waits for another process's database lock before answering 503 (PREFECT_SERVER_DATABASE_TIMEOUT). */
   databaseTimeoutSeconds: number;
   servicesEnabled: boolean;
@@ -130,19 +134,39 @@ export function databasePathFromUrl(url: string): string {
   if (url === ":memory:") return url;
   const m = /^sqlite(?:\+\w+)?:\/\/\/(.*)$/.exec(url);
   if (!m) {
-    if (/^[a-z+]+:\/\//i.test(url)) throw new Error(`unsupported database URL: ${url} (only SQLite is supported)`);
+    if (/^[a-z+]+:\/\//i.test(url)) throw new Error(`unsupported database URL: ${url} (SQLite or PostgreSQL)`);
     return url;
   }
   const path = m[1]!.split("?")[0]!;
   return path === ":memory:" || path === "" ? ":memory:" : path;
 }
 
+/** A positive number setting; unset or invalid keeps the default. */
+function numberFromEnv(text: string | undefined, fallback: number, allowNegative = false): number {
+  const value = Number(text);
+  return text !== undefined && text.trim() !== "" && Number.isFinite(value) && (allowNegative || value >= 0) ? value : fallback;
+}
+
+/** The pool and timeouts for `url`, from Prefect's PREFECT_SERVER_DATABASE_* settings (and their older names). */
+export function postgresSettingsFromEnv(url: string, env: Env): PostgresSettings {
+  return {
+    url: normalisePostgresUrl(url),
+    poolSize: Math.max(1, numberFromEnv(env.PREFECT_SERVER_DATABASE_SQLALCHEMY_POOL_SIZE ?? env.PREFECT_SQLALCHEMY_POOL_SIZE, 5)),
+    maxOverflow: numberFromEnv(env.PREFECT_SERVER_DATABASE_SQLALCHEMY_MAX_OVERFLOW ?? env.PREFECT_SQLALCHEMY_MAX_OVERFLOW, 10, true),
+    poolRecycleSeconds: numberFromEnv(env.PREFECT_SERVER_DATABASE_SQLALCHEMY_POOL_RECYCLE, 3600, true),
+    connectTimeoutSeconds: numberFromEnv(env.PREFECT_SERVER_DATABASE_CONNECTION_TIMEOUT ?? env.PREFECT_API_DATABASE_CONNECTION_TIMEOUT, 5),
+    statementTimeoutSeconds: numberFromEnv(env.PREFECT_SERVER_DATABASE_TIMEOUT ?? env.PREFECT_API_DATABASE_TIMEOUT, 10),
+  };
+}
+
 export function configFromEnv(env: Env = process.env): Config {
   const dbUrl = env.PREFECT_SERVER_DATABASE_CONNECTION_URL ?? env.PREFECT_API_DATABASE_CONNECTION_URL;
+  const postgres = dbUrl !== undefined && isPostgresUrl(dbUrl);
   return {
     host: env.PREFECT_SERVER_API_HOST ?? "127.0.0.1",
     port: Number(env.PREFECT_SERVER_API_PORT ?? 4200),
-    databasePath: dbUrl ? databasePathFromUrl(dbUrl) : join(prefectHome(env), "prefect-lite.db"),
+    databasePath: dbUrl && !postgres ? databasePathFromUrl(dbUrl) : join(prefectHome(env), "prefect-lite.db"),
+    postgres: postgres ? postgresSettingsFromEnv(dbUrl, env) : null,
     databaseTimeoutSeconds: Number(env.PREFECT_SERVER_DATABASE_TIMEOUT ?? env.PREFECT_API_DATABASE_TIMEOUT ?? 10),
     servicesEnabled: true,
     logLevel: "info",

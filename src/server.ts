@@ -5,7 +5,9 @@
 import { SystemClock, type Clock } from "./clock";
 import { configFromEnv, type Config } from "./config";
 import type { AppContext } from "./context";
-import { Store } from "./db/store";
+import type { PostgresSettings } from "./db/postgres/client";
+import { postgresAddress } from "./db/postgres/url";
+import { SqliteStore } from "./db/store";
 import { createEventBus } from "./events/bus";
 import { createApp, type App } from "./app";
 import { createLogger, type Logger } from "./logger";
@@ -34,6 +36,20 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
+/**
+ * Until every repository is ported, PostgreSQL must not pretend to work: connect and
+ * migrate (so an unreachable database fails as it will for real), then refuse to serve.
+ * The driver is loaded only here, so SQLite's startup does not pay for it.
+ */
+async function refuseIncompletePostgres(settings: PostgresSettings): Promise<never> {
+  const { PgStore } = await import("./db/postgres/store");
+  const store = await PgStore.open(settings);
+  await store.close();
+  throw new Error(
+    `the PostgreSQL backend is not complete yet: the database at ${postgresAddress(settings.url)} is reachable and migrated, but prefect-lite serves only SQLite for now`,
+  );
+}
+
 /** Defaults suit tests: in-memory database, random port, quiet logs. */
 export async function startServer(options: ServerOptions = {}): Promise<RunningServer> {
   const { clock = new SystemClock(), logger: givenLogger, ...overrides } = options;
@@ -45,8 +61,9 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     ...overrides,
   };
   const logger = givenLogger ?? createLogger(config.logLevel);
+  if (config.postgres) await refuseIncompletePostgres(config.postgres);
   if (config.authString !== null) logger.info("API auth is on: every request needs PREFECT_SERVER_API_AUTH_STRING");
-  const store = Store.open(config.databasePath, { busyTimeoutMs: config.databaseTimeoutSeconds * 1000 });
+  const store = SqliteStore.open(config.databasePath, { busyTimeoutMs: config.databaseTimeoutSeconds * 1000 });
   // As Prefect's server does at start, so a fresh database lists Secret, Webhook, LocalFileSystem.
   if (config.registerBlocksOnStart) await installSystemBlocks(store, clock.now());
   // And, like Prefect, the registry's and the collections' block types (54 in 3.9.1).
@@ -88,7 +105,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       await Promise.all(services.map((s) => s.stop()));
       context.events.close(); // closes the websockets, which app.stop() would otherwise wait for
       await app.stop(!answered); // past the grace period, the connections still open are closed
-      store.close();
+      await store.close();
     },
   };
 }

@@ -17,8 +17,8 @@ export function adminRoutes({ store, config, clock }: AppContext) {
     .get("/health", () => true)
     .get("/version", () => API_VERSION)
     .get("/hello", () => "👋")
-    .get("/ready", () =>
-      store.isReachable()
+    .get("/ready", async () =>
+      (await store.isReachable())
         ? { message: "OK" }
         : new Response(JSON.stringify({ message: "Database is not available" }), {
             status: 503,

@@ -1,8 +1,9 @@
 /**
- * The data layer: every repository over one database, and the only place that
- * opens transactions. Code outside `src/db` reads with `store.read(q => ...)` and
- * writes with `store.write(function* (tx) { ... })`; a PostgreSQL Store would
- * offer the same shape.
+ * The SQLite backend of the data layer: every repository over one database, and the
+ * only place that opens its transactions. Code outside `src/db` reads with
+ * `store.read(q => ...)` and writes with `store.write(function* (tx) { ... })` through
+ * the backend-neutral `Store` (src/db/repositories.ts); src/db/postgres/store.ts is the
+ * PostgreSQL one.
  */
 import { SQLiteError } from "bun:sqlite";
 import type { Event } from "../events/model";
@@ -25,10 +26,13 @@ import { ServerEvents } from "./repos/server-events";
 import { RunTransitions } from "./repos/transitions";
 import { VariableRepository } from "./repos/variables";
 import { WorkPoolRepository } from "./repos/work-pools";
+import type { Repositories, Store, WriteTx } from "./repositories";
 import { complete, AsyncLock, TransactionEvents, type EventSink, type EventStaging, type Op } from "./unit-of-work";
 
-/** Every repository over one connection: what a read body is handed. */
-export class Repositories {
+export type { Repositories, Store, WriteTx } from "./repositories";
+
+/** Every SQLite repository over one connection: what a read body is handed. */
+class SqliteRepositories implements Repositories {
   readonly configuration: ConfigurationRepository;
   readonly flows: FlowRepository;
   readonly flowRuns: FlowRunRepository;
@@ -68,10 +72,7 @@ export class Repositories {
   }
 }
 
-/** What a write body is handed: the repositories inside the transaction, and its outbox. */
-export interface WriteTx extends Repositories, EventStaging {}
-
-class SqliteWriteTx extends Repositories implements WriteTx {
+class SqliteWriteTx extends SqliteRepositories implements WriteTx {
   constructor(
     db: SqliteDb,
     private readonly outbox: TransactionEvents,
@@ -94,7 +95,7 @@ const DEFAULT_BUSY_TIMEOUT_MS = 10_000;
 /** The longest pause between two attempts at a lock another process holds. */
 const MAX_BUSY_PAUSE_MS = 25;
 
-export class Store {
+export class SqliteStore implements Store {
   private readonly writeLock = new AsyncLock();
   private readonly outbox = new TransactionEvents();
   private readonly writeTx: SqliteWriteTx;
@@ -109,11 +110,11 @@ export class Store {
   ) {
     this.busyTimeoutMs = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
     this.writeTx = new SqliteWriteTx(connections.writer, this.outbox);
-    this.readRepos = connections.reader === connections.writer ? this.writeTx : new Repositories(connections.reader, this.outbox);
+    this.readRepos = connections.reader === connections.writer ? this.writeTx : new SqliteRepositories(connections.reader, this.outbox);
   }
 
-  static open(path: string, options: StoreOptions = {}): Store {
-    return new Store(openSqlite(path), options);
+  static open(path: string, options: StoreOptions = {}): SqliteStore {
+    return new SqliteStore(openSqlite(path), options);
   }
 
   /** The write connection's Drizzle handle, for tests that arrange rows directly. */
@@ -121,12 +122,10 @@ export class Store {
     return this.connections.writer;
   }
 
-  /** Where committed events go (the event bus). Until connected they are dropped: nobody is listening. */
   publishTo(sink: EventSink): void {
     this.sink = sink;
   }
 
-  /** Runs a read against committed data. */
   read<T>(body: (q: Repositories) => Op<T>): Promise<T> {
     return this.whileBusy(() => complete(body(this.readRepos)));
   }
@@ -183,8 +182,7 @@ export class Store {
     if (this.closed) throw new StoreUnavailableError("the database is closed");
   }
 
-  /** True when the database answers a trivial query (for /ready). */
-  isReachable(): boolean {
+  async isReachable(): Promise<boolean> {
     try {
       this.ensureOpen();
       this.connections.reader.$client.query("SELECT 1").get();

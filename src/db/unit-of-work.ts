@@ -5,18 +5,31 @@
  * composes operations with `yield*` inside one `store.write(function* (tx) { ... })`
  * (or `store.read`), and the data layer runs the whole body as one transaction.
  *
- * Why generators and not async callbacks: a generator body cannot `await`, and `Op`'s
- * yield type admits nothing a caller could produce, so a transaction body can only do
- * database work: no network call, timer or other request can run in the middle of a
- * transaction holding the write lock. SQLite's driver is synchronous, so its operations
- * complete without yielding and a body runs from BEGIN to COMMIT in one stretch; an
- * asynchronous driver's operations would yield their pending queries to the runner,
- * with the same bodies unchanged.
+ * Why generators and not async callbacks: a generator body cannot `await`, and the only
+ * thing an `Op` may yield is a `PendingQuery`, which only the data layer can make, so a
+ * transaction body can only do database work: no network call, timer or other request
+ * can run in the middle of a transaction holding its locks. SQLite's driver is
+ * synchronous, so its operations complete without yielding and a body runs from BEGIN to
+ * COMMIT in one stretch; PostgreSQL's operations yield their queries to the runner
+ * (src/db/postgres/store.ts), which awaits each on the transaction's connection and hands
+ * back its result, with the same bodies unchanged.
  */
 import type { Event } from "../events/model";
 
+declare const pendingQuery: unique symbol;
+
+/**
+ * A query an asynchronous driver's operation hands to the runner, opaque to everyone else.
+ * The brand's symbol is not exported, so nothing outside the data layer can produce one
+ * (src/db/postgres/query.ts makes them; test/unit/architecture.test.ts keeps its imports
+ * inside src/db).
+ */
+export interface PendingQuery {
+  readonly [pendingQuery]: true;
+}
+
 /** A database operation returning `T`. Compose with `yield*`. */
-export type Op<T> = Generator<never, T, unknown>;
+export type Op<T> = Generator<PendingQuery, T, unknown>;
 
 /** Runs an operation of a synchronous driver to completion. */
 export function complete<T>(op: Op<T>): T {

@@ -4,7 +4,7 @@
  * `FlowRunService` and `TaskRunService` add what only their kind of run has.
  */
 import type { AppContext } from "../context";
-import type { RunRepository } from "../db/repos/runs";
+import type { RunRepo } from "../db/repositories";
 import type { TransitionOptions } from "../db/repos/transitions";
 import type { Repositories } from "../db/store";
 import { NotFound } from "../domain/errors";
@@ -34,7 +34,7 @@ export interface RunPage<TRun> {
 export class RunService<TRun, TSort extends string> {
   constructor(
     protected readonly ctx: AppContext,
-    private readonly repository: (q: Repositories) => RunRepository<TRun, TSort>,
+    private readonly repository: (q: Repositories) => RunRepo<TRun, TSort>,
     /** "Flow run" / "Task run", as Prefect words its not-found messages. */
     private readonly noun: string,
   ) {}

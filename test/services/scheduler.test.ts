@@ -8,7 +8,7 @@ import { configFromEnv } from "../../src/config";
 import type { AppContext } from "../../src/context";
 import { DeploymentScheduling } from "../../src/deployments/scheduling";
 import { deploymentSchedule, flowRun } from "../../src/db/schema";
-import { Store } from "../../src/db/store";
+import { SqliteStore } from "../../src/db/store";
 import { createEventBus } from "../../src/events/bus";
 import { createLogger } from "../../src/logger";
 import { createServices } from "../../src/services";
@@ -288,15 +288,15 @@ describe("idempotency", () => {
     const path = join(dir, "shared.db");
     const clock = new ManualClock(T0);
     const logger = createLogger("error");
-    const context = (store: Store): AppContext => ({
+    const context = (store: SqliteStore): AppContext<SqliteStore> => ({
       config: { ...configFromEnv({}), databasePath: path, port: 0 },
       store,
       clock,
       logger,
       events: createEventBus(store, clock, logger),
     });
-    const first = context(Store.open(path));
-    const second = context(Store.open(path));
+    const first = context(SqliteStore.open(path));
+    const second = context(SqliteStore.open(path));
     try {
       const app = createApp(first);
       const post = async (route: string, body: unknown) =>

@@ -3,7 +3,7 @@ import { createApp } from "../../src/app";
 import { ManualClock, SystemClock, type Clock } from "../../src/clock";
 import { configFromEnv } from "../../src/config";
 import type { AppContext } from "../../src/context";
-import { Store } from "../../src/db/store";
+import { SqliteStore } from "../../src/db/store";
 import { createEventBus } from "../../src/events/bus";
 import { createLogger } from "../../src/logger";
 
@@ -16,9 +16,9 @@ export interface ApiResponse<T = any> {
 
 export function createTestApi(options: { clock?: Clock } = {}) {
   const clock = options.clock ?? new SystemClock();
-  const store = Store.open(":memory:");
+  const store = SqliteStore.open(":memory:");
   const logger = createLogger("error");
-  const context: AppContext = {
+  const context: AppContext<SqliteStore> = {
     config: { ...configFromEnv({}), databasePath: ":memory:", port: 0 },
     store,
     clock,

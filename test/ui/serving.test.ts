@@ -7,7 +7,7 @@ import { createApp } from "../../src/app";
 import { SystemClock } from "../../src/clock";
 import { configFromEnv } from "../../src/config";
 import type { AppContext } from "../../src/context";
-import { Store } from "../../src/db/store";
+import { SqliteStore } from "../../src/db/store";
 import { createEventBus } from "../../src/events/bus";
 import { createLogger } from "../../src/logger";
 import { resolveUiBaseUrls } from "../../src/ui/routes";
@@ -30,7 +30,7 @@ for (const [path, text] of Object.entries(files)) {
 afterAll(() => rmSync(bundles, { recursive: true, force: true }));
 
 function serve(env: Record<string, string> = {}) {
-  const store = Store.open(":memory:");
+  const store = SqliteStore.open(":memory:");
   const logger = createLogger("error");
   const clock = new SystemClock();
   const context: AppContext = {

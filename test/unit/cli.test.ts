@@ -48,9 +48,34 @@ describe("parseCli", () => {
   });
 
   test("--db replaces an unsupported database URL from the environment", () => {
-    const env = { ...HOME, PREFECT_API_DATABASE_CONNECTION_URL: "postgresql+asyncpg://db/prefect" };
+    const env = { ...HOME, PREFECT_API_DATABASE_CONNECTION_URL: "mysql://db/prefect" };
     expect(serve(["--db", "/flag.db"], env).databasePath).toBe("/flag.db");
     expect(() => parseCli([], env)).toThrow(CliError);
+  });
+
+  test("PostgreSQL: Prefect's postgresql+asyncpg URL or --db postgresql://, pool and timeouts from Prefect's settings", () => {
+    const env = { ...HOME, PREFECT_API_DATABASE_CONNECTION_URL: "postgresql+asyncpg://u:p@db:5433/prefect" };
+    expect(serve([], env).postgres).toEqual({
+      url: "postgresql://u:p@db:5433/prefect",
+      poolSize: 5,
+      maxOverflow: 10,
+      poolRecycleSeconds: 3600,
+      connectTimeoutSeconds: 5,
+      statementTimeoutSeconds: 10,
+    });
+    const tuned = {
+      ...HOME,
+      PREFECT_SERVER_DATABASE_CONNECTION_URL: "postgresql://db/x",
+      PREFECT_SERVER_DATABASE_SQLALCHEMY_POOL_SIZE: "20",
+      PREFECT_SERVER_DATABASE_SQLALCHEMY_MAX_OVERFLOW: "-1",
+      PREFECT_SERVER_DATABASE_SQLALCHEMY_POOL_RECYCLE: "-1",
+      PREFECT_SERVER_DATABASE_CONNECTION_TIMEOUT: "2.5",
+      PREFECT_SERVER_DATABASE_TIMEOUT: "30",
+    };
+    expect(serve([], tuned).postgres).toMatchObject({ poolSize: 20, maxOverflow: -1, poolRecycleSeconds: -1, connectTimeoutSeconds: 2.5, statementTimeoutSeconds: 30 });
+    expect(serve(["--db", "postgres://h/db", "--db-pool-size", "7"], HOME).postgres).toMatchObject({ url: "postgresql://h/db", poolSize: 7 });
+    expect(serve(["--db", "/flag.db"], env).postgres).toBeNull();
+    expect(serve([]).postgres).toBeNull();
   });
 
   test("the default database is never Prefect's own prefect.db", () => {
@@ -87,7 +112,9 @@ describe("parseCli", () => {
     [["--port", "1.5"], /--port must be a port number/],
     [["--host", ""], /--host must not be empty/],
     [["--db", ""], /--db must not be empty/],
-    [["--db", "mysql://db/x"], /only SQLite/],
+    [["--db", "mysql://db/x"], /SQLite or PostgreSQL/],
+    [["--db-pool-size", "3"], /applies to a PostgreSQL database/],
+    [["--db", "postgresql://db/x", "--db-pool-size", "0"], /--db-pool-size must be a whole number/],
     [["--log-level", "verbose"], /--log-level must be one of/],
     [["--no-services=yes"], /no-services/],
     [["--shutdown-grace=-1"], /--shutdown-grace must be a number of seconds/],

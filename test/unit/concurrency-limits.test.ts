@@ -1,12 +1,12 @@
 /** The slot and lease operations orchestration composes into its transitions. */
 import { afterAll, describe, expect, test } from "bun:test";
-import { Store } from "../../src/db/store";
+import { SqliteStore } from "../../src/db/store";
 
 const T0 = Date.UTC(2025, 0, 1) * 1000;
 const SECOND = 1_000_000;
 
 describe("concurrency limits: slot and lease operations", () => {
-  const store = Store.open(":memory:");
+  const store = SqliteStore.open(":memory:");
   afterAll(() => store.close());
 
   async function limit(name: string, fields: { limit?: number; active?: boolean; activeSlots?: number } = {}) {

@@ -1,10 +1,10 @@
 /** Big log batches are written in chunks, so other writes go on while one is written. */
 import { afterAll, expect, test } from "bun:test";
-import { Store } from "../../src/db/store";
+import { SqliteStore } from "../../src/db/store";
 import { createLogs, LOGS_PER_TRANSACTION } from "../../src/logs/ingest";
 
 const T0 = Date.UTC(2025, 0, 1) * 1000;
-const store = Store.open(":memory:");
+const store = SqliteStore.open(":memory:");
 afterAll(() => store.close());
 
 test("a batch of several chunks is written whole, and a write that arrives meanwhile is not held back until the end", async () => {

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { StoreBusyError, StoreConflictError } from "../../src/db/errors";
-import { Store } from "../../src/db/store";
+import { SqliteStore } from "../../src/db/store";
 import type { Event } from "../../src/events/model";
 import { startServer, type RunningServer } from "../../src/server";
 import { insertPool } from "../../src/work-pools/service";
@@ -30,7 +30,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** A store on a file, so reads go through the second (read-only) connection as in production. */
 function fileStore(name: string, options: { busyTimeoutMs?: number } = {}) {
-  const store = Store.open(join(dir, `${name}.db`), options);
+  const store = SqliteStore.open(join(dir, `${name}.db`), options);
   const published: string[] = [];
   store.publishTo((events) => published.push(...events.map((e) => e.event)));
   return { store, published };

@@ -27,7 +27,7 @@ export class FlowRepository {
   }
 
   /** Inserts a flow unless one with that name exists; returns the row and whether it is new. */
-  *upsertByName(input: { name: string; tags: string[]; labels: JsonObject }, now: Micros) {
+  *upsertByName(input: { name: string; tags: string[]; labels: JsonObject }, now: Micros): Op<{ row: FlowRow; created: boolean }> {
     const existing = this.byName.get({ name: input.name });
     if (existing) return { row: existing, created: false };
     const row: FlowRow = { id: Bun.randomUUIDv7(), created: now, updated: now, ...input };

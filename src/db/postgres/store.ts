@@ -1,0 +1,138 @@
+/**
+ * The PostgreSQL backend of the unit of work: the same `read`/`write` shape as the SQLite
+ * store, run by driving each body's generator and awaiting the queries its operations yield.
+ *
+ * - A write runs in BEGIN/COMMIT on one pooled connection (READ COMMITTED, as Prefect's
+ *   server runs): writes of one process are not serialised here, PostgreSQL's row locks do
+ *   that, so a repository must be correct under concurrency (ON CONFLICT, FOR UPDATE), as it
+ *   must be for several replicas anyway.
+ * - A deadlock or serialization failure runs the whole body again (up to 3 times): a body
+ *   only does database work, so running it again is safe; its staged events are discarded.
+ * - Events staged by a write are published after COMMIT and dropped on rollback.
+ * - A read runs each query on the pool, outside a transaction: every statement sees what
+ *   was committed when it started, as each read statement does on SQLite's reader.
+ * - Driver errors surface as src/db/errors.ts's; a lost database as StoreUnavailableError
+ *   (503), and postgres.js reconnects on the next query once it is back.
+ */
+import { sql } from "drizzle-orm";
+import type { Event } from "../../events/model";
+import { StoreUnavailableError } from "../errors";
+import type { Repositories, StoreOf, WriteTxOf } from "../repositories";
+import { TransactionEvents, type EventSink, type EventStaging, type Op } from "../unit-of-work";
+import { checkConnection, migratePostgres, openPostgres, type PgDb, type PostgresSettings } from "./client";
+import { driverNeutral, isRetryable } from "./errors";
+import { drive } from "./query";
+import { PgConfigurationRepository } from "./repos/configuration";
+import { PgFlowRepository } from "./repos/flows";
+import { PgSavedSearchRepository } from "./repos/saved-searches";
+import { PgVariableRepository } from "./repos/variables";
+
+/** The repositories ported to PostgreSQL so far; `Repositories` once all are. */
+export type PgPortedRepositories = Pick<Repositories, "configuration" | "flows" | "variables" | "savedSearches">;
+
+class PgRepositories implements PgPortedRepositories {
+  readonly configuration = new PgConfigurationRepository();
+  readonly flows = new PgFlowRepository();
+  readonly variables = new PgVariableRepository();
+  readonly savedSearches = new PgSavedSearchRepository();
+}
+
+class PgWriteTx extends PgRepositories implements WriteTxOf<PgPortedRepositories> {
+  constructor(private readonly outbox: EventStaging) {
+    super();
+  }
+
+  stage(...events: Event[]): void {
+    this.outbox.stage(...events);
+  }
+}
+
+/** How many times a write is run when PostgreSQL picks it as a deadlock victim or cannot serialise it. */
+const MAX_WRITE_ATTEMPTS = 3;
+
+export class PgStore implements StoreOf<PgPortedRepositories> {
+  private readonly readRepos = new PgRepositories();
+  private sink: EventSink = () => {};
+  private closed = false;
+
+  private constructor(private readonly pool: PgDb) {}
+
+  /**
+   * Connects (failing with one line naming host, port and the driver's reason), then applies
+   * the embedded migrations under an advisory lock.
+   */
+  static async open(settings: PostgresSettings): Promise<PgStore> {
+    const pool = openPostgres(settings);
+    try {
+      await checkConnection(pool, settings.url);
+      await migratePostgres(settings);
+    } catch (error) {
+      await pool.$client.end({ timeout: 0 });
+      throw error;
+    }
+    return new PgStore(pool);
+  }
+
+  /** The pool's Drizzle handle, for tests that arrange or inspect rows directly. */
+  get db(): PgDb {
+    return this.pool;
+  }
+
+  publishTo(sink: EventSink): void {
+    this.sink = sink;
+  }
+
+  async read<T>(body: (q: PgPortedRepositories) => Op<T>): Promise<T> {
+    this.ensureOpen();
+    try {
+      return await drive(body(this.readRepos), this.pool, driverNeutral);
+    } catch (error) {
+      throw driverNeutral(error);
+    }
+  }
+
+  async write<T>(body: (tx: WriteTxOf<PgPortedRepositories>) => Op<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      this.ensureOpen();
+      const outbox = new TransactionEvents();
+      outbox.begin();
+      // The body sees driver-neutral errors; whether to run it again is decided on the driver's.
+      let failure: unknown;
+      const neutral = (error: unknown) => {
+        failure = error;
+        return driverNeutral(error);
+      };
+      let result: T;
+      try {
+        result = await this.pool.transaction((conn) => drive(body(new PgWriteTx(outbox)), conn, neutral));
+      } catch (error) {
+        outbox.end(false);
+        if (attempt < MAX_WRITE_ATTEMPTS && (isRetryable(error) || isRetryable(failure))) continue;
+        throw driverNeutral(error);
+      }
+      const committed = outbox.end(true);
+      if (committed.length > 0) this.sink(committed);
+      return result;
+    }
+  }
+
+  async isReachable(): Promise<boolean> {
+    if (this.closed) return false;
+    try {
+      await this.pool.execute(sql`SELECT 1`);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  private ensureOpen(): void {
+    if (this.closed) throw new StoreUnavailableError("the database is closed");
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.pool.$client.end({ timeout: 5 });
+  }
+}
