@@ -6,6 +6,7 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { basename, join } from "node:path";
 import { PREFECT_VERSION } from "../config";
+import type { CollectionBlocksData, CollectionBlocksSource } from "../blocks/catalog";
 import { decodePack, type Pack } from "./pack";
 
 export const UI_CACHE_DIR = join(import.meta.dir, "../../.cache/prefect-ui");
@@ -106,7 +107,13 @@ export function locateUiSources(staticDirectory: string | null): UiSources {
 }
 
 /** The pinned wheel's collection_blocks_data.json (the block catalog), when the pack is there. */
-export function packedCollectionBlocks(): unknown {
+export function packedCollectionBlocks(): CollectionBlocksData | null {
   const file = uiPack()?.files.get("collection_blocks_data.json");
-  return file ? JSON.parse(new TextDecoder().decode(Bun.gunzipSync(file.gzipped))) : null;
+  return file ? (JSON.parse(new TextDecoder().decode(Bun.gunzipSync(file.gzipped))) as CollectionBlocksData) : null;
+}
+
+/** The same, fingerprinted by its compressed bytes, so a start on an up-to-date database never decompresses it. */
+export function packedCollectionBlocksSource(): CollectionBlocksSource {
+  const file = uiPack()?.files.get("collection_blocks_data.json");
+  return { fingerprint: file ? Bun.hash(file.gzipped).toString(16) : "none", load: packedCollectionBlocks };
 }

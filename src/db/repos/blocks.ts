@@ -246,14 +246,13 @@ export class BlockRepository {
       : this.schemaByChecksumAndVersion.get({ checksum, version });
   }
 
-  /** Inserts the schemas in one transaction; a (checksum, version) that already exists is kept. */
+  /** Inserts the schemas in one statement; a (checksum, version) that already exists is kept. */
   *createSchemas(inputs: BlockSchemaInput[], now: Micros): Op<void> {
-    for (const input of inputs) {
-      this.db.insert(blockSchema)
-        .values({ id: Bun.randomUUIDv7(), created: now, updated: now, ...input })
-        .onConflictDoNothing({ target: [blockSchema.checksum, blockSchema.version] })
-        .run();
-    }
+    if (inputs.length === 0) return;
+    this.db.insert(blockSchema)
+      .values(inputs.map((input) => ({ id: Bun.randomUUIDv7(), created: now, updated: now, ...input })))
+      .onConflictDoNothing({ target: [blockSchema.checksum, blockSchema.version] })
+      .run();
   }
 
   /** Newest first. */
