@@ -2,7 +2,7 @@
  * Start-up figures of one or more executables, runs alternated between them so a shared
  * machine's load falls on each alike: the median time from spawn to the first healthy
  * /api/health on a new database (migrations and block registration included) and on that
- * same database again, and the resident memory (VmRSS) once the second start has idled.
+ * same database again, and the resident memory (VmRSS) after each has idled.
  *
  *   bun scripts/startup-time.ts [path/to/prefect-lite ...] [--runs N] [--idle-ms MS]
  */
@@ -28,43 +28,43 @@ for (const binary of binaries) {
 
 const rssMiB = (pid: number) => Number(readFileSync(`/proc/${pid}/status`, "utf8").match(/^VmRSS:\s+(\d+) kB/m)?.[1] ?? NaN) / 1024;
 
-async function once(binary: string): Promise<{ fresh: number; existing: number; rss: number }> {
+/** One start on a new database and one on that database again, each idled and measured. */
+async function once(binary: string): Promise<Sample> {
   const dir = mkdtempSync(join(tmpdir(), "prefect-lite-startup-"));
   const env = { ...process.env, PREFECT_HOME: dir };
   try {
     const dbPath = join(dir, "startup.db");
-    const first = await startServerProcess([binary], { dbPath, env });
-    const fresh = first.readyMs;
-    if ((await first.stop()).exitCode !== 0) throw new Error(`${binary}: exit code after SIGTERM`);
-    const second = await startServerProcess([binary], { dbPath, env });
-    const existing = second.readyMs;
-    await Bun.sleep(idleMs);
-    const rss = rssMiB(second.pid);
-    if ((await second.stop()).exitCode !== 0) throw new Error(`${binary}: exit code after SIGTERM`);
-    return { fresh, existing, rss };
+    const start = async () => {
+      const server = await startServerProcess([binary], { dbPath, env });
+      await Bun.sleep(idleMs);
+      const rss = rssMiB(server.pid);
+      if ((await server.stop()).exitCode !== 0) throw new Error(`${binary}: exit code after SIGTERM`);
+      return { ms: server.readyMs, rss };
+    };
+    const fresh = await start();
+    const existing = await start();
+    return { fresh: fresh.ms, existing: existing.ms, freshRss: fresh.rss, existingRss: existing.rss };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-const samples = binaries.map(() => ({ fresh: [] as number[], existing: [] as number[], rss: [] as number[] }));
+type Sample = { fresh: number; existing: number; freshRss: number; existingRss: number };
+const samples = binaries.map((): { [K in keyof Sample]: number[] } => ({ fresh: [], existing: [], freshRss: [], existingRss: [] }));
 for (let i = 0; i < runs; i++) {
   for (const [b, binary] of binaries.entries()) {
-    const { fresh, existing, rss } = await once(binary);
-    samples[b]!.fresh.push(fresh);
-    samples[b]!.existing.push(existing);
-    samples[b]!.rss.push(rss);
+    const sample = await once(binary);
+    for (const key of Object.keys(sample) as (keyof Sample)[]) samples[b]![key].push(sample[key]);
   }
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const range = (xs: number[], digits: number) => `${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)}`;
-console.log(`${runs} runs each, alternated; idle RSS ${idleMs} ms after the second start`);
+console.log(`${runs} runs each, alternated; RSS (VmRSS) ${idleMs} ms after each start; medians (min–max)`);
 for (const [b, binary] of binaries.entries()) {
   const s = samples[b]!;
   console.log(
-    `${binary}: fresh database ${median(s.fresh).toFixed(1)} ms (${range(s.fresh, 0)}), ` +
-      `existing database ${median(s.existing).toFixed(1)} ms (${range(s.existing, 0)}), ` +
-      `idle RSS ${median(s.rss).toFixed(1)} MiB (${range(s.rss, 1)})`,
+    `${binary}:\n  new database:      ${median(s.fresh).toFixed(1)} ms (${range(s.fresh, 0)}), idle RSS ${median(s.freshRss).toFixed(1)} MiB (${range(s.freshRss, 1)})` +
+      `\n  existing database: ${median(s.existing).toFixed(1)} ms (${range(s.existing, 0)}), idle RSS ${median(s.existingRss).toFixed(1)} MiB (${range(s.existingRss, 1)})`,
   );
 }

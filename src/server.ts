@@ -48,7 +48,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const store = Store.open(config.databasePath, { busyTimeoutMs: config.databaseTimeoutSeconds * 1000 });
   // As Prefect's server does at start: the protected system block types (Secret, Webhook,
   // LocalFileSystem), the registry's and the collections' (54 block types in 3.9.1).
-  if (config.registerBlocksOnStart) await registerBlockCatalog(store, packedCollectionBlocksSource(), clock.now());
+  if (config.registerBlocksOnStart) await registerBlockCatalog(store, await packedCollectionBlocksSource(), clock.now());
   const context: AppContext = { config, store, clock, logger, events: createEventBus(store, clock, logger) };
   // Elysia turns SO_REUSEPORT on by default, which lets a second server on the same
   // port silently share its traffic; a taken port must be an error, as in Prefect.

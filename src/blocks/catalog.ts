@@ -24,12 +24,12 @@ export interface CollectionBlocksData {
 export interface CollectionBlocksSource {
   /** Changes whenever the content does, and is cheap to compute (a hash of the stored bytes). */
   fingerprint: string;
-  load(): CollectionBlocksData | null;
+  load(): Promise<CollectionBlocksData | null>;
 }
 
 export const collectionBlocksSource = (collections: CollectionBlocksData | null): CollectionBlocksSource => ({
   fingerprint: Bun.hash(JSON.stringify(collections)).toString(16),
-  load: () => collections,
+  load: async () => collections,
 });
 
 const MEMO_KEY = "block-catalog-registration";
@@ -51,7 +51,7 @@ export function catalogBlocks(collections: CollectionBlocksData | null): SystemB
 export async function registerBlockCatalog(store: Store, source: CollectionBlocksSource, now: Micros): Promise<number> {
   const hash = Bun.hash(`${JSON.stringify([SYSTEM_BLOCKS, REGISTRY_BLOCKS])}\u0000${source.fingerprint}`).toString(16);
   if ((await store.read((q) => q.configuration.read(MEMO_KEY)))?.hash === hash) return 0;
-  const blocks = catalogBlocks(source.load());
+  const blocks = catalogBlocks(await source.load());
   return store.write(function* (tx) {
     yield* installSystemBlockTypes(tx, now);
     const typeIds = new Map<string, string>();

@@ -4,7 +4,7 @@ import { blockSchemaChecksum } from "../../src/blocks/checksum";
 import { packedCollectionBlocks } from "../../src/ui/sources";
 import { createTestApi } from "../support/api";
 
-const collections = packedCollectionBlocks();
+const collections = await packedCollectionBlocks();
 const api = createTestApi();
 afterAll(() => api.close());
 
