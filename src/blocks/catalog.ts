@@ -11,7 +11,7 @@ import type { JsonObject } from "../lib/json";
 import type { Micros } from "../lib/time";
 import { htmlEscape } from "./html";
 import { installSystemBlockTypes } from "./install";
-import { registerSchema } from "./registration";
+import { registerSchemas } from "./registration";
 import registryBlocks from "./registry-blocks.json";
 import { SYSTEM_BLOCKS, type SystemBlock } from "./system";
 
@@ -54,30 +54,27 @@ export async function registerBlockCatalog(store: Store, source: CollectionBlock
   const blocks = catalogBlocks(await source.load());
   return store.write(function* (tx) {
     yield* installSystemBlockTypes(tx, now);
+    const metadata = (type: SystemBlock["block_type"]) => ({
+      logoUrl: type.logo_url,
+      documentationUrl: type.documentation_url,
+      description: htmlEscape(type.description),
+      codeExample: htmlEscape(type.code_example),
+    });
     const typeIds = new Map<string, string>();
+    for (const existing of yield* tx.blocks.getTypesBySlugs(blocks.map((b) => b.block_type.slug))) typeIds.set(existing.slug, existing.id);
     for (const { block_type: type } of blocks) {
-      const metadata = {
-        logoUrl: type.logo_url,
-        documentationUrl: type.documentation_url,
-        description: htmlEscape(type.description),
-        codeExample: htmlEscape(type.code_example),
-      };
-      const existing = yield* tx.blocks.getTypeBySlug(type.slug);
-      if (existing) {
-        yield* tx.blocks.updateType(existing.id, metadata, now);
-        typeIds.set(type.slug, existing.id);
-      } else {
-        const created = yield* tx.blocks.createType({ name: type.name, slug: type.slug, ...metadata }, now);
-        if (created) typeIds.set(type.slug, created.id);
-      }
+      const id = typeIds.get(type.slug);
+      if (id) yield* tx.blocks.updateType(id, metadata(type), now);
     }
-    for (const { block_type: type, block_schema: schema } of blocks) {
+    const missing = new Map(blocks.filter((b) => !typeIds.has(b.block_type.slug)).map(({ block_type: type }) => [type.slug, type]));
+    const created = yield* tx.blocks.createTypes([...missing.values()].map((type) => ({ name: type.name, slug: type.slug, ...metadata(type) })), now);
+    for (const row of created) typeIds.set(row.slug, row.id);
+    const schemas = blocks.flatMap(({ block_type: type, block_schema: schema }) => {
       const blockTypeId = typeIds.get(type.slug);
-      if (!blockTypeId) continue;
       const fields: JsonObject = schema.fields;
-      const { capabilities, version, checksum: knownChecksum } = schema;
-      yield* registerSchema(tx, { fields, blockTypeId, capabilities, version, knownChecksum }, now);
-    }
+      return blockTypeId ? [{ fields, blockTypeId, capabilities: schema.capabilities, version: schema.version, knownChecksum: schema.checksum }] : [];
+    });
+    yield* registerSchemas(tx, schemas, now);
     yield* tx.configuration.write(MEMO_KEY, { hash }, now);
     return blocks.length;
   });

@@ -4,7 +4,7 @@
  * into the shape Prefect returns.
  */
 import { blockSchemaChecksum } from "./checksum";
-import { planSchemaRegistration, readableSchemaFields, type SchemaCatalog } from "./schemas";
+import { planSchemaRegistration, readableSchemaFields, type NewBlockSchema, type SchemaCatalog } from "./schemas";
 import type { BlockSchemaRecord } from "../db/repos/blocks";
 import type { Repositories, Store, WriteTx } from "../db/store";
 import type { Op } from "../db/unit-of-work";
@@ -68,6 +68,35 @@ export function* registerSchema(tx: WriteTx, input: BlockSchemaRegistration, now
   const plan = yield* planSchemaRegistration({ ...schema, checksum }, catalog(tx));
   yield* tx.blocks.createSchemas(plan.schemas, now);
   return { checksum, responseFields: plan.responseFields };
+}
+
+/**
+ * Inside a write: registers many schemas (a catalog's) as registerSchema registers each, with
+ * their rows inserted in one statement at the end; a schema planned earlier in the list counts
+ * as registered for those after it.
+ */
+export function* registerSchemas(tx: WriteTx, inputs: BlockSchemaRegistration[], now: Micros): Op<void> {
+  const planned = new Map<string, NewBlockSchema>();
+  const stored = catalog(tx);
+  const lookups: SchemaCatalog = {
+    typeBySlug: stored.typeBySlug,
+    *findSchema(checksum, version) {
+      const own = [...planned.values()].findLast((s) => s.checksum === checksum && (version === undefined || s.version === version));
+      if (!own) return yield* stored.findSchema(checksum, version);
+      return { checksum, typeSlug: (yield* tx.blocks.getType(own.blockTypeId))!.slug };
+    },
+  };
+  const rows: NewBlockSchema[] = [];
+  for (const { knownChecksum, ...schema } of inputs) {
+    const checksum = knownChecksum ?? blockSchemaChecksum(schema.fields);
+    if (planned.has(`${checksum}\u0000${schema.version}`) || (yield* tx.blocks.getSchemaByChecksum(checksum, schema.version))) continue;
+    const plan = yield* planSchemaRegistration({ ...schema, checksum }, lookups);
+    for (const row of plan.schemas) {
+      rows.push(row);
+      planned.set(`${row.checksum}\u0000${row.version}`, row);
+    }
+  }
+  yield* tx.blocks.createSchemas(rows, now);
 }
 
 /** `POST /block_schemas/`: one transaction, so the lookups and the inserts see the same database. */

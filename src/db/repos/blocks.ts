@@ -2,7 +2,7 @@
  * Block types, block schemas and block documents (with their references).
  * Schema fields are stored in the form src/blocks/schemas.ts gives them.
  */
-import { and, asc, desc, eq, sql, type SQL } from "drizzle-orm";
+import { and, asc, desc, eq, inArray, sql, type SQL } from "drizzle-orm";
 import { alias } from "drizzle-orm/sqlite-core";
 import type { JsonObject } from "../../lib/json";
 import type { Micros } from "../../lib/time";
@@ -189,6 +189,19 @@ export class BlockRepository {
     const row: BlockTypeRow = { id: Bun.randomUUIDv7(), created: now, updated: now, isProtected: false, ...input };
     const inserted = this.db.insert(blockType).values(row).onConflictDoNothing({ target: blockType.slug }).returning().all();
     return inserted[0];
+  }
+
+  /** The block types with these slugs. */
+  *getTypesBySlugs(slugs: string[]): Op<BlockTypeRow[]> {
+    if (slugs.length === 0) return [];
+    return this.db.select().from(blockType).where(inArray(blockType.slug, slugs)).all();
+  }
+
+  /** Inserts the block types in one statement; those whose slug is taken are skipped (and not returned). */
+  *createTypes(inputs: BlockTypeInput[], now: Micros): Op<BlockTypeRow[]> {
+    if (inputs.length === 0) return [];
+    const rows = inputs.map((input): BlockTypeRow => ({ id: Bun.randomUUIDv7(), created: now, updated: now, isProtected: false, ...input }));
+    return this.db.insert(blockType).values(rows).onConflictDoNothing({ target: blockType.slug }).returning().all();
   }
 
   /** Inserts a protected (system) block type, or overwrites the one with its slug as Prefect's upsert does. */
