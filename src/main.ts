@@ -35,6 +35,9 @@ const { config } = command;
 let server: RunningServer;
 try {
   server = await startServer(config);
+  // build.ts starts the executable with JavaScriptCore's tier-up thresholds raised, so code that
+  // runs once during start-up is not compiled by the JIT; from here on the normal policy applies.
+  Bun.unsafe.setJITPolicy(1);
 } catch (error) {
   // Typically the port is taken or the database path is not writable.
   fail(`cannot start: ${errorText(error)}`, 1);

@@ -12,10 +12,9 @@ import { createEventBus } from "./events/bus";
 import { createApp, type App } from "./app";
 import { createLogger, type Logger } from "./logger";
 import { createServices } from "./services";
-import { installSystemBlocks } from "./blocks/install";
 import { mountUi } from "./ui/routes";
-import { registerBlockCatalog, type CollectionBlocksData } from "./blocks/catalog";
-import { packedCollectionBlocks } from "./ui/sources";
+import { registerBlockCatalog } from "./blocks/catalog";
+import { packedCollectionBlocksSource } from "./ui/sources";
 import { RequestGate } from "./shutdown";
 
 export interface ServerOptions extends Partial<Config> {
@@ -64,10 +63,9 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   if (config.postgres) await refuseIncompletePostgres(config.postgres);
   if (config.authString !== null) logger.info("API auth is on: every request needs PREFECT_SERVER_API_AUTH_STRING");
   const store = SqliteStore.open(config.databasePath, { busyTimeoutMs: config.databaseTimeoutSeconds * 1000 });
-  // As Prefect's server does at start, so a fresh database lists Secret, Webhook, LocalFileSystem.
-  if (config.registerBlocksOnStart) await installSystemBlocks(store, clock.now());
-  // And, like Prefect, the registry's and the collections' block types (54 in 3.9.1).
-  if (config.registerBlocksOnStart) await registerBlockCatalog(store, packedCollectionBlocks() as CollectionBlocksData | null, clock.now());
+  // As Prefect's server does at start: the protected system block types (Secret, Webhook,
+  // LocalFileSystem), the registry's and the collections' (54 block types in 3.9.1).
+  if (config.registerBlocksOnStart) await registerBlockCatalog(store, await packedCollectionBlocksSource(), clock.now());
   const context: AppContext = { config, store, clock, logger, events: createEventBus(store, clock, logger) };
   // Elysia turns SO_REUSEPORT on by default, which lets a second server on the same
   // port silently share its traffic; a taken port must be an error, as in Prefect.

@@ -25,14 +25,11 @@ const CLOSE_BRACKET = 0x5d;
 /** True when the JSON text opens more than `max` objects/arrays at once (brackets inside strings do not count). */
 export function jsonTooDeep(text: string, max: number = MAX_JSON_DEPTH): boolean {
   let depth = 0;
-  let inString = false;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === BACKSLASH) i++;
-      else if (c === QUOTE) inString = false;
-    } else if (c === QUOTE) {
-      inString = true;
+    if (c === QUOTE) {
+      i = closingQuote(text, i + 1);
+      if (i < 0) return false; // an unterminated string: the parser refuses it
     } else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
       if (++depth > max) return true;
     } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) {
@@ -40,6 +37,19 @@ export function jsonTooDeep(text: string, max: number = MAX_JSON_DEPTH): boolean
     }
   }
   return false;
+}
+
+/**
+ * The index of the quote that ends the string starting at `from`, or -1. Strings are skipped
+ * with indexOf rather than character by character: most of a big body (log messages) is string.
+ */
+function closingQuote(text: string, from: number): number {
+  for (let quote = text.indexOf('"', from); quote >= 0; quote = text.indexOf('"', quote + 1)) {
+    let backslashes = 0;
+    while (quote - backslashes - 1 >= from && text.charCodeAt(quote - backslashes - 1) === BACKSLASH) backslashes++;
+    if (backslashes % 2 === 0) return quote;
+  }
+  return -1;
 }
 
 /** True when an already-parsed value (a websocket message) nests deeper than `max`. */

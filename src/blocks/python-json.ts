@@ -9,8 +9,12 @@
  */
 import type { JsonValue } from "../lib/json";
 
+/** Anything but printable ASCII other than the quote and the backslash: most keys and values have none, and are copied as they are. */
+const NEEDS_ESCAPING = /[^\x20\x21\x23-\x5b\x5d-\x7e]/;
+
 /** Python's ensure_ascii escaping: everything outside printable ASCII becomes \uXXXX (per UTF-16 unit). */
 function pythonString(text: string): string {
+  if (!NEEDS_ESCAPING.test(text)) return `"${text}"`;
   let out = '"';
   for (let i = 0; i < text.length; i++) {
     const code = text.charCodeAt(i);
@@ -56,8 +60,12 @@ function pythonNumber(value: number): string {
   return Number.isInteger(value) ? BigInt(value).toString() : pythonFloat(value);
 }
 
+const SURROGATE = /[\uD800-\uDFFF]/;
+
 /** Python orders str keys by code point; JavaScript's default sort compares UTF-16 units. */
 export function compareCodePoints(a: string, b: string): number {
+  // Without surrogate pairs, UTF-16 order is code point order.
+  if (!SURROGATE.test(a) && !SURROGATE.test(b)) return a < b ? -1 : a > b ? 1 : 0;
   const left = Array.from(a, (c) => c.codePointAt(0)!);
   const right = Array.from(b, (c) => c.codePointAt(0)!);
   for (let i = 0; i < Math.min(left.length, right.length); i++) {

@@ -4,9 +4,10 @@
  * into the shape Prefect returns.
  */
 import { blockSchemaChecksum } from "./checksum";
-import { planSchemaRegistration, readableSchemaFields, type SchemaCatalog } from "./schemas";
+import { planSchemaRegistration, readableSchemaFields, type NewBlockSchema, type SchemaCatalog } from "./schemas";
 import type { BlockSchemaRecord } from "../db/repos/blocks";
-import type { Store } from "../db/store";
+import type { Repositories, Store, WriteTx } from "../db/store";
+import type { Op } from "../db/unit-of-work";
 import type { JsonObject } from "../lib/json";
 import type { Micros } from "../lib/time";
 
@@ -15,6 +16,11 @@ export interface BlockSchemaRegistration {
   blockTypeId: string;
   capabilities: string[];
   version: string;
+  /**
+   * Prefect's own checksum of `fields`, from a catalog built into the server (test/ui/block-catalog.test.ts
+   * checks that ours equals it); a client's is never trusted: the server computes it then.
+   */
+  knownChecksum?: string;
 }
 
 export interface RegisteredSchema {
@@ -25,11 +31,17 @@ export interface RegisteredSchema {
   created: boolean;
 }
 
-function catalog(store: Store): SchemaCatalog {
+/** What registering inside a transaction gives: the new schema's response fields, or none when it existed. */
+export interface SchemaWrite {
+  checksum: string;
+  responseFields: JsonObject | null;
+}
+
+function catalog(q: Repositories): SchemaCatalog {
   return {
-    typeBySlug: (slug) => store.read((q) => q.blocks.getTypeBySlug(slug)),
-    findSchema: async (checksum, version) => {
-      const record = await store.read((q) => q.blocks.getSchemaByChecksum(checksum, version));
+    typeBySlug: (slug) => q.blocks.getTypeBySlug(slug),
+    *findSchema(checksum, version) {
+      const record = yield* q.blocks.getSchemaByChecksum(checksum, version);
       return record && { checksum: record.schema.checksum, typeSlug: record.type.slug };
     },
   };
@@ -45,14 +57,54 @@ export function schemaFieldsReader(store: Store): (stored: JsonObject) => Promis
   return (stored) => readableSchemaFields(stored, find);
 }
 
-/** Registers the schema unless its (checksum, version) exists, which Prefect treats as success too. */
-export async function registerBlockSchema(store: Store, input: BlockSchemaRegistration, now: Micros): Promise<RegisteredSchema> {
-  // The server computes the checksum itself, whatever the client thinks it is.
-  const checksum = blockSchemaChecksum(input.fields);
-  const existing = await store.read((q) => q.blocks.getSchemaByChecksum(checksum, input.version));
-  if (existing) return { record: existing, fields: await schemaFieldsReader(store)(existing.schema.fields), created: false };
-  const plan = await planSchemaRegistration({ ...input, checksum }, catalog(store));
-  await store.write((tx) => tx.blocks.createSchemas(plan.schemas, now));
-  const record = (await store.read((q) => q.blocks.getSchemaByChecksum(checksum, input.version)))!;
-  return { record, fields: plan.responseFields, created: true };
+/**
+ * Inside a write: registers the schema, and the nested schemas it makes Prefect register,
+ * unless its (checksum, version) exists, which Prefect treats as success too.
+ */
+export function* registerSchema(tx: WriteTx, input: BlockSchemaRegistration, now: Micros): Op<SchemaWrite> {
+  const { knownChecksum, ...schema } = input;
+  const checksum = knownChecksum ?? blockSchemaChecksum(schema.fields);
+  if (yield* tx.blocks.getSchemaByChecksum(checksum, schema.version)) return { checksum, responseFields: null };
+  const plan = yield* planSchemaRegistration({ ...schema, checksum }, catalog(tx));
+  yield* tx.blocks.createSchemas(plan.schemas, now);
+  return { checksum, responseFields: plan.responseFields };
+}
+
+/**
+ * Inside a write: registers many schemas (a catalog's) as registerSchema registers each, with
+ * their rows inserted in one statement at the end; a schema planned earlier in the list counts
+ * as registered for those after it.
+ */
+export function* registerSchemas(tx: WriteTx, inputs: BlockSchemaRegistration[], now: Micros): Op<void> {
+  const planned = new Map<string, NewBlockSchema>();
+  const stored = catalog(tx);
+  const lookups: SchemaCatalog = {
+    typeBySlug: stored.typeBySlug,
+    *findSchema(checksum, version) {
+      const own = [...planned.values()].findLast((s) => s.checksum === checksum && (version === undefined || s.version === version));
+      if (!own) return yield* stored.findSchema(checksum, version);
+      return { checksum, typeSlug: (yield* tx.blocks.getType(own.blockTypeId))!.slug };
+    },
+  };
+  const rows: NewBlockSchema[] = [];
+  for (const { knownChecksum, ...schema } of inputs) {
+    const checksum = knownChecksum ?? blockSchemaChecksum(schema.fields);
+    if (planned.has(`${checksum}\u0000${schema.version}`) || (yield* tx.blocks.getSchemaByChecksum(checksum, schema.version))) continue;
+    const plan = yield* planSchemaRegistration({ ...schema, checksum }, lookups);
+    for (const row of plan.schemas) {
+      rows.push(row);
+      planned.set(`${row.checksum}\u0000${row.version}`, row);
+    }
+  }
+  yield* tx.blocks.createSchemas(rows, now);
+}
+
+/** `POST /block_schemas/`: one transaction, so the lookups and the inserts see the same database. */
+export async function registerBlockSchema(store: Store, input: Omit<BlockSchemaRegistration, "knownChecksum">, now: Micros): Promise<RegisteredSchema> {
+  const { record, responseFields } = await store.write(function* (tx) {
+    const { checksum, responseFields } = yield* registerSchema(tx, input, now);
+    return { record: (yield* tx.blocks.getSchemaByChecksum(checksum, input.version))!, responseFields };
+  });
+  if (responseFields) return { record, fields: responseFields, created: true };
+  return { record, fields: await schemaFieldsReader(store)(record.schema.fields), created: false };
 }

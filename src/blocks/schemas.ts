@@ -11,6 +11,7 @@
  */
 import { BadRequest, Conflict } from "../domain/errors";
 import { isJsonObject, type JsonObject, type JsonValue } from "../lib/json";
+import type { Op } from "../db/unit-of-work";
 import { blockSchemaChecksum, collectRefs, definitionKey, isTruthy, nonBlockDefinitions } from "./checksum";
 
 export const DEFAULT_SCHEMA_VERSION = "non-versioned";
@@ -30,11 +31,11 @@ export interface SchemaRef {
   typeSlug: string;
 }
 
-/** The lookups registration needs. */
+/** The lookups registration needs, as operations of the transaction that registers. */
 export interface SchemaCatalog {
-  typeBySlug(slug: string): Promise<{ id: string; slug: string; name: string } | undefined>;
+  typeBySlug(slug: string): Op<{ id: string; slug: string; name: string } | undefined>;
   /** The newest schema with the checksum, of the version when given. */
-  findSchema(checksum: string, version?: string): Promise<SchemaRef | undefined>;
+  findSchema(checksum: string, version?: string): Op<SchemaRef | undefined>;
 }
 
 export interface SchemaRegistration {
@@ -102,49 +103,49 @@ function storedFields(fields: JsonObject, references: JsonObject): JsonObject {
  * yet). Throws 409 when a referenced block type is unknown (as Prefect does) and
  * 400 where Prefect fails with a server error (a nested definition is missing).
  */
-export async function planSchemaRegistration(
+export function* planSchemaRegistration(
   root: Omit<NewBlockSchema, "fields"> & { fields: JsonObject },
   catalog: SchemaCatalog,
-): Promise<SchemaRegistration> {
+): Op<SchemaRegistration> {
   const definitions = own(root.fields, "definitions");
   const sharedDefinitions = isJsonObject(definitions) ? definitions : undefined;
   const nested: (NewBlockSchema & { typeSlug: string })[] = [];
 
-  const plannedOrRegistered = async (checksum: string, version?: string): Promise<SchemaRef | undefined> => {
+  function* plannedOrRegistered(checksum: string, version?: string): Op<SchemaRef | undefined> {
     const planned = nested.find((s) => s.checksum === checksum && (version === undefined || s.version === version));
-    return planned ? { checksum, typeSlug: planned.typeSlug } : catalog.findSchema(checksum, version);
-  };
+    return planned ? { checksum, typeSlug: planned.typeSlug } : yield* catalog.findSchema(checksum, version);
+  }
 
-  async function registerChild(parent: JsonObject, name: string, type: { id: string; slug: string; name: string }): Promise<SchemaRef> {
+  function* registerChild(parent: JsonObject, name: string, type: { id: string; slug: string; name: string }): Op<SchemaRef> {
     if (!sharedDefinitions) throw new BadRequest("Unable to create nested block schema due to missing definitions in root block schema fields");
     const child = childSchemaFields(sharedDefinitions, parent, name, type.slug);
     if (!child) throw new BadRequest(`Unable to create nested block schema for block type ${pyRepr(type.name)} due to missing definition.`);
     // Prefect hashes (and prunes) a nested schema together with the root's definitions.
     const fields = isTruthy(sharedDefinitions) ? { ...child, definitions: sharedDefinitions } : child;
     const checksum = blockSchemaChecksum(fields);
-    const existing = await plannedOrRegistered(checksum, DEFAULT_SCHEMA_VERSION);
+    const existing = yield* plannedOrRegistered(checksum, DEFAULT_SCHEMA_VERSION);
     if (existing) return existing;
     const entry = { checksum, fields, blockTypeId: type.id, capabilities: [], version: DEFAULT_SCHEMA_VERSION, typeSlug: type.slug };
     nested.push(entry);
-    entry.fields = storedFields(fields, await resolveReferences(child));
+    entry.fields = storedFields(fields, yield* resolveReferences(child));
     return { checksum, typeSlug: type.slug };
   }
 
-  async function resolveReferences(parent: JsonObject): Promise<JsonObject> {
+  function* resolveReferences(parent: JsonObject): Op<JsonObject> {
     const resolved: [string, ResolvedReference][] = [];
     for (const [name, entry] of referenceEntries(parent)) {
       const slug = String(entry.block_type_slug ?? "");
-      const type = await catalog.typeBySlug(slug);
+      const type = yield* catalog.typeBySlug(slug);
       if (!type) {
         throw new Conflict(`Cannot create block schema because block type ${pyRepr(slug)} was not found.Did you forget to register the block type?`);
       }
-      const target = (await plannedOrRegistered(String(entry.block_schema_checksum ?? ""))) ?? (await registerChild(parent, name, type));
+      const target = (yield* plannedOrRegistered(String(entry.block_schema_checksum ?? ""))) ?? (yield* registerChild(parent, name, type));
       resolved.push([name, { block_schema_checksum: target.checksum, block_type_slug: target.typeSlug }]);
     }
     return groupReferences(resolved);
   }
 
-  const stored = storedFields(root.fields, await resolveReferences(root.fields));
+  const stored = storedFields(root.fields, yield* resolveReferences(root.fields));
   const { block_schema_references: _resolved, ...responseFields } = stored;
   responseFields.block_schema_references = own(root.fields, "block_schema_references") ?? {};
   if (definitions != null) responseFields.definitions = definitions;

@@ -1,5 +1,4 @@
-import { Database } from "bun:sqlite";
-import { createHash } from "node:crypto";
+import { Database, SQLiteError } from "bun:sqlite";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { count, type SQL } from "drizzle-orm";
@@ -31,7 +30,7 @@ export function openSqlite(path: string): SqliteConnections {
   client.run(`PRAGMA busy_timeout = ${OPEN_BUSY_TIMEOUT_MS}`);
   client.run("PRAGMA foreign_keys = ON");
   const writer = drizzle({ client: withStatementCache(client), schema }) as SqliteDb;
-  migrate(writer);
+  if (!isCurrent(client)) migrate(writer);
   // From here on a busy database must never block the event loop: Store.write retries BEGIN IMMEDIATE on a timer.
   client.run("PRAGMA busy_timeout = 0");
   if (path === ":memory:") return { writer, reader: writer };
@@ -57,12 +56,29 @@ function withStatementCache(client: Database): Database {
   });
 }
 
+/** The newest embedded migration, by the folder time drizzle records for it. */
+const LATEST_MIGRATION_WHEN = Math.max(...migrations.map((m) => m.when));
+
+/**
+ * One query instead of drizzle's migrator (which creates its table, reads the last row and
+ * runs an empty transaction at every start): true when the newest embedded migration is recorded.
+ */
+function isCurrent(client: Database): boolean {
+  try {
+    const row = client.prepare<{ last: number | null }, []>("SELECT max(created_at) AS last FROM __drizzle_migrations").get();
+    return row?.last != null && Number(row.last) >= LATEST_MIGRATION_WHEN;
+  } catch (error) {
+    if (error instanceof SQLiteError && error.message.includes("no such table")) return false; // a new database
+    throw error;
+  }
+}
+
 function migrate(db: SqliteDb): void {
   const metas: MigrationMeta[] = migrations.map((m) => ({
     sql: m.sql.split("--> statement-breakpoint"),
     bps: m.breakpoints,
     folderMillis: m.when,
-    hash: createHash("sha256").update(m.sql).digest("hex"),
+    hash: new Bun.CryptoHasher("sha256").update(m.sql).digest("hex"),
   }));
   // What drizzle-orm/bun-sqlite/migrator does after reading the folder; the dialect and session are not in its public types.
   const internals = db as unknown as { dialect: { migrate(m: MigrationMeta[], s: unknown, c: object): void }; session: unknown };

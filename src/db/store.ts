@@ -31,44 +31,86 @@ import { complete, AsyncLock, TransactionEvents, type EventSink, type EventStagi
 
 export type { Repositories, Store, WriteTx } from "./repositories";
 
-/** Every SQLite repository over one connection: what a read body is handed. */
+/**
+ * Every SQLite repository over one connection: what a read body is handed. Each is built on
+ * first use (building one prepares its statements), so start-up and an idle server pay only
+ * for the repositories requests have needed.
+ */
 class SqliteRepositories implements Repositories {
-  readonly configuration: ConfigurationRepository;
-  readonly flows: FlowRepository;
-  readonly flowRuns: FlowRunRepository;
-  readonly taskRuns: TaskRunRepository;
-  readonly variables: VariableRepository;
-  readonly logs: LogRepository;
-  readonly blocks: BlockRepository;
-  readonly workPools: WorkPoolRepository;
-  readonly concurrencyLimits: ConcurrencyLimitRepository;
-  readonly deployments: DeploymentRepository;
-  readonly artifacts: ArtifactRepository;
-  readonly savedSearches: SavedSearchRepository;
-  readonly automations: AutomationRepository;
-  readonly ui: UiQueries;
-  readonly events: EventRepository;
-  /** Server-emitted events, staged by writes and published after they commit. */
-  readonly serverEvents: ServerEvents;
+  #configuration?: ConfigurationRepository;
+  #flows?: FlowRepository;
+  #flowRuns?: FlowRunRepository;
+  #taskRuns?: TaskRunRepository;
+  #transitions?: RunTransitions;
+  #variables?: VariableRepository;
+  #logs?: LogRepository;
+  #blocks?: BlockRepository;
+  #workPools?: WorkPoolRepository;
+  #concurrencyLimits?: ConcurrencyLimitRepository;
+  #deployments?: DeploymentRepository;
+  #artifacts?: ArtifactRepository;
+  #savedSearches?: SavedSearchRepository;
+  #automations?: AutomationRepository;
+  #ui?: UiQueries;
+  #events?: EventRepository;
+  #serverEvents?: ServerEvents;
 
-  constructor(db: SqliteDb, staging: EventStaging) {
-    this.serverEvents = new ServerEvents(db, staging);
-    this.configuration = new ConfigurationRepository(db);
-    this.flows = new FlowRepository(db);
-    this.deployments = new DeploymentRepository(db, this.serverEvents);
-    this.concurrencyLimits = new ConcurrencyLimitRepository(db);
-    const transitions = new RunTransitions(db, this.concurrencyLimits, this.serverEvents);
-    this.flowRuns = new FlowRunRepository(db, transitions);
-    this.taskRuns = new TaskRunRepository(db, transitions);
-    this.variables = new VariableRepository(db);
-    this.logs = new LogRepository(db);
-    this.blocks = new BlockRepository(db);
-    this.workPools = new WorkPoolRepository(db, this.serverEvents);
-    this.artifacts = new ArtifactRepository(db);
-    this.savedSearches = new SavedSearchRepository(db);
-    this.automations = new AutomationRepository(db);
-    this.ui = new UiQueries(db);
-    this.events = new EventRepository(db);
+  constructor(
+    private readonly db: SqliteDb,
+    private readonly staging: EventStaging,
+  ) {}
+
+  get configuration(): ConfigurationRepository {
+    return (this.#configuration ??= new ConfigurationRepository(this.db));
+  }
+  get flows(): FlowRepository {
+    return (this.#flows ??= new FlowRepository(this.db));
+  }
+  get flowRuns(): FlowRunRepository {
+    return (this.#flowRuns ??= new FlowRunRepository(this.db, this.transitions));
+  }
+  get taskRuns(): TaskRunRepository {
+    return (this.#taskRuns ??= new TaskRunRepository(this.db, this.transitions));
+  }
+  private get transitions(): RunTransitions {
+    return (this.#transitions ??= new RunTransitions(this.db, this.concurrencyLimits, this.serverEvents));
+  }
+  get variables(): VariableRepository {
+    return (this.#variables ??= new VariableRepository(this.db));
+  }
+  get logs(): LogRepository {
+    return (this.#logs ??= new LogRepository(this.db));
+  }
+  get blocks(): BlockRepository {
+    return (this.#blocks ??= new BlockRepository(this.db));
+  }
+  get workPools(): WorkPoolRepository {
+    return (this.#workPools ??= new WorkPoolRepository(this.db, this.serverEvents));
+  }
+  get concurrencyLimits(): ConcurrencyLimitRepository {
+    return (this.#concurrencyLimits ??= new ConcurrencyLimitRepository(this.db));
+  }
+  get deployments(): DeploymentRepository {
+    return (this.#deployments ??= new DeploymentRepository(this.db, this.serverEvents));
+  }
+  get artifacts(): ArtifactRepository {
+    return (this.#artifacts ??= new ArtifactRepository(this.db));
+  }
+  get savedSearches(): SavedSearchRepository {
+    return (this.#savedSearches ??= new SavedSearchRepository(this.db));
+  }
+  get automations(): AutomationRepository {
+    return (this.#automations ??= new AutomationRepository(this.db));
+  }
+  get ui(): UiQueries {
+    return (this.#ui ??= new UiQueries(this.db));
+  }
+  get events(): EventRepository {
+    return (this.#events ??= new EventRepository(this.db));
+  }
+  /** Server-emitted events, staged by writes and published after they commit. */
+  get serverEvents(): ServerEvents {
+    return (this.#serverEvents ??= new ServerEvents(this.db, this.staging));
   }
 }
 

@@ -116,8 +116,10 @@ export const COUNTABLES = ["day", "time", "event", "resource"] as const;
  * (UUIDs canonical), or the first validation error's message.
  */
 export function decoder<S extends TSchema>(schema: S) {
-  const compiled = TypeCompiler.Compile(schema);
+  // Compiled on first use: start-up need not pay for validators of messages that may never come.
+  let compiled: ReturnType<typeof TypeCompiler.Compile<S>> | undefined;
   return (value: unknown): { ok: true; value: Static<S> } | { ok: false; error: string } => {
+    compiled ??= TypeCompiler.Compile(schema);
     if (!compiled.Check(value)) {
       const first = compiled.Errors(value).First();
       return { ok: false, error: first ? `${first.path || "/"}: ${first.message}` : "invalid" };

@@ -14,9 +14,13 @@ export interface Service {
   tick(now: Micros): Promise<void>;
 }
 
+/** How long after start() a service's first pass runs. */
+const FIRST_TICK_DELAY_MS = 100;
+
 export abstract class PeriodicService implements Service {
   abstract readonly name: string;
   private timer: ReturnType<typeof setInterval> | null = null;
+  private firstRun: ReturnType<typeof setTimeout> | null = null;
   private running: Promise<void> | null = null;
 
   constructor(
@@ -31,13 +35,17 @@ export abstract class PeriodicService implements Service {
   start(): void {
     if (this.timer) return;
     this.timer = setInterval(() => void this.runOnce(), this.intervalSeconds * 1000);
-    void this.runOnce();
+    // The first pass waits a moment, so that the requests arriving as the server starts are
+    // answered before the services' first queries run.
+    this.firstRun = setTimeout(() => void this.runOnce(), FIRST_TICK_DELAY_MS);
   }
 
   /** Stops the loop and waits for an in-flight tick, so shutdown never cuts a write short. */
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
+    if (this.firstRun) clearTimeout(this.firstRun);
     this.timer = null;
+    this.firstRun = null;
     await this.running;
   }
 

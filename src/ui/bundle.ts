@@ -22,7 +22,7 @@ interface Asset {
 
 export class UiBundle {
   /** Files found so far; misses are not kept, so arbitrary SPA paths cannot grow it. */
-  private readonly assets = new Map<string, Asset>();
+  private readonly assets = new Map<string, Promise<Asset | null>>();
 
   constructor(
     readonly version: "v1" | "v2",
@@ -32,20 +32,21 @@ export class UiBundle {
   ) {}
 
   /** The file at a normalized relative path (no leading slash), or null. */
-  asset(path: string): Asset | null {
+  asset(path: string): Promise<Asset | null> {
     const cached = this.assets.get(path);
     if (cached) return cached;
     const asset = this.load(path);
-    if (asset) this.assets.set(path, asset);
+    this.assets.set(path, asset);
+    void asset.then((found) => found ?? this.assets.delete(path), () => this.assets.delete(path));
     return asset;
   }
 
-  isDirectory(path: string): boolean {
+  isDirectory(path: string): Promise<boolean> {
     return this.source.isDirectory(path);
   }
 
-  private load(path: string): Asset | null {
-    const file = this.source.read(path);
+  private async load(path: string): Promise<Asset | null> {
+    const file = await this.source.read(path);
     if (!file) return null;
     let { body, gzipped } = file;
     if (REPLACED_EXTENSIONS.some((ext) => path.endsWith(ext))) {

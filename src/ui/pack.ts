@@ -21,11 +21,6 @@ export interface PackIndex {
   entries: PackEntry[];
 }
 
-export interface PackedFile {
-  entry: PackEntry;
-  gzipped: Uint8Array<ArrayBuffer>;
-}
-
 export interface PackInput {
   path: string;
   mtime: number;
@@ -55,20 +50,26 @@ export function encodePack(prefectVersion: string, files: PackInput[]): Uint8Arr
 
 export interface Pack {
   prefectVersion: string;
-  files: Map<string, PackedFile>;
+  files: Map<string, PackEntry>;
+  /** The gzipped body of an entry, read from the pack when asked for. */
+  read(entry: PackEntry): Promise<Uint8Array<ArrayBuffer>>;
 }
 
-export function decodePack(bytes: Uint8Array<ArrayBuffer>): Pack {
-  const magicOk = MAGIC.every((byte, i) => bytes[i] === byte);
+/**
+ * Reads the index only; bodies are sliced out of `blob` on demand, so the pack (about 5 MB,
+ * embedded in the executable) is never copied into memory as a whole.
+ */
+export async function openPack(blob: Blob): Promise<Pack> {
+  const head = await blob.slice(0, MAGIC.length + 4).bytes();
+  const magicOk = head.length === MAGIC.length + 4 && MAGIC.every((byte, i) => head[i] === byte);
   if (!magicOk) throw new Error("not a prefect-lite UI pack");
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const indexLength = view.getUint32(MAGIC.length, true);
+  const indexLength = new DataView(head.buffer, head.byteOffset, head.byteLength).getUint32(MAGIC.length, true);
   const indexStart = MAGIC.length + 4;
-  const index = JSON.parse(new TextDecoder().decode(bytes.subarray(indexStart, indexStart + indexLength))) as PackIndex;
+  const index = JSON.parse(await blob.slice(indexStart, indexStart + indexLength).text()) as PackIndex;
   const dataStart = indexStart + indexLength;
-  const files = new Map<string, PackedFile>();
-  for (const entry of index.entries) {
-    files.set(entry.path, { entry, gzipped: bytes.subarray(dataStart + entry.offset, dataStart + entry.offset + entry.length) });
-  }
-  return { prefectVersion: index.prefectVersion, files };
+  return {
+    prefectVersion: index.prefectVersion,
+    files: new Map(index.entries.map((entry) => [entry.path, entry])),
+    read: (entry) => blob.slice(dataStart + entry.offset, dataStart + entry.offset + entry.length).bytes(),
+  };
 }

@@ -146,7 +146,7 @@ export function uiRoutesAndCors(ctx: AppContext, mount: UiMount = mountUi(ctx)) 
   }
 
   /** FastAPI's `frontend()` route: the most specific mounted bundle whose base holds the path. */
-  function frontend(request: Request, url: URL, path: string): Response {
+  async function frontend(request: Request, url: URL, path: string): Promise<Response> {
     let match: { bundle: UiBundle; rest: string } | undefined;
     for (const bundle of mount.bundles) {
       const base = bundle.baseUrl;
@@ -157,8 +157,8 @@ export function uiRoutesAndCors(ctx: AppContext, mount: UiMount = mountUi(ctx)) 
     if (!match) return jsonResponse(404, { detail: "Not Found" });
     const { bundle } = match;
     const file = normalizeFilePath(match.rest);
-    const directoryIndex = file !== null && bundle.isDirectory(file);
-    const asset = file === null ? null : directoryIndex ? bundle.asset(file === "" ? "index.html" : `${file}/index.html`) : bundle.asset(file);
+    const directoryIndex = file !== null && (await bundle.isDirectory(file));
+    const asset = file === null ? null : await bundle.asset(directoryIndex ? (file === "" ? "index.html" : `${file}/index.html`) : file);
     if (request.method !== "GET" && request.method !== "HEAD") {
       return asset ? jsonResponse(405, { detail: "Method Not Allowed" }) : jsonResponse(404, { detail: "Not Found" });
     }
@@ -170,12 +170,12 @@ export function uiRoutesAndCors(ctx: AppContext, mount: UiMount = mountUi(ctx)) 
       }
       return fileResponse(asset, request);
     }
-    const index = bundle.asset("index.html");
+    const index = await bundle.asset("index.html");
     if (index && acceptsHtml(request)) return fileResponse(index, request);
     return jsonResponse(404, { detail: "Not Found" });
   }
 
-  function uiResponse(request: Request, port: number | undefined): Response {
+  async function uiResponse(request: Request, port: number | undefined): Promise<Response> {
     const url = new URL(request.url);
     let path: string;
     try {
@@ -191,7 +191,7 @@ export function uiRoutesAndCors(ctx: AppContext, mount: UiMount = mountUi(ctx)) 
     return frontend(request, url, path);
   }
 
-  return new Elysia({ name: "ui-and-cors" }).onRequest(({ request, set, server }) => {
+  return new Elysia({ name: "ui-and-cors" }).onRequest(async ({ request, set, server }) => {
     const origin = request.headers.get("origin");
     if (isPreflight(request)) return corsPreflight(cors, request);
     const corsHeaders = corsSimpleHeaders(cors, origin);
@@ -199,7 +199,7 @@ export function uiRoutesAndCors(ctx: AppContext, mount: UiMount = mountUi(ctx)) 
       Object.assign(set.headers, corsHeaders);
       return;
     }
-    const response = uiResponse(request, server?.port);
+    const response = await uiResponse(request, server?.port);
     for (const [name, value] of Object.entries(corsHeaders)) {
       if (name === "vary" && response.headers.has("vary")) response.headers.set("vary", `${response.headers.get("vary")}, ${value}`);
       else response.headers.set(name, value);

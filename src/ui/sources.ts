@@ -6,7 +6,8 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { basename, join } from "node:path";
 import { PREFECT_VERSION } from "../config";
-import { decodePack, type Pack } from "./pack";
+import type { CollectionBlocksData, CollectionBlocksSource } from "../blocks/catalog";
+import { openPack, type Pack } from "./pack";
 
 export const UI_CACHE_DIR = join(import.meta.dir, "../../.cache/prefect-ui");
 
@@ -22,47 +23,53 @@ export interface UiFile {
 
 /** One bundle's files, by path relative to its root (`index.html`, `assets/x.js`). */
 export interface UiFileSource {
-  read(path: string): UiFile | undefined;
-  isDirectory(path: string): boolean;
+  read(path: string): Promise<UiFile | undefined>;
+  isDirectory(path: string): Promise<boolean>;
 }
 
+/** A bundle inside the pack, which is opened on the first request for a UI file. */
 class PackSource implements UiFileSource {
-  /** Every directory of the bundle, `""` for its root. */
-  private readonly directories = new Set<string>();
+  private directories: Promise<Set<string>> | undefined;
 
   constructor(
-    private readonly pack: Pack,
+    private readonly pack: () => Promise<Pack | null>,
     private readonly prefix: string,
-  ) {
-    for (const name of pack.files.keys()) {
-      if (!name.startsWith(prefix)) continue;
-      const parts = name.slice(prefix.length).split("/").slice(0, -1);
-      for (let i = 0; i <= parts.length; i++) this.directories.add(parts.slice(0, i).join("/"));
-    }
+  ) {}
+
+  async read(path: string): Promise<UiFile | undefined> {
+    const pack = await this.pack();
+    const entry = pack?.files.get(this.prefix + path);
+    if (!pack || !entry) return undefined;
+    const gzipped = await pack.read(entry);
+    return { body: Bun.gunzipSync(gzipped), gzipped, mtime: entry.mtime };
   }
 
-  read(path: string): UiFile | undefined {
-    const packed = this.pack.files.get(this.prefix + path);
-    if (!packed) return undefined;
-    return { body: Bun.gunzipSync(packed.gzipped), gzipped: packed.gzipped, mtime: packed.entry.mtime };
-  }
-
-  isDirectory(path: string): boolean {
-    return this.directories.has(path);
+  isDirectory(path: string): Promise<boolean> {
+    this.directories ??= this.pack().then((pack) => {
+      // Every directory of the bundle, `""` for its root.
+      const directories = new Set<string>();
+      for (const name of pack?.files.keys() ?? []) {
+        if (!name.startsWith(this.prefix)) continue;
+        const parts = name.slice(this.prefix.length).split("/").slice(0, -1);
+        for (let i = 0; i <= parts.length; i++) directories.add(parts.slice(0, i).join("/"));
+      }
+      return directories;
+    });
+    return this.directories.then((directories) => directories.has(path));
   }
 }
 
 class DirectorySource implements UiFileSource {
   constructor(private readonly root: string) {}
 
-  read(path: string): UiFile | undefined {
+  async read(path: string): Promise<UiFile | undefined> {
     const file = join(this.root, path);
     const stat = statSync(file, { throwIfNoEntry: false });
     if (!stat?.isFile()) return undefined;
     return { body: readFileSync(file), mtime: Math.floor(stat.mtimeMs / 1000) };
   }
 
-  isDirectory(path: string): boolean {
+  async isDirectory(path: string): Promise<boolean> {
     return statSync(join(this.root, path), { throwIfNoEntry: false })?.isDirectory() ?? false;
   }
 }
@@ -74,16 +81,23 @@ export interface UiSources {
   origin: string;
 }
 
-let loadedPack: Pack | null | undefined;
-
-/** The embedded pack, else the cached one, else null. Read once. */
-export function uiPack(): Pack | null {
-  if (loadedPack !== undefined) return loadedPack;
+/** The embedded pack, else the cached one; null when there is neither. Looked up without reading it. */
+function packBlob(): Blob | null {
   const name = basename(cachedPackPath());
-  const embedded = Bun.embeddedFiles.some((file) => (file as Blob & { name?: string }).name === name);
-  const path = embedded ? `/$bunfs/root/${name}` : cachedPackPath();
-  loadedPack = existsSync(path) ? decodePack(readFileSync(path)) : null;
-  return loadedPack;
+  const embedded = Bun.embeddedFiles.find((file) => (file as Blob & { name?: string }).name === name);
+  if (embedded) return embedded;
+  return existsSync(cachedPackPath()) ? Bun.file(cachedPackPath()) : null;
+}
+
+let openedPack: Promise<Pack | null> | undefined;
+
+/** The pack's index, read once, on first use. */
+export function uiPack(): Promise<Pack | null> {
+  openedPack ??= (async () => {
+    const blob = packBlob();
+    return blob ? openPack(blob) : null;
+  })();
+  return openedPack;
 }
 
 const hasIndex = (dir: string) => existsSync(join(dir, "index.html"));
@@ -100,13 +114,27 @@ function directorySources(dir: string): UiSources {
 
 export function locateUiSources(staticDirectory: string | null): UiSources {
   if (staticDirectory) return directorySources(staticDirectory);
-  const pack = uiPack();
-  if (!pack) return { origin: "none (run `bun scripts/fetch-prefect-ui.ts`)" };
-  return { v1: new PackSource(pack, "ui/"), v2: new PackSource(pack, "ui-v2/"), origin: `prefect ${pack.prefectVersion} wheel` };
+  if (!packBlob()) return { origin: "none (run `bun scripts/fetch-prefect-ui.ts`)" };
+  return { v1: new PackSource(uiPack, "ui/"), v2: new PackSource(uiPack, "ui-v2/"), origin: `prefect ${PREFECT_VERSION} wheel` };
 }
 
+const COLLECTION_BLOCKS = "collection_blocks_data.json";
+
 /** The pinned wheel's collection_blocks_data.json (the block catalog), when the pack is there. */
-export function packedCollectionBlocks(): unknown {
-  const file = uiPack()?.files.get("collection_blocks_data.json");
-  return file ? JSON.parse(new TextDecoder().decode(Bun.gunzipSync(file.gzipped))) : null;
+export async function packedCollectionBlocks(): Promise<CollectionBlocksData | null> {
+  const pack = await uiPack();
+  const entry = pack?.files.get(COLLECTION_BLOCKS);
+  if (!pack || !entry) return null;
+  return JSON.parse(new TextDecoder().decode(Bun.gunzipSync(await pack.read(entry)))) as CollectionBlocksData;
+}
+
+/**
+ * The same, fingerprinted by the pack's Prefect version and the file's size and time in the
+ * wheel, so a start on an up-to-date database never reads it.
+ */
+export async function packedCollectionBlocksSource(): Promise<CollectionBlocksSource> {
+  const pack = await uiPack();
+  const entry = pack?.files.get(COLLECTION_BLOCKS);
+  const fingerprint = pack && entry ? `${pack.prefectVersion}:${entry.size}:${entry.mtime}` : "none";
+  return { fingerprint, load: packedCollectionBlocks };
 }

@@ -75,6 +75,24 @@ describe("logs: create", () => {
     expect((await api.post("/logs/", [])).status).toBe(201);
   });
 
+  test("a batch is validated across its slices: an error past the first 1,000 entries is a 422 with its index", async () => {
+    const before = (await all()).length;
+    const batch = Array.from({ length: 2500 }, (_, i) => entry(`sliced ${i}`, "2030-01-02T00:00:00Z"));
+    batch[2345] = entry("bad", "not a date");
+    const res = await api.post("/logs/", batch);
+    expect(res.status).toBe(422);
+    expect(res.body.exception_detail).toEqual([
+      { type: "datetime_from_date_parsing", loc: ["body", 2345, "timestamp"], msg: "Input should be a valid datetime", input: "not a date" },
+    ]);
+    expect(await all()).toHaveLength(before);
+  });
+
+  test("values are decoded as Elysia decodes them: a numeric-string level is an integer, ids canonical", async () => {
+    await api.post("/logs/", [entry("decoded", "2030-01-03T00:00:00Z", { level: "30", flow_run_id: FLOW_RUN.toUpperCase() })]);
+    const log = (await all()).find((l) => l.message === "decoded");
+    expect(log).toMatchObject({ level: 30, flow_run_id: FLOW_RUN });
+  });
+
   test("a large batch lands in one request", async () => {
     const batch = Array.from({ length: 5000 }, (_, i) => entry(`bulk ${i}`, "2030-01-01T00:00:00Z", { flow_run_id: TASK_RUN }));
     expect((await api.post("/logs/", batch)).status).toBe(201);

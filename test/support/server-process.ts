@@ -7,6 +7,7 @@ import type { Subprocess } from "bun";
 
 export interface ServerProcess {
   apiUrl: string;
+  pid: number;
   /** Milliseconds from spawn to the first 200 from /api/health. */
   readyMs: number;
   /** Sends SIGTERM and resolves with the exit code and everything the server printed. */
@@ -50,7 +51,7 @@ export async function startServerProcess(
       (res) => res.ok,
       () => false, // not listening yet
     );
-    if (healthy) return { apiUrl, readyMs: performance.now() - started, stop };
+    if (healthy) return { apiUrl, pid: child.pid, readyMs: performance.now() - started, stop };
     await Bun.sleep(1);
   }
   const { stderr: output } = await stop();

@@ -1,11 +1,10 @@
 import { afterAll, expect, test } from "bun:test";
-import { catalogBlocks, registerBlockCatalog, type CollectionBlocksData } from "../../src/blocks/catalog";
+import { catalogBlocks, collectionBlocksSource, registerBlockCatalog } from "../../src/blocks/catalog";
 import { blockSchemaChecksum } from "../../src/blocks/checksum";
-import { installSystemBlocks } from "../../src/blocks/install";
 import { packedCollectionBlocks } from "../../src/ui/sources";
 import { createTestApi } from "../support/api";
 
-const collections = packedCollectionBlocks() as CollectionBlocksData | null;
+const collections = await packedCollectionBlocks();
 const api = createTestApi();
 afterAll(() => api.close());
 
@@ -26,12 +25,11 @@ test("each schema's checksum, computed here, is Prefect's", () => {
 
 test("registered at start beside the protected system types, once while the catalog is unchanged", async () => {
   const now = api.clock.now();
-  await installSystemBlocks(api.context.store, now);
-  expect(await registerBlockCatalog(api.context.store, collections, now)).toBe(54);
+  expect(await registerBlockCatalog(api.context.store, collectionBlocksSource(collections), now)).toBe(54);
   const types = (await api.post("/block_types/filter")).body as { id: string; slug: string; is_protected: boolean }[];
   expect(types).toHaveLength(54);
   expect(types.filter((t) => t.is_protected).map((t) => t.slug).sort()).toEqual(["local-file-system", "secret", "webhook"]);
   const aws = (await api.post("/block_schemas/filter", { block_schemas: { block_type_id: { any_: [types.find((t) => t.slug === "aws-credentials")!.id] } } })).body;
   expect(aws[0].fields.properties.aws_access_key_id).toBeDefined();
-  expect(await registerBlockCatalog(api.context.store, collections, now)).toBe(0);
+  expect(await registerBlockCatalog(api.context.store, collectionBlocksSource(collections), now)).toBe(0);
 });

@@ -225,14 +225,14 @@ describe("ui: a missing v2 bundle", () => {
 });
 
 describe("ui: the bundles from the pinned prefect wheel", () => {
-  test("the pack (built by scripts/fetch-prefect-ui.ts, which npm run build runs) holds both UIs", () => {
-    const pack = uiPack();
+  test("the pack (built by scripts/fetch-prefect-ui.ts, which npm run build runs) holds both UIs", async () => {
+    const pack = await uiPack();
     if (!pack) throw new Error("no UI pack: run `bun scripts/fetch-prefect-ui.ts` (or npm run build) first");
     expect(pack.prefectVersion).toBe("3.9.1");
     const sources = locateUiSources(null);
-    const v2Index = new TextDecoder().decode(sources.v2!.read("index.html")!.body);
+    const v2Index = new TextDecoder().decode((await sources.v2!.read("index.html"))!.body);
     expect(v2Index).toContain(PLACEHOLDER);
-    expect(sources.v1!.read("index.html")).toBeDefined();
+    expect(await sources.v1!.read("index.html")).toBeDefined();
     expect(pack.files.has("collection_blocks_data.json")).toBe(true);
   });
 

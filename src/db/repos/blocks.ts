@@ -2,7 +2,7 @@
  * Block types, block schemas and block documents (with their references).
  * Schema fields are stored in the form src/blocks/schemas.ts gives them.
  */
-import { and, asc, desc, eq, sql, type SQL } from "drizzle-orm";
+import { and, asc, desc, eq, inArray, sql, type SQL } from "drizzle-orm";
 import { alias } from "drizzle-orm/sqlite-core";
 import type { JsonObject } from "../../lib/json";
 import type { Micros } from "../../lib/time";
@@ -191,6 +191,19 @@ export class BlockRepository {
     return inserted[0];
   }
 
+  /** The block types with these slugs. */
+  *getTypesBySlugs(slugs: string[]): Op<BlockTypeRow[]> {
+    if (slugs.length === 0) return [];
+    return this.db.select().from(blockType).where(inArray(blockType.slug, slugs)).all();
+  }
+
+  /** Inserts the block types in one statement; those whose slug is taken are skipped (and not returned). */
+  *createTypes(inputs: BlockTypeInput[], now: Micros): Op<BlockTypeRow[]> {
+    if (inputs.length === 0) return [];
+    const rows = inputs.map((input): BlockTypeRow => ({ id: Bun.randomUUIDv7(), created: now, updated: now, isProtected: false, ...input }));
+    return this.db.insert(blockType).values(rows).onConflictDoNothing({ target: blockType.slug }).returning().all();
+  }
+
   /** Inserts a protected (system) block type, or overwrites the one with its slug as Prefect's upsert does. */
   *upsertProtectedType(input: BlockTypeInput, now: Micros): Op<BlockTypeRow> {
     const row: BlockTypeRow = { id: Bun.randomUUIDv7(), created: now, updated: now, ...input, isProtected: true };
@@ -246,14 +259,13 @@ export class BlockRepository {
       : this.schemaByChecksumAndVersion.get({ checksum, version });
   }
 
-  /** Inserts the schemas in one transaction; a (checksum, version) that already exists is kept. */
+  /** Inserts the schemas in one statement; a (checksum, version) that already exists is kept. */
   *createSchemas(inputs: BlockSchemaInput[], now: Micros): Op<void> {
-    for (const input of inputs) {
-      this.db.insert(blockSchema)
-        .values({ id: Bun.randomUUIDv7(), created: now, updated: now, ...input })
-        .onConflictDoNothing({ target: [blockSchema.checksum, blockSchema.version] })
-        .run();
-    }
+    if (inputs.length === 0) return;
+    this.db.insert(blockSchema)
+      .values(inputs.map((input) => ({ id: Bun.randomUUIDv7(), created: now, updated: now, ...input })))
+      .onConflictDoNothing({ target: [blockSchema.checksum, blockSchema.version] })
+      .run();
   }
 
   /** Newest first. */
