@@ -10,6 +10,7 @@ import { openSqlite, type SqliteConnections, type SqliteDb } from "./client";
 import { StoreBusyError, StoreConflictError, StoreUnavailableError } from "./errors";
 import { ArtifactRepository } from "./repos/artifacts";
 import { AutomationRepository } from "./repos/automations";
+import { AutomationStateRepository } from "./repos/automation-state";
 import { BlockRepository } from "./repos/blocks";
 import { ConcurrencyLimitRepository } from "./repos/concurrency-limits";
 import { ConfigurationRepository } from "./repos/configuration";
@@ -42,6 +43,7 @@ export class Repositories {
   readonly artifacts: ArtifactRepository;
   readonly savedSearches: SavedSearchRepository;
   readonly automations: AutomationRepository;
+  readonly automationState: AutomationStateRepository;
   readonly ui: UiQueries;
   readonly events: EventRepository;
   /** Server-emitted events, staged by writes and published after they commit. */
@@ -63,6 +65,7 @@ export class Repositories {
     this.artifacts = new ArtifactRepository(db);
     this.savedSearches = new SavedSearchRepository(db);
     this.automations = new AutomationRepository(db);
+    this.automationState = new AutomationStateRepository(db);
     this.ui = new UiQueries(db);
     this.events = new EventRepository(db);
   }

@@ -58,6 +58,17 @@ export class AutomationRepository {
     return row;
   }
 
+  /** Every enabled automation, for the triggers service to load. */
+  *enabled(): Op<AutomationRow[]> {
+    return this.db.select().from(automation).where(eq(automation.enabled, true)).orderBy(asc(automation.id)).all();
+  }
+
+  /** Prefect's automation state snapshot: the latest `updated` and the count; a change means "reload". */
+  *snapshot(): Op<string> {
+    const row = this.db.select({ latest: sql<number | null>`max(${automation.updated})`, n: sql<number>`count(*)` }).from(automation).get()!;
+    return `${row.latest ?? ""}/${row.n}`;
+  }
+
   *get(id: string): Op<AutomationRow | undefined> {
     return this.byId.get({ id });
   }
