@@ -102,6 +102,7 @@ export async function notify(fetcher: typeof fetch, slug: string, data: JsonObje
       });
       break;
     }
+    case "ms-teams-webhook":
     case "microsoft-teams-webhook":
       url = secretValue(data.url);
       init = json({
@@ -150,7 +151,7 @@ export async function notify(fetcher: typeof fetch, slug: string, data: JsonObje
       break;
     }
     default:
-      return `The referenced block type '${slug}' cannot send notifications from prefect-lite (only slack-webhook, microsoft-teams-webhook, discord-webhook and custom-webhook are sent over HTTP)`;
+      return `The referenced block type '${slug}' cannot send notifications from prefect-lite (only slack-webhook, ms-teams-webhook, discord-webhook and custom-webhook are sent over HTTP)`;
   }
   if (data.allow_private_urls === false) {
     const restricted = restrictedUrl(url);
