@@ -432,7 +432,7 @@ export class ActionExecutor {
 }
 
 function stateView(state: State): Record<string, unknown> {
-  return { id: state.id, type: state.type, name: state.name, message: state.message ?? "", timestamp: formatDateTime(state.timestamp) };
+  return { id: state.id, type: state.type, name: state.name, message: state.message, timestamp: formatDateTime(state.timestamp) };
 }
 
 /** A resource as templates see it: its labels, and `id`, `name` and `role` as Prefect's Resource offers them. */

@@ -11,6 +11,7 @@
  * The context holds plain data only; objects carry their Prefect kind so `ui_url` can link them.
  */
 import nunjucks from "nunjucks";
+import { pythonRepr } from "../lib/python-repr";
 
 /** user_templates.MAX_TEMPLATE_RANGE */
 const MAX_TEMPLATE_RANGE = 100;
@@ -19,14 +20,53 @@ const MAX_OUTPUT_CHARS = 1_000_000;
 
 const BLOCKED_MEMBERS = new Set(["constructor", "prototype", "caller", "callee", "arguments"]);
 
-type Runtime = { memberLookup: (obj: unknown, val: unknown) => unknown };
+type Runtime = {
+  memberLookup: (obj: unknown, val: unknown) => unknown;
+  suppressValue: (val: unknown, autoescape: boolean) => unknown;
+  SafeString: new (value: string) => object;
+};
 const runtime = (nunjucks as unknown as { runtime: Runtime }).runtime;
 const memberLookup = runtime.memberLookup;
 runtime.memberLookup = (obj, val) => {
   if (typeof val === "string" && (BLOCKED_MEMBERS.has(val) || val.startsWith("__"))) return undefined;
   return memberLookup(obj, val);
 };
+// Output as Jinja prints Python values: None, True/False, and lists and dicts as their repr.
+runtime.suppressValue = (val) => (val === undefined || val instanceof runtime.SafeString ? (val ?? "") : pythonStr(val));
 nunjucks.installJinjaCompat();
+
+/** Python's repr() of a JSON-like value. */
+function pythonValueRepr(value: unknown): string {
+  if (typeof value === "string") return pythonRepr(value);
+  if (Array.isArray(value)) return `[${value.map(pythonValueRepr).join(", ")}]`;
+  if (value && typeof value === "object") return `{${Object.entries(value).map(([k, v]) => `${pythonRepr(k)}: ${pythonValueRepr(v)}`).join(", ")}}`;
+  return pythonStr(value);
+}
+
+/** Python's str() of a JSON-like value. */
+function pythonStr(value: unknown): string {
+  if (value === null) return "None";
+  if (value === true) return "True";
+  if (value === false) return "False";
+  if (typeof value === "object" || Array.isArray(value)) return pythonValueRepr(value);
+  return String(value);
+}
+
+/** Jinja's `tojson` (htmlsafe_json_dumps with sort_keys): Python's json.dumps separators, ASCII only, <>&' escaped. */
+export function jinjaToJson(value: unknown, indent?: number): string {
+  const dump = (v: unknown, level: number): string => {
+    if (v === undefined || v === null) return "null";
+    if (typeof v === "string") return JSON.stringify(v).replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+    if (typeof v !== "object") return JSON.stringify(v);
+    const items = Array.isArray(v) ? v.map((x) => dump(x, level + 1)) : Object.keys(v).sort().map((k) => `${dump(k, level + 1)}: ${dump((v as Record<string, unknown>)[k], level + 1)}`);
+    const [open, close] = Array.isArray(v) ? ["[", "]"] : ["{", "}"];
+    if (items.length === 0) return `${open}${close}`;
+    if (indent === undefined) return `${open}${items.join(", ")}${close}`;
+    const pad = " ".repeat(indent * (level + 1));
+    return `${open}\n${pad}${items.join(`,\n${pad}`)}\n${" ".repeat(indent * level)}${close}`;
+  };
+  return dump(value, 0).replace(/</g, "\\u003c").replace(/>/g, "\\u003e").replace(/&/g, "\\u0026").replace(/'/g, "\\u0027");
+}
 
 /** The Prefect object kind (e.g. `prefect.flow-run`) of each context object, for `ui_url`. */
 const kinds = new WeakMap<object, string>();
@@ -61,10 +101,6 @@ export class TemplateRenderError extends Error {
 /** user_templates.maybe_template */
 export const maybeTemplate = (value: string) => value.includes("{{") || value.includes("{%");
 
-function jsonReady(value: unknown): unknown {
-  return value === undefined ? null : value;
-}
-
 export class TemplateRenderer {
   private readonly env: nunjucks.Environment;
 
@@ -77,7 +113,7 @@ export class TemplateRenderer {
       if (size > MAX_TEMPLATE_RANGE) throw new Error(`Range too big. The sandbox blocks ranges larger than MAX_TEMPLATE_RANGE=${MAX_TEMPLATE_RANGE}.`);
       return Array.from({ length: size }, (_, i) => start + i * step);
     });
-    this.env.addFilter("tojson", (value: unknown, indent?: number) => new nunjucks.runtime.SafeString(JSON.stringify(jsonReady(value), null, indent)));
+    this.env.addFilter("tojson", (value: unknown, indent?: number) => new nunjucks.runtime.SafeString(jinjaToJson(value, indent)));
     this.env.addFilter("ui_url", (obj: unknown) => this.objectUrl(obj));
     this.env.addFilter("ui_resource_events_url", (obj: unknown) => this.resourceEventsUrl(obj));
     this.env.addFilter("flow_run_id", (text: unknown) => {
