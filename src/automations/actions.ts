@@ -177,7 +177,7 @@ export class ActionExecutor {
       proposed = newState("PAUSED", now, {
         name: "Suspended",
         message: `Suspended by Automation ${automationId}`,
-        state_details: { pause_timeout: now + 3600 * SECOND, pause_reschedule: true, untrackable_result: true },
+        state_details: { pause_timeout: now + 3600 * SECOND, pause_reschedule: true },
       });
     } else {
       proposed = newState(action.state as StateType, now, {

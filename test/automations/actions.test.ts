@@ -203,6 +203,25 @@ describe("state, pause and resume actions", () => {
     expect(cancelling.message).toStartWith("Cancelled by Automation ");
   });
 
+  test("suspend-flow-run and resume-flow-run", async () => {
+    const d = await flowAndDeployment("suspendable");
+    const run = (await api.post(`/deployments/${d.deployment.id}/create_flow_run`, {})).body;
+    for (const type of ["PENDING", "RUNNING"]) {
+      clock.advance(S);
+      expect((await api.post(`/flow_runs/${run.id}/set_state`, { state: { type } })).body.status).toBe("ACCEPT");
+    }
+    await createAutomation({ trigger: reactiveOn("custom.suspend"), actions: [{ type: "suspend-flow-run" }] });
+    await createAutomation({ trigger: reactiveOn("custom.resume"), actions: [{ type: "resume-flow-run" }] });
+    await postEvent("custom.suspend", { "prefect.resource.id": `prefect.flow-run.${run.id}` });
+    await settle();
+    const suspended = (await api.get(`/flow_runs/${run.id}`)).body.state;
+    expect([suspended.type, suspended.name, suspended.state_details.pause_reschedule]).toEqual(["PAUSED", "Suspended", true]);
+    clock.advance(S);
+    await postEvent("custom.resume", { "prefect.resource.id": `prefect.flow-run.${run.id}` });
+    await settle();
+    expect((await api.get(`/flow_runs/${run.id}`)).body.state.type).toBe("SCHEDULED");
+  });
+
   test("pause-automation turns another automation off", async () => {
     const target = await createAutomation({ trigger: reactiveOn("custom.never"), actions: [{ type: "do-nothing" }] });
     await createAutomation({ trigger: reactiveOn("custom.off"), actions: [{ type: "pause-automation", source: "selected", automation_id: target.id }] });
