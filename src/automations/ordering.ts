@@ -10,6 +10,8 @@ import { PRECEDING_EVENT_LOOKBACK } from "./triggers";
 
 /** PROCESSED_EVENT_LOOKBACK (30 min) and PRECEDING_EVENT_LOOKBACK (15 min): how long a seen id is remembered. */
 const SEEN_EXPIRATION = 30 * 60 * 1_000_000;
+/** At most this many seen ids are remembered (oldest forgotten first), so a busy server's memory stays bounded. */
+const MAX_SEEN = 100_000;
 /** MAX_DEPTH_OF_PRECEDING_EVENT */
 export const MAX_DEPTH_OF_PRECEDING_EVENT = 20;
 
@@ -20,6 +22,13 @@ export class CausalOrdering {
 
   hasBeenSeen(id: string): boolean {
     return this.seen.has(id);
+  }
+
+  /** Records an event evaluated elsewhere (before a restart: it is in the events table). */
+  markSeen(id: string, now: Micros): void {
+    this.seen.delete(id);
+    this.seen.set(id, now);
+    if (this.seen.size > MAX_SEEN) this.seen.delete(this.seen.keys().next().value!);
   }
 
   /** False (and the event waits) when it follows an event not yet evaluated, unless it is too old to wait. */
@@ -35,7 +44,7 @@ export class CausalOrdering {
 
   /** Marks the event evaluated; returns the events that were waiting for it, in `occurred` order. */
   evaluated(event: ReceivedEvent, now: Micros): ReceivedEvent[] {
-    this.seen.set(event.id, now);
+    this.markSeen(event.id, now);
     if (event.follows) this.followers.get(event.follows)?.delete(event.id);
     const waiting = [...(this.followers.get(event.id)?.values() ?? [])];
     this.followers.delete(event.id);

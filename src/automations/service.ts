@@ -86,9 +86,15 @@ export class AutomationTriggers extends EventConsumer<ReceivedEvent> {
 
   /** reactive_evaluation inside preceding_event_confirmed: a follower waits for its leader. */
   private async evaluate(event: ReceivedEvent, depth: number): Promise<void> {
+    if (this.evaluator.loadedTriggerCount === 0) return;
     const now = this.clock.now();
+    const leader = event.follows;
+    // A leader evaluated before a restart, or while no automation was loaded, is in the events table.
+    if (leader && leader !== event.id && !this.ordering.hasBeenSeen(leader) && (await this.ctx.store.read((q) => q.events.exists(leader)))) {
+      this.ordering.markSeen(leader, now);
+    }
     if (!this.ordering.ready(event, now)) return;
-    if (this.evaluator.loadedTriggerCount > 0) {
+    if (this.evaluator.interested(event)) {
       try {
         await this.ctx.store.write((tx) => this.evaluator.reactive(tx, event));
       } catch (error) {

@@ -87,6 +87,11 @@ export class TriggerEvaluator {
     return this.triggers.length;
   }
 
+  /** Whether any loaded trigger covers the event (find_interested_triggers), checked before a transaction is opened. */
+  interested(event: ReceivedEvent): boolean {
+    return this.triggers.some(({ trigger }) => covers(trigger, event));
+  }
+
   /** reactive_evaluation: every trigger covering the event counts it; returns the automations' firings. */
   *reactive(tx: WriteTx, event: ReceivedEvent): Op<Firing[]> {
     const firings: Firing[] = [];

@@ -355,6 +355,24 @@ describe("the services", () => {
     expect(eventsNamed("prefect.automation.triggered", automation.id)).toHaveLength(1);
   });
 
+  test("a follower whose leader is already stored (evaluated before a restart) does not wait", async () => {
+    const automation = await createAutomation({ trigger: reactiveOn("custom.after-restart"), actions: [{ type: "do-nothing" }] });
+    const leader: ReceivedEvent = {
+      id: Bun.randomUUIDv7(),
+      occurred: clock.now(),
+      received: clock.now(),
+      event: "custom.before-restart",
+      resource: { "prefect.resource.id": "custom.o" },
+      related: [],
+      payload: {},
+      follows: null,
+    };
+    await api.context.store.write((tx) => tx.events.write([leader], clock.now()));
+    await postEvent("custom.after-restart", { "prefect.resource.id": "custom.o" }, { follows: leader.id });
+    await triggers.flush();
+    expect(eventsNamed("prefect.automation.triggered", automation.id)).toHaveLength(1);
+  });
+
   test("a faulting action is retried later and runs exactly once", async () => {
     const automation = await createAutomation({ trigger: reactiveOn("custom.flaky"), actions: [{ type: "do-nothing" }] });
     const execute = actions.executor.execute.bind(actions.executor);
