@@ -30,6 +30,20 @@ CREATE TABLE `automation_bucket` (
 --> statement-breakpoint
 CREATE UNIQUE INDEX `uq_automation_bucket__automation_trigger_key` ON `automation_bucket` (`automation_id`,`trigger_id`,`bucketing_key`);--> statement-breakpoint
 CREATE INDEX `ix_automation_bucket__end` ON `automation_bucket` (`end`);--> statement-breakpoint
+CREATE TABLE `automation_held_event` (
+	`id` text PRIMARY KEY NOT NULL,
+	`created` integer NOT NULL,
+	`updated` integer NOT NULL,
+	`automation_id` text NOT NULL,
+	`trigger_id` text NOT NULL,
+	`bucketing_key` text NOT NULL,
+	`event_id` text NOT NULL,
+	`occurred` integer NOT NULL,
+	FOREIGN KEY (`automation_id`) REFERENCES `automation`(`id`) ON UPDATE no action ON DELETE cascade
+);
+--> statement-breakpoint
+CREATE UNIQUE INDEX `uq_automation_held_event__trigger_key_event` ON `automation_held_event` (`automation_id`,`trigger_id`,`bucketing_key`,`event_id`);--> statement-breakpoint
+CREATE INDEX `ix_automation_held_event__trigger_key_occurred` ON `automation_held_event` (`automation_id`,`trigger_id`,`bucketing_key`,`occurred`,`event_id`);--> statement-breakpoint
 CREATE TABLE `composite_trigger_child_firing` (
 	`id` text PRIMARY KEY NOT NULL,
 	`created` integer NOT NULL,

@@ -21,7 +21,7 @@ import { ActionExecutor, ActionFailed, type ActionOutcome } from "./actions";
 import type { TriggeredAction } from "./model";
 import { CausalOrdering, MAX_DEPTH_OF_PRECEDING_EVENT } from "./ordering";
 import { TemplateRenderer } from "./templates";
-import { TriggerEvaluator } from "./triggers";
+import { HELD_EXPECT_EVENTS_RETENTION, TriggerEvaluator } from "./triggers";
 
 const SECOND = 1_000_000;
 /** PREFECT_SERVER_EVENTS_PROACTIVE_GRANULARITY: how often proactive triggers are looked at. */
@@ -60,6 +60,7 @@ export class AutomationTriggers extends EventConsumer<ReceivedEvent> {
 
   override async tick(now: Micros): Promise<void> {
     await this.flush();
+    await this.ctx.store.write((tx) => tx.automationState.sweepHeldEvents(now, HELD_EXPECT_EVENTS_RETENTION));
     await this.reconcile();
     await this.ctx.store.write((tx) => this.evaluator.proactive(tx, now));
     for (const event of this.ordering.lostFollowers(now)) await this.evaluate(event, 0);

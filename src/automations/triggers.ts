@@ -9,7 +9,7 @@
  * `prefect.automation.triggered` events it stages and the actions it queues commit together.
  */
 import type { AutomationRow } from "../db/repos/automations";
-import type { Bucket } from "../db/repos/automation-state";
+import type { Bucket, BucketKey } from "../db/repos/automation-state";
 import type { WriteTx } from "../db/store";
 import type { Op } from "../db/unit-of-work";
 import { eventJson, RESOURCE_ID, RESOURCE_ROLE, type Event, type ReceivedEvent } from "../events/model";
@@ -37,6 +37,17 @@ import {
 const SECOND = 1_000_000;
 /** ordering.PRECEDING_EVENT_LOOKBACK: how far back a first bucket opens, to catch events arriving out of order. */
 export const PRECEDING_EVENT_LOOKBACK = 15 * 60 * SECOND;
+/**
+ * HELD_EXPECT_EVENTS_RETENTION: a lost follower waits up to the lookback, and an `after` event
+ * among them can open a window up to one lookback back, so a held event outlasts both.
+ */
+export const HELD_EXPECT_EVENTS_RETENTION = 2 * PRECEDING_EVENT_LOOKBACK;
+
+/**
+ * A proactive trigger with `after` holds its `expect`-only events: events of one key can be
+ * evaluated in any order, so one may come before the `after` event that opens its window.
+ */
+const holdsExpectEvents = (trigger: EventTrigger) => trigger.posture === "Proactive" && trigger.after.length > 0;
 
 interface LoadedTrigger {
   automation: AutomationRow;
@@ -104,7 +115,9 @@ export class TriggerEvaluator {
       if (trigger.after.length > 0 && startsAfter(trigger, event.event)) {
         // An event both `after` and `expect` starts the window it must not count in itself.
         const initial = expects(trigger, event.event) ? -1 : 0;
-        bucket = yield* tx.automationState.ensureBucket(key, { start: event.occurred, end: event.occurred + trigger.within * SECOND, count: initial, lastEvent: event }, now);
+        const [start, end] = [event.occurred, event.occurred + trigger.within * SECOND];
+        const count = initial + (yield* this.held(tx, trigger, key, start, end));
+        bucket = yield* tx.automationState.ensureBucket(key, { start, end, count, lastEvent: event }, now);
       }
       if (!bucket && trigger.after.length === 0 && expects(trigger, event.event)) {
         // A first bucket opens in the past so events arriving out of order still count.
@@ -115,6 +128,13 @@ export class TriggerEvaluator {
         );
       }
       if (!expects(trigger, event.event)) continue;
+      if (!bucket && holdsExpectEvents(trigger)) {
+        // An `expect`-only event is held for any bucket that opens later over it; one already
+        // held was counted by a bucket, and must not be counted again.
+        if (yield* tx.automationState.isHeld(key, event.id)) continue;
+        const horizon = Math.max(HELD_EXPECT_EVENTS_RETENTION, trigger.within * SECOND);
+        yield* tx.automationState.holdEvent(key, event, trigger.within * SECOND, trigger.threshold, horizon, now);
+      }
       bucket ??= yield* tx.automationState.readBucket(key);
       if (!bucket) continue;
       yield* this.evaluate(tx, loaded, bucket, event.occurred, event, firings);
@@ -132,11 +152,9 @@ export class TriggerEvaluator {
       const within = trigger.within * SECOND;
       let runAgainAt = asOf + within;
       if (trigger.for_each.length === 0) {
-        yield* tx.automationState.ensureBucket(
-          { automationId: automation.id, triggerId: trigger.id, bucketingKey: [] },
-          { start: asOf, end: asOf + within, count: 0, lastEvent: null },
-          this.now(),
-        );
+        const key = { automationId: automation.id, triggerId: trigger.id, bucketingKey: [] };
+        const count = yield* this.held(tx, trigger, key, asOf, asOf + within);
+        yield* tx.automationState.ensureBucket(key, { start: asOf, end: asOf + within, count, lastEvent: null }, this.now());
       }
       yield* tx.automationState.removeBucketsAtThreshold(automation.id, trigger.id, trigger.threshold);
       for (const bucket of yield* tx.automationState.bucketsOf(automation.id, trigger.id)) {
@@ -199,7 +217,9 @@ export class TriggerEvaluator {
         ) {
           lastEvent = previousLastEvent;
         }
-        return yield* state.startNewBucket(bucket, { start: event.occurred, end: event.occurred + trigger.within * SECOND, count: 0, lastEvent }, written);
+        const [start, end] = [event.occurred, event.occurred + trigger.within * SECOND];
+        const count = yield* this.held(tx, trigger, bucket, start, end);
+        return yield* state.startNewBucket(bucket, { start, end, count, lastEvent }, written);
       }
       return bucket;
     }
@@ -216,7 +236,13 @@ export class TriggerEvaluator {
       const next = yield* state.startNewBucket(bucket, { start, end, count: 0, lastEvent: null }, written);
       return yield* this.evaluate(tx, loaded, next, now, event, firings);
     }
-    return yield* state.startNewBucket(bucket, { start, end, count, lastEvent: null }, written);
+    const held = yield* this.held(tx, trigger, bucket, start, end);
+    return yield* state.startNewBucket(bucket, { start, end, count: count + held, lastEvent: null }, written);
+  }
+
+  /** The held `expect` events a new window of the key counts (none for triggers that hold none). */
+  private *held(tx: WriteTx, trigger: EventTrigger, key: BucketKey, start: Micros, end: Micros): Op<number> {
+    return holdsExpectEvents(trigger) ? yield* tx.automationState.heldEventsInWindow(key, start, end) : 0;
   }
 
   /** A firing of the automation's own trigger acts; a child's goes to its compound or sequence parent. */

@@ -21,5 +21,5 @@ export const migrations: EmbeddedMigration[] = [
   { tag: "0003_scheduler_index", when: 1795664159581, breakpoints: true, sql: m3 },
   { tag: "0004_events_artifacts", when: 1795664843142, breakpoints: true, sql: m4 },
   { tag: "0005_start_time_index", when: 1795668716280, breakpoints: true, sql: m5 },
-  { tag: "0006_automation_triggers", when: 1796306888026, breakpoints: true, sql: m6 },
+  { tag: "0006_automation_triggers", when: 1796308218240, breakpoints: true, sql: m6 },
 ];

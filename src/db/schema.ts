@@ -586,3 +586,25 @@ export const automationAction = sqliteTable(
   },
   (t) => [index("ix_automation_action__status_next").on(t.status, t.nextAttemptAt)],
 );
+
+/**
+ * An `expect` event of a proactive trigger with `after`, evaluated before a bucket for its key
+ * existed, held for the buckets that open later over it (automation_held_event).
+ */
+export const automationHeldEvent = sqliteTable(
+  "automation_held_event",
+  {
+    id: id(),
+    created: created(),
+    updated: updated(),
+    automationId: text("automation_id").notNull().references(() => automation.id, { onDelete: "cascade" }),
+    triggerId: text("trigger_id").notNull(),
+    bucketingKey: text("bucketing_key").notNull(),
+    eventId: text("event_id").notNull(),
+    occurred: instant("occurred").notNull(),
+  },
+  (t) => [
+    uniqueIndex("uq_automation_held_event__trigger_key_event").on(t.automationId, t.triggerId, t.bucketingKey, t.eventId),
+    index("ix_automation_held_event__trigger_key_occurred").on(t.automationId, t.triggerId, t.bucketingKey, t.occurred, t.eventId),
+  ],
+);

@@ -129,6 +129,18 @@ const cases: Case[] = [
     fires: [0, 0, 0, 0],
   },
   {
+    name: "proactive: an expected event evaluated before its `after` event is held and still counts",
+    trigger: { type: "event", posture: "Proactive", after: ["prefect.flow-run.Running"], expect: ["prefect.flow-run.Completed"], for_each: ["prefect.resource.id"], within: 30 },
+    steps: [completed(5), running(0), { proactive: 31 }, { proactive: 62 }],
+    fires: [0, 0, 0, 0],
+  },
+  {
+    name: "proactive: a held event outside the window does not count",
+    trigger: { type: "event", posture: "Proactive", after: ["prefect.flow-run.Running"], expect: ["prefect.flow-run.Completed"], for_each: ["prefect.resource.id"], within: 30 },
+    steps: [completed(50), running(0), { proactive: 31 }],
+    fires: [0, 0, 1],
+  },
+  {
     name: "proactive without after: a quiet window fires",
     trigger: { type: "event", posture: "Proactive", expect: ["prefect.flow-run.Completed"], within: 10 },
     steps: [{ proactive: 0 }, completed(5), { proactive: 10 }, { proactive: 20 }, { proactive: 30 }],

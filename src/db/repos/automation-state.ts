@@ -4,12 +4,12 @@
  * trigger is collecting (composite_trigger_child_firing), and the queue of triggered
  * actions the actions service drains.
  */
-import { and, asc, eq, gte, inArray, lt, lte, sql } from "drizzle-orm";
+import { and, asc, desc, eq, gt, gte, inArray, lt, lte, notExists, notInArray, sql } from "drizzle-orm";
 import type { ReceivedEvent } from "../../events/model";
 import type { JsonObject } from "../../lib/json";
 import type { Micros } from "../../lib/time";
 import type { SqliteDb } from "../client";
-import { automationAction, automationBucket, compositeTriggerChildFiring } from "../schema";
+import { automationAction, automationBucket, automationHeldEvent, compositeTriggerChildFiring } from "../schema";
 import type { Op } from "../unit-of-work";
 
 export interface Bucket {
@@ -55,6 +55,13 @@ const keyCond = (key: BucketKey) =>
     eq(automationBucket.automationId, key.automationId),
     eq(automationBucket.triggerId, key.triggerId),
     eq(automationBucket.bucketingKey, JSON.stringify(key.bucketingKey)),
+  );
+
+const heldKeyCond = (key: BucketKey) =>
+  and(
+    eq(automationHeldEvent.automationId, key.automationId),
+    eq(automationHeldEvent.triggerId, key.triggerId),
+    eq(automationHeldEvent.bucketingKey, JSON.stringify(key.bucketingKey)),
   );
 
 const BUCKET_TARGET = [automationBucket.automationId, automationBucket.triggerId, automationBucket.bucketingKey];
@@ -132,6 +139,68 @@ export class AutomationStateRepository {
   /** sweep_closed_buckets */
   *sweepClosedBuckets(olderThan: Micros): Op<void> {
     this.db.delete(automationBucket).where(lte(automationBucket.end, olderThan)).run();
+  }
+
+  // ---- held `expect` events (automation_held_events.py) ------------------------------------
+
+  *isHeld(key: BucketKey, eventId: string): Op<boolean> {
+    return this.db.select({ id: automationHeldEvent.id }).from(automationHeldEvent).where(and(heldKeyCond(key), eq(automationHeldEvent.eventId, eventId))).get() !== undefined;
+  }
+
+  /**
+   * Holds the event for the buckets that open later, then drops the key's held events older
+   * than `horizon` before the newest, and in the event's slot (`within` wide, aligned to the
+   * epoch) all but the first and last `threshold` events: a window counts at least
+   * min(threshold, events in it), and reaching the threshold already keeps a proactive trigger quiet.
+   */
+  *holdEvent(key: BucketKey, event: { id: string; occurred: Micros }, within: Micros, threshold: number, horizon: Micros, now: Micros): Op<void> {
+    this.db
+      .insert(automationHeldEvent)
+      .values({ id: Bun.randomUUIDv7(), created: now, updated: now, ...this.keyValues(key), eventId: event.id, occurred: event.occurred })
+      .onConflictDoNothing()
+      .run();
+    const forKey = heldKeyCond(key);
+    const newest = this.db.select({ n: sql<number | null>`max(${automationHeldEvent.occurred})` }).from(automationHeldEvent).where(forKey).get()?.n ?? event.occurred;
+    this.db.delete(automationHeldEvent).where(and(forKey, lt(automationHeldEvent.occurred, newest - horizon))).run();
+    if (within <= 0) return;
+    const start = Math.floor(event.occurred / within) * within;
+    const inSlot = and(forKey, gte(automationHeldEvent.occurred, start), lt(automationHeldEvent.occurred, start + within));
+    const ends = (order: "asc" | "desc") =>
+      this.db
+        .select({ id: automationHeldEvent.id })
+        .from(automationHeldEvent)
+        .where(inSlot)
+        .orderBy(...(order === "asc" ? [asc(automationHeldEvent.occurred), asc(automationHeldEvent.eventId)] : [desc(automationHeldEvent.occurred), desc(automationHeldEvent.eventId)]))
+        .limit(threshold)
+        .all()
+        .map((row) => row.id);
+    const keep = [...ends("asc"), ...ends("desc")];
+    this.db.delete(automationHeldEvent).where(and(inSlot, keep.length > 0 ? notInArray(automationHeldEvent.id, keep) : undefined)).run();
+  }
+
+  /** How many events are held for the key that occurred in [start, end). */
+  *heldEventsInWindow(key: BucketKey, start: Micros, end: Micros): Op<number> {
+    return this.db
+      .select({ n: sql<number>`count(*)` })
+      .from(automationHeldEvent)
+      .where(and(heldKeyCond(key), gte(automationHeldEvent.occurred, start), lt(automationHeldEvent.occurred, end)))
+      .get()!.n;
+  }
+
+  /** Held events older than `retention` go, unless a bucket of their key is still open. */
+  *sweepHeldEvents(now: Micros, retention: Micros): Op<void> {
+    const openBucket = this.db
+      .select({ id: automationBucket.id })
+      .from(automationBucket)
+      .where(
+        and(
+          eq(automationBucket.automationId, automationHeldEvent.automationId),
+          eq(automationBucket.triggerId, automationHeldEvent.triggerId),
+          eq(automationBucket.bucketingKey, automationHeldEvent.bucketingKey),
+          gt(automationBucket.end, now),
+        ),
+      );
+    this.db.delete(automationHeldEvent).where(and(lt(automationHeldEvent.updated, now - retention), notExists(openBucket))).run();
   }
 
   // ---- composite triggers ------------------------------------------------------------------
