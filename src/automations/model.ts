@@ -128,7 +128,12 @@ function fnmatchRegExp(glob: string): RegExp {
         }
       } else source += ch.replace(/[.+^${}()|\\/\]]/g, (c) => `\\${c}`);
     }
-    compiled = new RegExp(`^${source}$`, "s");
+    try {
+      compiled = new RegExp(`^${source}$`, "s");
+    } catch {
+      // a bracket expression JavaScript rejects (e.g. `[z-a]`) matches itself literally
+      compiled = new RegExp(`^${glob.replace(/[.*+?^${}()|[\]\\]/g, (c) => `\\${c}`)}$`, "s");
+    }
     if (globs.size > 1024) globs.clear();
     globs.set(glob, compiled);
   }

@@ -54,7 +54,8 @@ export class AutomationTriggers extends EventConsumer<ReceivedEvent> {
 
   /** Evaluates every queued event, one evaluation at a time. */
   flush(): Promise<void> {
-    this.draining = this.draining.then(() => this.drain());
+    // a failed pass is logged and the next one still runs
+    this.draining = this.draining.then(() => this.drain().catch((error) => this.logger.error(`${this.name} failed`, error)));
     return this.draining;
   }
 
