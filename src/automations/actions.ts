@@ -219,6 +219,7 @@ export class ActionExecutor {
         job_variables: (action.job_variables as JsonObject | null) ?? undefined,
       },
       null,
+      { createdBy: { id: triggered.automation.id, type: "AUTOMATION", display_value: triggered.automation.name } },
     );
     outcome.resultDetails.status_code = 201;
     outcome.relatedResources.push({ [RESOURCE_ID]: `prefect.flow-run.${run.run.id}`, [RESOURCE_ROLE]: "flow-run", "prefect.resource.name": run.run.name });

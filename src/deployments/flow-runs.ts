@@ -22,7 +22,8 @@ export async function createFlowRunFromDeployment(
   deploymentId: string,
   body: Body,
   apiVersion: string | null,
-  options: { bulk?: boolean } = {},
+  /** `createdBy`: the provenance Prefect records from the Prefect-Automation-ID/-Name headers (an automation's action). */
+  options: { bulk?: boolean; createdBy?: JsonObject } = {},
 ): Promise<{ run: FlowRunWithState; created: boolean }> {
   const view = await store.read((q) => q.deployments.get(deploymentId));
   if (!view) throw new NotFound("Deployment not found");
@@ -76,7 +77,7 @@ export async function createFlowRunFromDeployment(
       workQueueId: queue.id,
       workQueueName: queue.name,
       jobVariables: (body.job_variables ?? {}) as JsonObject,
-      createdBy: null,
+      createdBy: options.createdBy ?? null,
     },
     initial,
     { force: true, apiVersion },

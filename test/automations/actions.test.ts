@@ -104,6 +104,7 @@ describe("run-deployment", () => {
     expect(downstream[0].parameters).toEqual({ fixed: 1, upstream: "upstream-run", state: "Completed", flow: "flow-a", count: 42 });
     expect(downstream[0].job_variables).toEqual({ image: "x" });
     expect(downstream[0].state.type).toBe("SCHEDULED");
+    expect(downstream[0].created_by).toEqual({ id: automation.id, type: "AUTOMATION", display_value: automation.name });
 
     const [fired] = eventsNamed("prefect.automation.triggered", automation.id);
     expect(fired!.resource).toEqual({ "prefect.resource.id": `prefect.automation.${automation.id}`, "prefect.resource.name": automation.name, "prefect.posture": "Reactive" });
