@@ -34,6 +34,7 @@ export class AutomationTriggers extends EventConsumer<ReceivedEvent> {
   readonly evaluator: TriggerEvaluator;
   private readonly ordering = new CausalOrdering();
   private snapshot: string | null = null;
+  private revision = -1;
   private draining: Promise<void> = Promise.resolve();
 
   constructor(ctx: AppContext) {
@@ -68,9 +69,16 @@ export class AutomationTriggers extends EventConsumer<ReceivedEvent> {
     await this.ctx.store.write((tx) => tx.automationState.sweepClosedBuckets(now - EXPIRED_BUCKET_BUFFER));
   }
 
-  /** Reloads the automations when any was created, changed or deleted (reconcile_automations). */
+  /**
+   * Reloads the automations when any was created, changed or deleted (reconcile_automations):
+   * before each pass when this process wrote one, and on every tick by the table's snapshot
+   * (another process's writes).
+   */
   private async reconcile(): Promise<void> {
-    const snapshot = await this.ctx.store.read((q) => q.automations.snapshot());
+    const { revision, snapshot } = await this.ctx.store.read(function* (q) {
+      return { revision: yield* q.automations.revision(), snapshot: yield* q.automations.snapshot() };
+    });
+    this.revision = revision;
     if (snapshot === this.snapshot) return;
     this.evaluator.load(await this.ctx.store.read((q) => q.automations.enabled()));
     this.snapshot = snapshot;
@@ -78,7 +86,7 @@ export class AutomationTriggers extends EventConsumer<ReceivedEvent> {
 
   private async drain(): Promise<void> {
     if (this.queue.length === 0) return;
-    await this.reconcile();
+    if (this.revision !== (await this.ctx.store.read((q) => q.automations.revision()))) await this.reconcile();
     while (this.queue.length > 0) {
       const event = this.queue.shift()!;
       if (this.ordering.hasBeenSeen(event.id)) continue;

@@ -9,7 +9,7 @@ import type { Event } from "../events/model";
 import { openSqlite, type SqliteConnections, type SqliteDb } from "./client";
 import { StoreBusyError, StoreConflictError, StoreUnavailableError } from "./errors";
 import { ArtifactRepository } from "./repos/artifacts";
-import { AutomationRepository } from "./repos/automations";
+import { AutomationRepository, type AutomationChanges } from "./repos/automations";
 import { AutomationStateRepository } from "./repos/automation-state";
 import { BlockRepository } from "./repos/blocks";
 import { ConcurrencyLimitRepository } from "./repos/concurrency-limits";
@@ -49,7 +49,7 @@ export class Repositories {
   /** Server-emitted events, staged by writes and published after they commit. */
   readonly serverEvents: ServerEvents;
 
-  constructor(db: SqliteDb, staging: EventStaging) {
+  constructor(db: SqliteDb, staging: EventStaging, automationChanges: AutomationChanges = { count: 0 }) {
     this.serverEvents = new ServerEvents(db, staging);
     this.configuration = new ConfigurationRepository(db);
     this.flows = new FlowRepository(db);
@@ -64,7 +64,7 @@ export class Repositories {
     this.workPools = new WorkPoolRepository(db, this.serverEvents);
     this.artifacts = new ArtifactRepository(db);
     this.savedSearches = new SavedSearchRepository(db);
-    this.automations = new AutomationRepository(db);
+    this.automations = new AutomationRepository(db, automationChanges);
     this.automationState = new AutomationStateRepository(db);
     this.ui = new UiQueries(db);
     this.events = new EventRepository(db);
@@ -78,8 +78,9 @@ class SqliteWriteTx extends Repositories implements WriteTx {
   constructor(
     db: SqliteDb,
     private readonly outbox: TransactionEvents,
+    automationChanges: AutomationChanges,
   ) {
-    super(db, outbox);
+    super(db, outbox, automationChanges);
   }
 
   stage(...events: Event[]): void {
@@ -111,8 +112,10 @@ export class Store {
     options: StoreOptions,
   ) {
     this.busyTimeoutMs = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
-    this.writeTx = new SqliteWriteTx(connections.writer, this.outbox);
-    this.readRepos = connections.reader === connections.writer ? this.writeTx : new Repositories(connections.reader, this.outbox);
+    // one count of automation writes, seen by the read side too (the triggers service reloads on a change)
+    const automationChanges: AutomationChanges = { count: 0 };
+    this.writeTx = new SqliteWriteTx(connections.writer, this.outbox, automationChanges);
+    this.readRepos = connections.reader === connections.writer ? this.writeTx : new Repositories(connections.reader, this.outbox, automationChanges);
   }
 
   static open(path: string, options: StoreOptions = {}): Store {
