@@ -144,7 +144,7 @@ export class AutomationActions implements Service {
     private readonly ctx: AppContext,
     fetcher: typeof fetch = fetch,
   ) {
-    const uiUrl = process.env.PREFECT_UI_URL?.replace(/\/$/, "") ?? (ctx.config.port ? `http://${ctx.config.host}:${ctx.config.port}` : null);
+    const uiUrl = ctx.config.uiUrl ?? (ctx.config.port ? `http://${ctx.config.host}:${ctx.config.port}` : null);
     this.executor = new ActionExecutor(ctx, new TemplateRenderer(uiUrl), fetcher);
   }
 

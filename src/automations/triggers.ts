@@ -166,12 +166,6 @@ export class TriggerEvaluator {
     return firings;
   }
 
-  /** When the next proactive evaluation is due (for a loop that wants to sleep until then). */
-  nextProactiveRun(): Micros | null {
-    const due = [...this.nextProactiveRuns.values()];
-    return due.length > 0 ? Math.min(...due) : null;
-  }
-
   /** evaluate(): counts the event in the bucket, fires when due, and opens the next window. */
   private *evaluate(tx: WriteTx, loaded: LoadedTrigger, bucket: Bucket, now: Micros, event: ReceivedEvent | null, firings: Firing[]): Op<Bucket | null> {
     const { trigger } = loaded;

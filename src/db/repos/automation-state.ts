@@ -307,10 +307,6 @@ export class AutomationStateRepository {
     this.db.update(automationAction).set({ nextAttemptAt: at, lastError: error, updated: now }).where(eq(automationAction.id, id)).run();
   }
 
-  *action(id: string): Op<QueuedActionRow | undefined> {
-    return this.db.select().from(automationAction).where(eq(automationAction.id, id)).get();
-  }
-
   /** Finished actions older than `before` are forgotten. */
   *sweepFinishedActions(before: Micros): Op<void> {
     this.db
