@@ -43,6 +43,8 @@ export interface Config {
   shutdownGraceSeconds: number;
   /** Larger request bodies get 413 before they are read (Prefect's client sends log batches of at most 4 MB). */
   maxRequestBodyBytes: number;
+  /** Where automation templates' `ui_url` links point (PREFECT_UI_URL), or null for where the server listens. */
+  uiUrl: string | null;
 }
 
 /** Background service cadences and limits, named after Prefect's PREFECT_SERVER_SERVICES_* settings. */
@@ -188,6 +190,7 @@ export function configFromEnv(env: Env = process.env): Config {
     ),
     shutdownGraceSeconds: DEFAULT_SHUTDOWN_GRACE_SECONDS,
     maxRequestBodyBytes: DEFAULT_MAX_BODY_MIB * 1024 * 1024,
+    uiUrl: env.PREFECT_UI_URL?.replace(/\/+$/, "") || null,
   };
 }
 

@@ -1,8 +1,8 @@
 /**
  * Automations (`/automations`): create, read, replace, enable/disable, delete, list and
  * count, and the automations related to or owned by a resource, as
- * prefect/server/api/automations.py. Automations are stored and served only: nothing
- * evaluates their triggers or runs their actions.
+ * prefect/server/api/automations.py. The automation services (src/automations/service.ts)
+ * evaluate their triggers and run their actions.
  */
 import { Elysia, t } from "elysia";
 import type { AppContext } from "../context";

@@ -5,6 +5,7 @@ import m2 from "../../drizzle/0002_deployments_work_pools.sql" with { type: "tex
 import m3 from "../../drizzle/0003_scheduler_index.sql" with { type: "text" };
 import m4 from "../../drizzle/0004_events_artifacts.sql" with { type: "text" };
 import m5 from "../../drizzle/0005_start_time_index.sql" with { type: "text" };
+import m6 from "../../drizzle/0006_automation_triggers.sql" with { type: "text" };
 
 export interface EmbeddedMigration {
   tag: string;
@@ -20,4 +21,5 @@ export const migrations: EmbeddedMigration[] = [
   { tag: "0003_scheduler_index", when: 1795664159581, breakpoints: true, sql: m3 },
   { tag: "0004_events_artifacts", when: 1795664843142, breakpoints: true, sql: m4 },
   { tag: "0005_start_time_index", when: 1795668716280, breakpoints: true, sql: m5 },
+  { tag: "0006_automation_triggers", when: 1796308218240, breakpoints: true, sql: m6 },
 ];

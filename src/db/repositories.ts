@@ -6,6 +6,7 @@
  */
 import type { ArtifactRepository } from "./repos/artifacts";
 import type { AutomationRepository } from "./repos/automations";
+import type { AutomationStateRepository } from "./repos/automation-state";
 import type { BlockRepository } from "./repos/blocks";
 import type { ConcurrencyLimitRepository } from "./repos/concurrency-limits";
 import type { ConfigurationRepository } from "./repos/configuration";
@@ -42,6 +43,7 @@ export type DeploymentRepo = Public<DeploymentRepository>;
 export type ArtifactRepo = Public<ArtifactRepository>;
 export type SavedSearchRepo = Public<SavedSearchRepository>;
 export type AutomationRepo = Public<AutomationRepository>;
+export type AutomationStateRepo = Public<AutomationStateRepository>;
 export type UiRepo = Public<UiQueries>;
 export type EventRepo = Public<EventRepository>;
 export type ServerEventsRepo = Public<ServerEvents>;
@@ -61,6 +63,8 @@ export interface Repositories {
   readonly artifacts: ArtifactRepo;
   readonly savedSearches: SavedSearchRepo;
   readonly automations: AutomationRepo;
+  /** Trigger buckets, queued actions and held events of the automations service. */
+  readonly automationState: AutomationStateRepo;
   readonly ui: UiRepo;
   readonly events: EventRepo;
   /** Server-emitted events, staged by writes and published after they commit. */

@@ -521,3 +521,90 @@ export const automation = sqliteTable("automation", {
   /** `owner_resource` on create (e.g. `prefect.deployment.<id>`), for DELETE /automations/owned-by/... */
   ownerResource: text("owner_resource"),
 });
+
+/**
+ * The open window of one event trigger for one `for_each` bucketing key (Prefect's
+ * automation_bucket): how many expected events it has counted between `start` and `end`.
+ */
+export const automationBucket = sqliteTable(
+  "automation_bucket",
+  {
+    id: id(),
+    created: created(),
+    updated: updated(),
+    automationId: text("automation_id").notNull().references(() => automation.id, { onDelete: "cascade" }),
+    triggerId: text("trigger_id").notNull(),
+    /** JSON array of the `for_each` label values, in sorted label order. */
+    bucketingKey: text("bucketing_key").notNull(),
+    lastEvent: json<JsonObject>("last_event"),
+    start: instant("start").notNull(),
+    end: instant("end").notNull(),
+    count: integer("count").notNull(),
+    lastOperation: text("last_operation"),
+    triggeredAt: instant("triggered_at"),
+  },
+  (t) => [uniqueIndex("uq_automation_bucket__automation_trigger_key").on(t.automationId, t.triggerId, t.bucketingKey), index("ix_automation_bucket__end").on(t.end)],
+);
+
+/** A child trigger's firing kept until its compound or sequence parent fires (composite_trigger_child_firing). */
+export const compositeTriggerChildFiring = sqliteTable(
+  "composite_trigger_child_firing",
+  {
+    id: id(),
+    created: created(),
+    updated: updated(),
+    automationId: text("automation_id").notNull().references(() => automation.id, { onDelete: "cascade" }),
+    parentTriggerId: text("parent_trigger_id").notNull(),
+    childTriggerId: text("child_trigger_id").notNull(),
+    childFiringId: text("child_firing_id").notNull(),
+    childFiredAt: instant("child_fired_at").notNull(),
+    childFiring: json<JsonObject>("child_firing").notNull(),
+  },
+  (t) => [uniqueIndex("uq_composite_trigger_child_firing__a_p_c").on(t.automationId, t.parentTriggerId, t.childTriggerId)],
+);
+
+/**
+ * One action of one firing (a TriggeredAction), queued for the actions service. Its id is
+ * the invocation id: a finished row is never run again, an unfinished one is retried.
+ */
+export const automationAction = sqliteTable(
+  "automation_action",
+  {
+    id: id(),
+    created: created(),
+    updated: updated(),
+    automationId: text("automation_id").notNull(),
+    actionIndex: integer("action_index").notNull(),
+    /** The TriggeredAction document: automation, firing, triggering event and labels, action. */
+    triggeredAction: json<JsonObject>("triggered_action").notNull(),
+    /** PENDING until it ran; then EXECUTED or FAILED. */
+    status: text("status").notNull(),
+    attempts: integer("attempts").notNull().default(0),
+    /** When a PENDING action may next be tried (also a lease while one try runs). */
+    nextAttemptAt: instant("next_attempt_at").notNull(),
+    lastError: text("last_error"),
+  },
+  (t) => [index("ix_automation_action__status_next").on(t.status, t.nextAttemptAt)],
+);
+
+/**
+ * An `expect` event of a proactive trigger with `after`, evaluated before a bucket for its key
+ * existed, held for the buckets that open later over it (automation_held_event).
+ */
+export const automationHeldEvent = sqliteTable(
+  "automation_held_event",
+  {
+    id: id(),
+    created: created(),
+    updated: updated(),
+    automationId: text("automation_id").notNull().references(() => automation.id, { onDelete: "cascade" }),
+    triggerId: text("trigger_id").notNull(),
+    bucketingKey: text("bucketing_key").notNull(),
+    eventId: text("event_id").notNull(),
+    occurred: instant("occurred").notNull(),
+  },
+  (t) => [
+    uniqueIndex("uq_automation_held_event__trigger_key_event").on(t.automationId, t.triggerId, t.bucketingKey, t.eventId),
+    index("ix_automation_held_event__trigger_key_occurred").on(t.automationId, t.triggerId, t.bucketingKey, t.occurred, t.eventId),
+  ],
+);

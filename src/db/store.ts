@@ -10,7 +10,8 @@ import type { Event } from "../events/model";
 import { openSqlite, type SqliteConnections, type SqliteDb } from "./client";
 import { StoreBusyError, StoreConflictError, StoreUnavailableError } from "./errors";
 import { ArtifactRepository } from "./repos/artifacts";
-import { AutomationRepository } from "./repos/automations";
+import { AutomationRepository, type AutomationChanges } from "./repos/automations";
+import { AutomationStateRepository } from "./repos/automation-state";
 import { BlockRepository } from "./repos/blocks";
 import { ConcurrencyLimitRepository } from "./repos/concurrency-limits";
 import { ConfigurationRepository } from "./repos/configuration";
@@ -51,6 +52,7 @@ class SqliteRepositories implements Repositories {
   #artifacts?: ArtifactRepository;
   #savedSearches?: SavedSearchRepository;
   #automations?: AutomationRepository;
+  #automationState?: AutomationStateRepository;
   #ui?: UiQueries;
   #events?: EventRepository;
   #serverEvents?: ServerEvents;
@@ -58,6 +60,7 @@ class SqliteRepositories implements Repositories {
   constructor(
     private readonly db: SqliteDb,
     private readonly staging: EventStaging,
+    private readonly automationChanges: AutomationChanges = { count: 0 },
   ) {}
 
   get configuration(): ConfigurationRepository {
@@ -100,7 +103,10 @@ class SqliteRepositories implements Repositories {
     return (this.#savedSearches ??= new SavedSearchRepository(this.db));
   }
   get automations(): AutomationRepository {
-    return (this.#automations ??= new AutomationRepository(this.db));
+    return (this.#automations ??= new AutomationRepository(this.db, this.automationChanges));
+  }
+  get automationState(): AutomationStateRepository {
+    return (this.#automationState ??= new AutomationStateRepository(this.db));
   }
   get ui(): UiQueries {
     return (this.#ui ??= new UiQueries(this.db));
@@ -118,8 +124,9 @@ class SqliteWriteTx extends SqliteRepositories implements WriteTx {
   constructor(
     db: SqliteDb,
     private readonly outbox: TransactionEvents,
+    automationChanges: AutomationChanges,
   ) {
-    super(db, outbox);
+    super(db, outbox, automationChanges);
   }
 
   stage(...events: Event[]): void {
@@ -151,8 +158,10 @@ export class SqliteStore implements Store {
     options: StoreOptions,
   ) {
     this.busyTimeoutMs = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
-    this.writeTx = new SqliteWriteTx(connections.writer, this.outbox);
-    this.readRepos = connections.reader === connections.writer ? this.writeTx : new SqliteRepositories(connections.reader, this.outbox);
+    // one count of automation writes, seen by the read side too (the triggers service reloads on a change)
+    const automationChanges: AutomationChanges = { count: 0 };
+    this.writeTx = new SqliteWriteTx(connections.writer, this.outbox, automationChanges);
+    this.readRepos = connections.reader === connections.writer ? this.writeTx : new SqliteRepositories(connections.reader, this.outbox, automationChanges);
   }
 
   static open(path: string, options: StoreOptions = {}): SqliteStore {

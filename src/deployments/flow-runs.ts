@@ -25,6 +25,7 @@ export async function createFlowRunFromDeployment(
   deploymentId: string,
   body: Body,
   apiVersion: string | null,
+  /** `createdBy`: the provenance Prefect records from the Prefect-Automation-ID/-Name headers (an automation's action). */
   options: { bulk?: boolean; createdBy?: JsonObject | null } = {},
 ): Promise<{ run: FlowRunWithState; created: boolean }> {
   checkParameterSize(body.parameters, config.maxParameterSize, body);

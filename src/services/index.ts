@@ -10,6 +10,7 @@ import { Repossessor } from "./repossessor";
 import { RecentDeploymentsScheduler, Scheduler } from "./scheduler";
 import { TaskRunRecorder } from "./task-run-recorder";
 import type { Service } from "./service";
+import { AutomationActions, AutomationTriggers } from "../automations/service";
 
 export function createServices(ctx: AppContext): Service[] {
   const { store, clock, logger, config } = ctx;
@@ -24,5 +25,7 @@ export function createServices(ctx: AppContext): Service[] {
     new EventPersister(ctx),
     new TaskRunRecorder(ctx),
     new EventRetention(ctx),
+    new AutomationTriggers(ctx),
+    new AutomationActions(ctx),
   ];
 }

@@ -25,7 +25,7 @@ const SCENARIOS = readdirSync(scenariosDir)
   .sort();
 
 /** Scenarios that run a worker or `flow.serve()` and wait for their polling loops get longer. */
-const TIMEOUT_SECONDS: Record<string, number> = { "05_serve.py": 150, "06_worker.py": 150, "11_cli.py": 120 };
+const TIMEOUT_SECONDS: Record<string, number> = { "05_serve.py": 150, "06_worker.py": 150, "11_cli.py": 120, "13_automations.py": 120, "14_deployment_triggers.py": 150 };
 const DEFAULT_TIMEOUT_SECONDS = 90;
 /** Scenarios that run against a second server started with PREFECT_SERVER_API_AUTH_STRING, given to them as PREFECT_API_AUTH_STRING. */
 const AUTH_STRING_SCENARIOS: Record<string, string> = { "12_auth.py": "sdk-user:sdk-secret" };

@@ -552,3 +552,78 @@ export const automation = pgTable("automation", {
   /** `owner_resource` on create (e.g. `prefect.deployment.<id>`), for DELETE /automations/owned-by/... */
   ownerResource: text("owner_resource"),
 });
+
+/** Per-bucket state of an automation's event trigger (Prefect's automation_bucket). */
+export const automationBucket = pgTable(
+  "automation_bucket",
+  {
+    id: id(),
+    created: created(),
+    updated: updated(),
+    automationId: uuid("automation_id").notNull().references(() => automation.id, { onDelete: "cascade" }),
+    triggerId: uuid("trigger_id").notNull(),
+    /** JSON array of the `for_each` label values, in sorted label order. */
+    bucketingKey: text("bucketing_key").notNull(),
+    lastEvent: json<JsonObject>("last_event"),
+    start: instant("start").notNull(),
+    end: instant("end").notNull(),
+    count: integer("count").notNull(),
+    lastOperation: text("last_operation"),
+    triggeredAt: instant("triggered_at"),
+  },
+  (t) => [uniqueIndex("uq_automation_bucket__automation_trigger_key").on(t.automationId, t.triggerId, t.bucketingKey), index("ix_automation_bucket__end").on(t.end)],
+);
+
+/** A child trigger's firing kept until its compound or sequence parent fires. */
+export const compositeTriggerChildFiring = pgTable(
+  "composite_trigger_child_firing",
+  {
+    id: id(),
+    created: created(),
+    updated: updated(),
+    automationId: uuid("automation_id").notNull().references(() => automation.id, { onDelete: "cascade" }),
+    parentTriggerId: uuid("parent_trigger_id").notNull(),
+    childTriggerId: uuid("child_trigger_id").notNull(),
+    childFiringId: uuid("child_firing_id").notNull(),
+    childFiredAt: instant("child_fired_at").notNull(),
+    childFiring: json<JsonObject>("child_firing").notNull(),
+  },
+  (t) => [uniqueIndex("uq_composite_trigger_child_firing__a_p_c").on(t.automationId, t.parentTriggerId, t.childTriggerId)],
+);
+
+/** One action of one firing, queued for the actions service; its id is the invocation id. */
+export const automationAction = pgTable(
+  "automation_action",
+  {
+    id: id(),
+    created: created(),
+    updated: updated(),
+    automationId: uuid("automation_id").notNull(),
+    actionIndex: integer("action_index").notNull(),
+    triggeredAction: json<JsonObject>("triggered_action").notNull(),
+    status: text("status").notNull(),
+    attempts: integer("attempts").notNull().default(0),
+    nextAttemptAt: instant("next_attempt_at").notNull(),
+    lastError: text("last_error"),
+  },
+  (t) => [index("ix_automation_action__status_next").on(t.status, t.nextAttemptAt)],
+);
+
+/** An `expect` event of a proactive trigger with `after`, held for the buckets that open later over it. */
+export const automationHeldEvent = pgTable(
+  "automation_held_event",
+  {
+    id: id(),
+    created: created(),
+    updated: updated(),
+    automationId: uuid("automation_id").notNull().references(() => automation.id, { onDelete: "cascade" }),
+    triggerId: uuid("trigger_id").notNull(),
+    bucketingKey: text("bucketing_key").notNull(),
+    eventId: uuid("event_id").notNull(),
+    occurred: instant("occurred").notNull(),
+  },
+  (t) => [
+    uniqueIndex("uq_automation_held_event__trigger_key_event").on(t.automationId, t.triggerId, t.bucketingKey, t.eventId),
+    index("ix_automation_held_event__trigger_key_occurred").on(t.automationId, t.triggerId, t.bucketingKey, t.occurred, t.eventId),
+  ],
+);

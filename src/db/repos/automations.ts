@@ -45,17 +45,42 @@ const runsDeployment = (resourceId: string): SQL => sql`EXISTS (
     AND ${DEPLOYMENT_RESOURCE} || json_extract(action.value, '$.deployment_id') = ${resourceId}
 )`;
 
+/** How many automation writes this process has made (rolled-back ones included: they only cause a reload). */
+export interface AutomationChanges {
+  count: number;
+}
+
 export class AutomationRepository {
   private readonly byId;
 
-  constructor(private readonly db: SqliteDb) {
+  constructor(
+    private readonly db: SqliteDb,
+    private readonly changes: AutomationChanges = { count: 0 },
+  ) {
     this.byId = db.select().from(automation).where(eq(automation.id, sql.placeholder("id"))).prepare();
   }
 
+  /** Changes with every automation write of this process; another process's writes show in `snapshot`. */
+  *revision(): Op<number> {
+    return this.changes.count;
+  }
+
   *create(input: AutomationFields & { ownerResource: string | null }, now: Micros): Op<AutomationRow> {
+    this.changes.count++;
     const row: AutomationRow = { id: Bun.randomUUIDv7(), created: now, updated: now, ...input };
     this.db.insert(automation).values(row).run();
     return row;
+  }
+
+  /** Every enabled automation, for the triggers service to load. */
+  *enabled(): Op<AutomationRow[]> {
+    return this.db.select().from(automation).where(eq(automation.enabled, true)).orderBy(asc(automation.id)).all();
+  }
+
+  /** Prefect's automation state snapshot: the latest `updated` and the count; a change means "reload". */
+  *snapshot(): Op<string> {
+    const row = this.db.select({ latest: sql<number | null>`max(${automation.updated})`, n: sql<number>`count(*)` }).from(automation).get()!;
+    return `${row.latest ?? ""}/${row.n}`;
   }
 
   *get(id: string): Op<AutomationRow | undefined> {
@@ -64,10 +89,12 @@ export class AutomationRepository {
 
   /** Writes the fields given (and `updated`); false when the automation does not exist. */
   *update(id: string, patch: Partial<AutomationFields>, now: Micros): Op<boolean> {
+    this.changes.count++;
     return this.db.update(automation).set({ ...patch, updated: now }).where(eq(automation.id, id)).returning({ id: automation.id }).all().length > 0;
   }
 
   *delete(id: string): Op<boolean> {
+    this.changes.count++;
     return this.db.delete(automation).where(eq(automation.id, id)).returning({ id: automation.id }).all().length > 0;
   }
 
@@ -96,6 +123,7 @@ export class AutomationRepository {
 
   /** Deletes the automations the resource owns that were created by `createdBefore` (inclusive); returns their ids. */
   *deleteOwnedBy(resourceId: string, createdBefore: Micros): Op<string[]> {
+    this.changes.count++;
     return this.db
       .delete(automation)
       .where(and(eq(automation.ownerResource, resourceId), lte(automation.created, createdBefore)))

@@ -37,6 +37,11 @@ export class EventRepository {
   constructor(private readonly db: SqliteDb) {}
 
   /** Stores the events not stored yet (a re-sent event is dropped) and their resources. Returns how many were new. */
+  /** Whether the event is stored (the persister has written it). */
+  *exists(id: string): Op<boolean> {
+    return this.db.select({ id: event.id }).from(event).where(eq(event.id, id)).get() !== undefined;
+  }
+
   *write(events: ReceivedEvent[], now: Micros): Op<number> {
     if (events.length === 0) return 0;
     let written = 0;
