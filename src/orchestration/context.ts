@@ -58,6 +58,8 @@ export interface FlowRunSnapshot extends RunBookkeeping {
 export interface TaskRunSnapshot extends RunBookkeeping {
   kind: "task_run";
   flowRunId: string | null;
+  taskKey: string;
+  tags: string[];
   flowRunRunCount: number;
   empiricalPolicy: TaskRunPolicy;
 }
@@ -116,6 +118,32 @@ export interface DeploymentConcurrencyPort {
   revokeLease(leaseId: string): void;
 }
 
+/** A `tag:<tag>` global limit as the task-run tag-concurrency rules read it. */
+export interface TagLimitView {
+  id: string;
+  /** The tag, without the `tag:` prefix. */
+  tag: string;
+  limit: number;
+  active: boolean;
+  /** Slots held at the decision time. */
+  activeSlots: number;
+  avgSlotOccupancySeconds: number;
+}
+
+/**
+ * What the tag-concurrency rules may ask of storage (the data layer loads the run's
+ * tag limits before the policy runs and applies the recorded effects after it).
+ */
+export interface TagConcurrencyPort {
+  /** The `tag:<tag>` limits of the run's tags, as stored (inactive ones included). */
+  readonly limits: readonly TagLimitView[];
+  /** Takes one slot on each limit under one lease held by the run, or none; the lease id, or null when a limit is full. */
+  tryAcquire(limitIds: string[], holderRunId: string): string | null;
+  releaseLease(leaseId: string): void;
+  /** Gives back every lease the run holds on its tag limits. */
+  releaseHeld(holderRunId: string): void;
+}
+
 export class OrchestrationContext<R extends RunSnapshot = RunSnapshot> {
   status: SetStateStatus = "ACCEPT";
   details: ResponseDetails = { type: "accept_details" };
@@ -139,6 +167,8 @@ export class OrchestrationContext<R extends RunSnapshot = RunSnapshot> {
       clientVersion?: string | null;
       /** Flow runs of deployments: the deployment's concurrency limit and slot operations. */
       deploymentConcurrency?: DeploymentConcurrencyPort | null;
+      /** Task runs with tags: their `tag:<tag>` limits and slot operations. */
+      tagConcurrency?: TagConcurrencyPort | null;
       /** Task runs: the enclosing flow run. */
       parentFlowRun?: ParentFlowRun | null;
       /** Task runs: newest unexpired cached state for the proposal's cache key. */

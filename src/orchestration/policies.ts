@@ -25,6 +25,7 @@ import {
 } from "./rules/deployment-concurrency";
 import { CopyScheduledTime, PreventPendingTransitions, RenameReruns, WaitForScheduledTime } from "./rules/shared";
 import { InstrumentFlowRunStateTransitions } from "./instrumentation";
+import { ReleaseTaskConcurrencySlots, SecureTaskConcurrencySlots } from "./rules/tag-concurrency";
 import {
   CacheInsertion,
   CacheRetrieval,
@@ -86,14 +87,16 @@ export const CoreTaskPolicy: Policy<TaskRunSnapshot> = {
     CacheRetrieval,
     HandleTaskTerminalStateTransitions,
     PreventRunningTasksFromStoppedFlows,
+    SecureTaskConcurrencySlots, // after CacheRetrieval: cached states are retrieved even when slots are full
     CopyScheduledTime,
     WaitForScheduledTime,
     RetryFailedTasks,
     RenameReruns,
     UpdateFlowRunTrackerOnTasks,
     CacheInsertion,
+    ReleaseTaskConcurrencySlots,
   ],
 };
 
 /** `force: true` and the initial state of a new task run. */
-export const MinimalTaskPolicy: Policy<TaskRunSnapshot> = { name: "MinimalTaskPolicy", entries: [] };
+export const MinimalTaskPolicy: Policy<TaskRunSnapshot> = { name: "MinimalTaskPolicy", entries: [ReleaseTaskConcurrencySlots] };

@@ -13,8 +13,10 @@ import {
   type FlowRunSnapshot,
   type OrchestrationEffect,
   type OrchestrationResult,
+  type TagLimitView,
 } from "../../orchestration/context";
 import { DeploymentSlotLedger, type DeploymentConcurrencySnapshot, type DeploymentSlotEffect } from "../../orchestration/deployment-slots";
+import { TagSlotLedger, type TagSlotEffect } from "../../orchestration/tag-slots";
 import { orchestrate, type Policy } from "../../orchestration/engine";
 import { CoreFlowPolicy, CoreTaskPolicy, MinimalFlowPolicy, MinimalTaskPolicy } from "../../orchestration/policies";
 import { GlobalFlowPolicy, GlobalTaskPolicy } from "../../orchestration/transforms";
@@ -41,6 +43,10 @@ export interface TransitionOptions {
   /** The Prefect client version from the User-Agent (deployment concurrency depends on it). */
   clientVersion?: string | null;
 }
+
+/** Prefect's V1_LEASE_TTL for tag-limit leases: 100 years of 365 days (they are released, never renewed). */
+const V1_LEASE_TTL = 100 * 365 * 86_400 * MICROS_PER_SECOND;
+const TAG_PREFIX = "tag:";
 
 /** PREFECT_SERVER_CONCURRENCY_INITIAL_DEPLOYMENT_LEASE_DURATION */
 const INITIAL_DEPLOYMENT_LEASE_SECONDS = 300;
@@ -126,8 +132,10 @@ export class RunTransitions {
     while (this.taskStateAt.get({ runId: taskRunId, ts: proposed.timestamp })) proposed.timestamp += 1;
     const parent = row.flowRunId ? this.flowRunById.get({ id: row.flowRunId }) : undefined;
     const cacheKey = proposed.state_details.cache_key;
+    const tagSlots = row.tags.length > 0 ? new TagSlotLedger(yield* this.tagLimits(row.tags, now)) : null;
     const ctx = new OrchestrationContext(taskRunSnapshot(row), this.taskRunState(row.stateId), proposed, now, {
       apiVersion: options.apiVersion,
+      tagConcurrency: tagSlots,
       parentFlowRun: parent ? { id: parent.id, runCount: parent.runCount, state: this.flowRunState(parent.stateId) } : null,
       cachedState: !options.force && proposed.type === "RUNNING" && cacheKey ? this.cachedState(cacheKey, now) : null,
     });
@@ -142,7 +150,40 @@ export class RunTransitions {
       .where(eq(taskRun.id, taskRunId))
       .run();
     yield* this.applyEffects(row.flowRunId, ctx.effects, options, now);
+    if (tagSlots) yield* this.applyTagSlotEffects(tagSlots.effects, now);
     return { state: ctx.resultState, status: ctx.status, details: ctx.details };
+  }
+
+  /** The `tag:<tag>` limits of a task run's tags, read before the policy runs. */
+  private *tagLimits(tags: string[], now: Micros): Op<TagLimitView[]> {
+    const rows = yield* this.limits.readByNames([...new Set(tags)].map((tag) => TAG_PREFIX + tag));
+    return rows.map((row) => ({
+      id: row.id,
+      tag: row.name.slice(TAG_PREFIX.length),
+      limit: row.limit,
+      active: row.active,
+      activeSlots: activeSlotsAt(row, now),
+      avgSlotOccupancySeconds: row.avgSlotOccupancySeconds,
+    }));
+  }
+
+  /** Applies the slot operations the tag-concurrency rules decided on. */
+  private *applyTagSlotEffects(effects: TagSlotEffect[], now: Micros): Op<void> {
+    for (const effect of effects) {
+      switch (effect.kind) {
+        case "acquire": {
+          const lease = { id: effect.leaseId, resourceIds: effect.limitIds, slots: 1, ttl: V1_LEASE_TTL, holder: { type: "task_run" as const, id: effect.holderRunId } };
+          yield* this.limits.incrementWithLease(effect.limitIds, lease, now);
+          break;
+        }
+        case "release_lease":
+          yield* this.limits.releaseLease(effect.leaseId, now, { recordOccupancy: false });
+          break;
+        case "release_held":
+          yield* this.limits.releaseHolderLeases(effect.limitIds, effect.holderRunId, now);
+          break;
+      }
+    }
   }
 
   /** What the deployment-concurrency rules may ask, read before the policy runs. */
