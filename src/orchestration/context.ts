@@ -96,6 +96,8 @@ export interface DeploymentConcurrencySettings {
   /** The `deployment:<id>` (or global) v2 limit, or null when the deployment has none. */
   limitId: string | null;
   limit: number | null;
+  /** Slots held on that limit at the decision time, active or not (0 without a limit). */
+  activeSlots: number;
   collisionStrategy: "ENQUEUE" | "CANCEL_NEW";
   /** Lease TTL; Prefect's initial deployment lease duration when the deployment sets none. */
   leaseSeconds: number;
@@ -167,6 +169,11 @@ export class OrchestrationContext<R extends RunSnapshot = RunSnapshot> {
       clientVersion?: string | null;
       /** Flow runs of deployments: the deployment's concurrency limit and slot operations. */
       deploymentConcurrency?: DeploymentConcurrencyPort | null;
+      /**
+       * Timestamps of the run's stored states from the earliest a surviving proposal can
+       * carry (the proposal's or the decision time) on: a new state must not share one.
+       */
+      takenTimestamps?: ReadonlySet<Micros>;
       /** Task runs with tags: their `tag:<tag>` limits and slot operations. */
       tagConcurrency?: TagConcurrencyPort | null;
       /** Task runs: the enclosing flow run. */

@@ -18,6 +18,7 @@ import {
   RetryFailedFlows,
 } from "./rules/flow-runs";
 import {
+  EnforceDeploymentConcurrencyOnLate,
   ReleaseFlowConcurrencySlots,
   RemoveDeploymentConcurrencyLeaseForOldClientVersions,
   SecureFlowConcurrencySlots,
@@ -70,15 +71,10 @@ export const MinimalFlowPolicy: Policy<FlowRunSnapshot> = {
   ],
 };
 
-/**
- * The late-runs service's policy: only the Late guard (plus the global transforms).
- * Prefect's EnforceDeploymentConcurrencyOnLate (CANCEL_NEW deployments with a full
- * limit are Cancelled instead of marked Late) is not here yet: it needs the limit's
- * active slots, which the deployment-concurrency port does not expose.
- */
+/** The late-runs service's policy: the Late guard, and CANCEL_NEW deployments with a full limit cancel instead. */
 export const MarkLateRunsPolicy: Policy<FlowRunSnapshot> = {
   name: "MarkLateRunsPolicy",
-  entries: [EnsureOnlyScheduledFlowsMarkedLate, InstrumentFlowRunStateTransitions],
+  entries: [EnsureOnlyScheduledFlowsMarkedLate, EnforceDeploymentConcurrencyOnLate, InstrumentFlowRunStateTransitions],
 };
 
 export const CoreTaskPolicy: Policy<TaskRunSnapshot> = {

@@ -6,7 +6,7 @@
  * state-change events (published once the transaction commits). Write transactions
  * are serialised, so two proposals for the same run never both win.
  */
-import { and, desc, eq, gt, isNull, or, sql } from "drizzle-orm";
+import { and, desc, eq, gt, gte, isNull, or, sql } from "drizzle-orm";
 import { MICROS_PER_SECOND, type Micros } from "../../lib/time";
 import {
   OrchestrationContext,
@@ -56,8 +56,8 @@ export class RunTransitions {
   private readonly taskRunById;
   private readonly flowStateById;
   private readonly taskStateById;
-  private readonly flowStateAt;
-  private readonly taskStateAt;
+  private readonly flowStateTimestamps;
+  private readonly taskStateTimestamps;
 
   constructor(
     private readonly db: SqliteDb,
@@ -70,17 +70,22 @@ export class RunTransitions {
     this.flowStateById = db.select().from(flowRunState).where(eq(flowRunState.id, id)).prepare();
     this.taskStateById = db.select().from(taskRunState).where(eq(taskRunState.id, id)).prepare();
     const runId = sql.placeholder("runId");
-    const ts = sql.placeholder("ts");
-    this.flowStateAt = db
-      .select({ id: flowRunState.id })
+    const from = sql.placeholder("from");
+    this.flowStateTimestamps = db
+      .select({ ts: flowRunState.timestamp })
       .from(flowRunState)
-      .where(and(eq(flowRunState.flowRunId, runId), eq(flowRunState.timestamp, ts)))
+      .where(and(eq(flowRunState.flowRunId, runId), gte(flowRunState.timestamp, from)))
       .prepare();
-    this.taskStateAt = db
-      .select({ id: taskRunState.id })
+    this.taskStateTimestamps = db
+      .select({ ts: taskRunState.timestamp })
       .from(taskRunState)
-      .where(and(eq(taskRunState.taskRunId, runId), eq(taskRunState.timestamp, ts)))
+      .where(and(eq(taskRunState.taskRunId, runId), gte(taskRunState.timestamp, from)))
       .prepare();
+  }
+
+  /** The run's state timestamps at or after `from` (what the timestamp-uniqueness transform avoids). */
+  private timestampsFrom(query: { all(values: { runId: string; from: Micros }): { ts: Micros }[] }, runId: string, from: Micros): Set<Micros> {
+    return new Set(query.all({ runId, from }).map((row) => row.ts));
   }
 
   /** Current state of a flow run, or null. */
@@ -100,14 +105,13 @@ export class RunTransitions {
   *setFlowRunState(runId: string, proposed: State, options: TransitionOptions, now: Micros): Op<OrchestrationResult | null> {
     const row = this.flowRunById.get({ id: runId });
     if (!row) return null;
-    // Prefect's EnsureFlowRunStateTimestampIsUnique: (flow_run_id, timestamp) is unique.
-    while (this.flowStateAt.get({ runId, ts: proposed.timestamp })) proposed.timestamp += 1;
     const current = this.flowRunState(row.stateId);
     const slots = row.deploymentId ? new DeploymentSlotLedger(yield* this.deploymentConcurrency(row.deploymentId, current, now), now) : null;
     const ctx = new OrchestrationContext(flowRunSnapshot(row), current, proposed, now, {
       apiVersion: options.apiVersion,
       clientVersion: options.clientVersion,
       deploymentConcurrency: slots,
+      takenTimestamps: this.timestampsFrom(this.flowStateTimestamps, runId, Math.min(proposed.timestamp, now)),
     });
     orchestrate(ctx, options.force ? MinimalFlowPolicy : (options.flowPolicy ?? CoreFlowPolicy), GlobalFlowPolicy);
     const validated = ctx.validatedState;
@@ -129,13 +133,13 @@ export class RunTransitions {
   *setTaskRunState(taskRunId: string, proposed: State, options: TransitionOptions, now: Micros): Op<OrchestrationResult | null> {
     const row = this.taskRunById.get({ id: taskRunId });
     if (!row) return null;
-    while (this.taskStateAt.get({ runId: taskRunId, ts: proposed.timestamp })) proposed.timestamp += 1;
     const parent = row.flowRunId ? this.flowRunById.get({ id: row.flowRunId }) : undefined;
     const cacheKey = proposed.state_details.cache_key;
     const tagSlots = row.tags.length > 0 ? new TagSlotLedger(yield* this.tagLimits(row.tags, now)) : null;
     const ctx = new OrchestrationContext(taskRunSnapshot(row), this.taskRunState(row.stateId), proposed, now, {
       apiVersion: options.apiVersion,
       tagConcurrency: tagSlots,
+      takenTimestamps: this.timestampsFrom(this.taskStateTimestamps, taskRunId, Math.min(proposed.timestamp, now)),
       parentFlowRun: parent ? { id: parent.id, runCount: parent.runCount, state: this.flowRunState(parent.stateId) } : null,
       cachedState: !options.force && proposed.type === "RUNNING" && cacheKey ? this.cachedState(cacheKey, now) : null,
     });
@@ -203,6 +207,7 @@ export class RunTransitions {
       settings: {
         limitId: limit ? limit.id : null,
         limit: limit ? limit.limit : null,
+        activeSlots: limit ? activeSlotsAt(limit, now) : 0,
         collisionStrategy: options.collision_strategy === "CANCEL_NEW" ? "CANCEL_NEW" : "ENQUEUE",
         leaseSeconds: options.grace_period_seconds ?? INITIAL_DEPLOYMENT_LEASE_SECONDS,
       },
