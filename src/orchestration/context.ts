@@ -80,7 +80,9 @@ export type OrchestrationEffect =
   /** Remember a completed task state under its cache key. */
   | { kind: "insert_cache"; cacheKey: string; cacheExpiration: Micros | null; stateId: string }
   /** Drop flow-run inputs left by an earlier pause that asked for input. */
-  | { kind: "delete_flow_run_inputs"; keys: string[] };
+  | { kind: "delete_flow_run_inputs"; keys: string[] }
+  /** Hand a scheduled background task run to the task workers once the transition commits (retries go first). */
+  | { kind: "enqueue_task_run"; retry: boolean };
 
 /**
  * A written state change to announce as an event (InstrumentFlowRunStateTransitions). The
@@ -201,6 +203,8 @@ export interface OrchestrationResult {
   state: State | null;
   status: SetStateStatus;
   details: ResponseDetails;
+  /** Background task runs: the run is to be queued for the task workers once this commits. */
+  enqueue?: { retry: boolean } | null;
 }
 
 /** Compares the `x.y.z` numeric prefixes of two versions (a pre-release suffix counts as below its release). */

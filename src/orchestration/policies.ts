@@ -27,6 +27,7 @@ import {
 import { CopyScheduledTime, PreventPendingTransitions, RenameReruns, WaitForScheduledTime } from "./rules/shared";
 import { InstrumentFlowRunStateTransitions } from "./instrumentation";
 import { ReleaseTaskConcurrencySlots, SecureTaskConcurrencySlots } from "./rules/tag-concurrency";
+import { CopyTaskParametersID, EnqueueScheduledTasks } from "./rules/background-tasks";
 import {
   CacheInsertion,
   CacheRetrieval,
@@ -96,3 +97,26 @@ export const CoreTaskPolicy: Policy<TaskRunSnapshot> = {
 
 /** `force: true` and the initial state of a new task run. */
 export const MinimalTaskPolicy: Policy<TaskRunSnapshot> = { name: "MinimalTaskPolicy", entries: [ReleaseTaskConcurrencySlots] };
+
+/**
+ * Any proposal whose state is deferred (background task runs, forced or not): CoreTaskPolicy
+ * without tag concurrency, with PENDING guarded (a task run is claimed once), the parameters
+ * id carried along and scheduled runs queued for the task workers.
+ */
+export const BackgroundTaskPolicy: Policy<TaskRunSnapshot> = {
+  name: "BackgroundTaskPolicy",
+  entries: [
+    PreventPendingTransitions,
+    CacheRetrieval,
+    HandleTaskTerminalStateTransitions,
+    CopyScheduledTime,
+    CopyTaskParametersID,
+    WaitForScheduledTime,
+    RetryFailedTasks,
+    RenameReruns,
+    UpdateFlowRunTrackerOnTasks,
+    CacheInsertion,
+    ReleaseTaskConcurrencySlots,
+    EnqueueScheduledTasks,
+  ],
+};

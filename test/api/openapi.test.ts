@@ -15,7 +15,6 @@ const referencePath = join(repoRoot, "../shared/reference/prefect-openapi.json")
 /** Prefect operations prefect-lite does not serve yet. */
 const KNOWN_GAPS = [
   "GET /deployments/{}/work_queue_check", // deprecated in Prefect; the UI's warning about unserved deployments
-  "POST /task_workers/filter", // background task workers (task subscriptions) are not implemented
 ];
 
 const METHODS = ["get", "post", "put", "patch", "delete"] as const;

@@ -18,7 +18,7 @@ import {
 import { DeploymentSlotLedger, type DeploymentConcurrencySnapshot, type DeploymentSlotEffect } from "../../orchestration/deployment-slots";
 import { TagSlotLedger, type TagSlotEffect } from "../../orchestration/tag-slots";
 import { orchestrate, type Policy } from "../../orchestration/engine";
-import { CoreFlowPolicy, CoreTaskPolicy, MinimalFlowPolicy, MinimalTaskPolicy } from "../../orchestration/policies";
+import { BackgroundTaskPolicy, CoreFlowPolicy, CoreTaskPolicy, MinimalFlowPolicy, MinimalTaskPolicy } from "../../orchestration/policies";
 import { GlobalFlowPolicy, GlobalTaskPolicy } from "../../orchestration/transforms";
 import type { State } from "../../orchestration/states";
 import type { SqliteDb } from "../client";
@@ -143,7 +143,9 @@ export class RunTransitions {
       parentFlowRun: parent ? { id: parent.id, runCount: parent.runCount, state: this.flowRunState(parent.stateId) } : null,
       cachedState: !options.force && proposed.type === "RUNNING" && cacheKey ? this.cachedState(cacheKey, now) : null,
     });
-    orchestrate(ctx, options.force ? MinimalTaskPolicy : CoreTaskPolicy, GlobalTaskPolicy);
+    // Prefect's models.task_runs.set_task_run_state: a deferred proposal picks the background policy, even forced.
+    const policy = proposed.state_details.deferred ? BackgroundTaskPolicy : options.force ? MinimalTaskPolicy : CoreTaskPolicy;
+    orchestrate(ctx, policy, GlobalTaskPolicy);
     const validated = ctx.validatedState;
     if (validated) {
       this.db.insert(taskRunState).values({ ...stateRowValues(validated), taskRunId }).run();
@@ -155,7 +157,8 @@ export class RunTransitions {
       .run();
     yield* this.applyEffects(row.flowRunId, ctx.effects, options, now);
     if (tagSlots) yield* this.applyTagSlotEffects(tagSlots.effects, now);
-    return { state: ctx.resultState, status: ctx.status, details: ctx.details };
+    const enqueue = ctx.effects.find((effect) => effect.kind === "enqueue_task_run");
+    return { state: ctx.resultState, status: ctx.status, details: ctx.details, enqueue: enqueue ? { retry: enqueue.retry } : null };
   }
 
   /** The `tag:<tag>` limits of a task run's tags, read before the policy runs. */
@@ -283,6 +286,8 @@ export class RunTransitions {
             })
             .run();
           break;
+        case "enqueue_task_run":
+          break; // the caller queues the run once the transaction commits
         case "delete_flow_run_inputs":
           if (flowRunId) {
             for (const key of effect.keys) {
