@@ -15,6 +15,7 @@ import { flowRunRoutes } from "./api/flow-runs";
 import { pollingRoutes } from "./api/polling";
 import { runStateRoutes } from "./api/run-states";
 import { taskRunRoutes } from "./api/task-runs";
+import { taskWorkerRoutes } from "./api/task-workers";
 import { logRoutes } from "./api/logs";
 import { variableRoutes } from "./api/variables";
 import { blockTypeRoutes } from "./api/block-types";
@@ -144,6 +145,7 @@ export function createApp(ctx: AppContext, gate?: RequestGate, ui: UiMount = mou
       .use(deploymentRoutes(ctx))
       .use(pollingRoutes(ctx))
       .use(taskRunRoutes(ctx))
+      .use(taskWorkerRoutes(ctx))
       .use(runStateRoutes(ctx))
       .use(variableRoutes(ctx))
       .use(logRoutes(ctx))

@@ -10,6 +10,8 @@ import { TASK_RUN_SORTS, TaskRunCreate, TaskRunUpdate } from "../schemas/runs";
 import { requestApiVersion } from "./request";
 import { runRoutes } from "./run-routes";
 import { nullableStateJson, stateProposal } from "./state-json";
+import { ScheduledTaskSubscription } from "./task-subscriptions";
+import { acceptSubprotocol } from "./websocket";
 
 export function taskRunJson({ run, state }: TaskRunWithState, now: Micros) {
   return {
@@ -70,8 +72,22 @@ function taskRunResponseJson(taskRun: TaskRunWithState, now: Micros) {
 export function taskRunRoutes(ctx: AppContext) {
   const { clock } = ctx;
   const taskRuns = new TaskRunService(ctx);
+  const subscriptions = new WeakMap<object, ScheduledTaskSubscription>();
 
   return new Elysia({ prefix: "/task_runs" })
+    .ws("/subscriptions/scheduled", {
+      upgrade: acceptSubprotocol,
+      open(ws) {
+        subscriptions.set(ws.raw, new ScheduledTaskSubscription(ws, ws.data.request, ctx, taskRuns, taskRunJson));
+      },
+      message(ws, message) {
+        subscriptions.get(ws.raw)?.message(message);
+      },
+      close(ws) {
+        subscriptions.get(ws.raw)?.closed();
+        subscriptions.delete(ws.raw);
+      },
+    })
     .use(
       runRoutes(ctx, taskRuns, {
         prefix: "",

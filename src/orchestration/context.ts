@@ -58,6 +58,8 @@ export interface FlowRunSnapshot extends RunBookkeeping {
 export interface TaskRunSnapshot extends RunBookkeeping {
   kind: "task_run";
   flowRunId: string | null;
+  taskKey: string;
+  tags: string[];
   flowRunRunCount: number;
   empiricalPolicy: TaskRunPolicy;
 }
@@ -78,7 +80,9 @@ export type OrchestrationEffect =
   /** Remember a completed task state under its cache key. */
   | { kind: "insert_cache"; cacheKey: string; cacheExpiration: Micros | null; stateId: string }
   /** Drop flow-run inputs left by an earlier pause that asked for input. */
-  | { kind: "delete_flow_run_inputs"; keys: string[] };
+  | { kind: "delete_flow_run_inputs"; keys: string[] }
+  /** Hand a scheduled background task run to the task workers once the transition commits (retries go first). */
+  | { kind: "enqueue_task_run"; retry: boolean };
 
 /**
  * A written state change to announce as an event (InstrumentFlowRunStateTransitions). The
@@ -94,6 +98,8 @@ export interface DeploymentConcurrencySettings {
   /** The `deployment:<id>` (or global) v2 limit, or null when the deployment has none. */
   limitId: string | null;
   limit: number | null;
+  /** Slots held on that limit at the decision time, active or not (0 without a limit). */
+  activeSlots: number;
   collisionStrategy: "ENQUEUE" | "CANCEL_NEW";
   /** Lease TTL; Prefect's initial deployment lease duration when the deployment sets none. */
   leaseSeconds: number;
@@ -114,6 +120,32 @@ export interface DeploymentConcurrencyPort {
   releaseSlot(limitId: string): void;
   /** Forgets a lease without giving its slot back (old clients cannot renew leases). */
   revokeLease(leaseId: string): void;
+}
+
+/** A `tag:<tag>` global limit as the task-run tag-concurrency rules read it. */
+export interface TagLimitView {
+  id: string;
+  /** The tag, without the `tag:` prefix. */
+  tag: string;
+  limit: number;
+  active: boolean;
+  /** Slots held at the decision time. */
+  activeSlots: number;
+  avgSlotOccupancySeconds: number;
+}
+
+/**
+ * What the tag-concurrency rules may ask of storage (the data layer loads the run's
+ * tag limits before the policy runs and applies the recorded effects after it).
+ */
+export interface TagConcurrencyPort {
+  /** The `tag:<tag>` limits of the run's tags, as stored (inactive ones included). */
+  readonly limits: readonly TagLimitView[];
+  /** Takes one slot on each limit under one lease held by the run, or none; the lease id, or null when a limit is full. */
+  tryAcquire(limitIds: string[], holderRunId: string): string | null;
+  releaseLease(leaseId: string): void;
+  /** Gives back every lease the run holds on its tag limits. */
+  releaseHeld(holderRunId: string): void;
 }
 
 export class OrchestrationContext<R extends RunSnapshot = RunSnapshot> {
@@ -139,6 +171,13 @@ export class OrchestrationContext<R extends RunSnapshot = RunSnapshot> {
       clientVersion?: string | null;
       /** Flow runs of deployments: the deployment's concurrency limit and slot operations. */
       deploymentConcurrency?: DeploymentConcurrencyPort | null;
+      /**
+       * Timestamps of the run's stored states from the earliest a surviving proposal can
+       * carry (the proposal's or the decision time) on: a new state must not share one.
+       */
+      takenTimestamps?: ReadonlySet<Micros>;
+      /** Task runs with tags: their `tag:<tag>` limits and slot operations. */
+      tagConcurrency?: TagConcurrencyPort | null;
       /** Task runs: the enclosing flow run. */
       parentFlowRun?: ParentFlowRun | null;
       /** Task runs: newest unexpired cached state for the proposal's cache key. */
@@ -164,6 +203,8 @@ export interface OrchestrationResult {
   state: State | null;
   status: SetStateStatus;
   details: ResponseDetails;
+  /** Background task runs: the run is to be queued for the task workers once this commits. */
+  enqueue?: { retry: boolean } | null;
 }
 
 /** Compares the `x.y.z` numeric prefixes of two versions (a pre-release suffix counts as below its release). */

@@ -18,6 +18,7 @@ import {
   RetryFailedFlows,
 } from "./rules/flow-runs";
 import {
+  EnforceDeploymentConcurrencyOnLate,
   ReleaseFlowConcurrencySlots,
   RemoveDeploymentConcurrencyLeaseForOldClientVersions,
   SecureFlowConcurrencySlots,
@@ -25,6 +26,8 @@ import {
 } from "./rules/deployment-concurrency";
 import { CopyScheduledTime, PreventPendingTransitions, RenameReruns, WaitForScheduledTime } from "./rules/shared";
 import { InstrumentFlowRunStateTransitions } from "./instrumentation";
+import { ReleaseTaskConcurrencySlots, SecureTaskConcurrencySlots } from "./rules/tag-concurrency";
+import { CopyTaskParametersID, EnqueueScheduledTasks } from "./rules/background-tasks";
 import {
   CacheInsertion,
   CacheRetrieval,
@@ -69,15 +72,10 @@ export const MinimalFlowPolicy: Policy<FlowRunSnapshot> = {
   ],
 };
 
-/**
- * The late-runs service's policy: only the Late guard (plus the global transforms).
- * Prefect's EnforceDeploymentConcurrencyOnLate (CANCEL_NEW deployments with a full
- * limit are Cancelled instead of marked Late) is not here yet: it needs the limit's
- * active slots, which the deployment-concurrency port does not expose.
- */
+/** The late-runs service's policy: the Late guard, and CANCEL_NEW deployments with a full limit cancel instead. */
 export const MarkLateRunsPolicy: Policy<FlowRunSnapshot> = {
   name: "MarkLateRunsPolicy",
-  entries: [EnsureOnlyScheduledFlowsMarkedLate, InstrumentFlowRunStateTransitions],
+  entries: [EnsureOnlyScheduledFlowsMarkedLate, EnforceDeploymentConcurrencyOnLate, InstrumentFlowRunStateTransitions],
 };
 
 export const CoreTaskPolicy: Policy<TaskRunSnapshot> = {
@@ -86,14 +84,39 @@ export const CoreTaskPolicy: Policy<TaskRunSnapshot> = {
     CacheRetrieval,
     HandleTaskTerminalStateTransitions,
     PreventRunningTasksFromStoppedFlows,
+    SecureTaskConcurrencySlots, // after CacheRetrieval: cached states are retrieved even when slots are full
     CopyScheduledTime,
     WaitForScheduledTime,
     RetryFailedTasks,
     RenameReruns,
     UpdateFlowRunTrackerOnTasks,
     CacheInsertion,
+    ReleaseTaskConcurrencySlots,
   ],
 };
 
 /** `force: true` and the initial state of a new task run. */
-export const MinimalTaskPolicy: Policy<TaskRunSnapshot> = { name: "MinimalTaskPolicy", entries: [] };
+export const MinimalTaskPolicy: Policy<TaskRunSnapshot> = { name: "MinimalTaskPolicy", entries: [ReleaseTaskConcurrencySlots] };
+
+/**
+ * Any proposal whose state is deferred (background task runs, forced or not): CoreTaskPolicy
+ * without tag concurrency, with PENDING guarded (a task run is claimed once), the parameters
+ * id carried along and scheduled runs queued for the task workers.
+ */
+export const BackgroundTaskPolicy: Policy<TaskRunSnapshot> = {
+  name: "BackgroundTaskPolicy",
+  entries: [
+    PreventPendingTransitions,
+    CacheRetrieval,
+    HandleTaskTerminalStateTransitions,
+    CopyScheduledTime,
+    CopyTaskParametersID,
+    WaitForScheduledTime,
+    RetryFailedTasks,
+    RenameReruns,
+    UpdateFlowRunTrackerOnTasks,
+    CacheInsertion,
+    ReleaseTaskConcurrencySlots,
+    EnqueueScheduledTasks,
+  ],
+};

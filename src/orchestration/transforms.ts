@@ -6,6 +6,20 @@ import type { UniversalTransform } from "./engine";
 import { apiVersionBelow, type FlowRunSnapshot, type RunSnapshot, type TaskRunSnapshot } from "./context";
 import { freshCopy, isFinal } from "./states";
 
+/**
+ * A run's states never share a timestamp (coarse clocks mint equal ones): the proposal
+ * that survives the rules moves to the first free microsecond. First, so the
+ * transforms that read the timestamp see the adjusted one.
+ */
+const EnsureStateTimestampIsUnique: UniversalTransform = {
+  name: "EnsureStateTimestampIsUnique",
+  before(ctx, proposed) {
+    const taken = ctx.extras.takenTimestamps;
+    if (!taken) return;
+    while (taken.has(proposed.timestamp)) proposed.timestamp += 1;
+  },
+};
+
 const SetRunStateType: UniversalTransform = {
   name: "SetRunStateType",
   before: (ctx, proposed) => void (ctx.run.stateType = proposed.type),
@@ -137,11 +151,9 @@ const IncrementTaskRunCount: UniversalTransform<TaskRunSnapshot> = {
 const asFlow = (t: UniversalTransform<RunSnapshot>) => t as UniversalTransform<FlowRunSnapshot>;
 const asTask = (t: UniversalTransform<RunSnapshot>) => t as UniversalTransform<TaskRunSnapshot>;
 
-/**
- * EnsureFlowRunStateTimestampIsUnique is not listed: the data layer makes the
- * proposed timestamp unique before orchestration, because it needs the database.
- */
+/** Prefect's EnsureFlowRunStateTimestampIsUnique comes first. */
 export const GlobalFlowPolicy: readonly UniversalTransform<FlowRunSnapshot>[] = [
+  asFlow({ ...EnsureStateTimestampIsUnique, name: "EnsureFlowRunStateTimestampIsUnique" }),
   ...COMMON.map(asFlow),
   UpdateSubflowParentTask,
   UpdateSubflowStateDetails,
@@ -149,4 +161,12 @@ export const GlobalFlowPolicy: readonly UniversalTransform<FlowRunSnapshot>[] = 
   RemoveResumingIndicator,
 ];
 
-export const GlobalTaskPolicy: readonly UniversalTransform<TaskRunSnapshot>[] = [...COMMON.map(asTask), IncrementTaskRunCount];
+/**
+ * Prefect has no timestamp transform for task runs, but its (task_run_id, timestamp)
+ * index is unique as well: the same transform keeps a collision from failing the write.
+ */
+export const GlobalTaskPolicy: readonly UniversalTransform<TaskRunSnapshot>[] = [
+  asTask({ ...EnsureStateTimestampIsUnique, name: "EnsureTaskRunStateTimestampIsUnique" }),
+  ...COMMON.map(asTask),
+  IncrementTaskRunCount,
+];

@@ -9,7 +9,9 @@ import { randomRunName } from "../lib/names";
 import { parseDateTime } from "../lib/time";
 import { newState } from "../orchestration/states";
 import type { TaskRunCreate } from "../schemas/runs";
-import { RunService, type StateProposal } from "./service";
+import type { TransitionOptions } from "../db/repos/transitions";
+import { backgroundTasks } from "./background-tasks";
+import { RunService, type SetStateOutcome, type StateProposal } from "./service";
 
 type CreateBody = Static<typeof TaskRunCreate>;
 
@@ -22,12 +24,12 @@ export class TaskRunService extends RunService<TaskRunWithState, TaskRunSort> {
   }
 
   /** Creates a task run and forces its initial state; an existing (flow_run_id, task_key, dynamic_key) run is returned untouched. */
-  create(body: CreateBody, apiVersion: string | null, initial: StateProposal | null) {
+  async create(body: CreateBody, apiVersion: string | null, initial: StateProposal | null) {
     const issues = this.createIssues(body);
     if (issues.length > 0) throw new InvalidInput(issues, body);
     const now = this.ctx.clock.now();
     const state = newState(initial?.type ?? "PENDING", now, initial?.init ?? {});
-    return this.store.write((tx) =>
+    const created = await this.store.write((tx) =>
       tx.taskRuns.create(
         {
           id: body.id ?? null,
@@ -48,6 +50,19 @@ export class TaskRunService extends RunService<TaskRunWithState, TaskRunSort> {
         now,
       ),
     );
+    if (created.enqueue) backgroundTasks(this.ctx).queues.enqueue(created.run.taskKey, created.run.id, created.enqueue.retry);
+    return created;
+  }
+
+  /** set_state, then (once committed) a deferred run that was scheduled again goes to the task workers. */
+  override async setState(id: string, proposal: StateProposal, options: TransitionOptions): Promise<SetStateOutcome> {
+    const outcome = await super.setState(id, proposal, options);
+    const enqueue = outcome.result.enqueue;
+    if (enqueue) {
+      const found = await this.get(id);
+      if (found) backgroundTasks(this.ctx).queues.enqueue(found.run.taskKey, id, enqueue.retry);
+    }
+    return outcome;
   }
 
   /** A name sent null or empty is replaced by a new one, as Prefect's TaskRunUpdate does; none sent keeps it. */

@@ -7,7 +7,7 @@ import {
   type FlowRunSnapshot,
 } from "../../src/orchestration/context";
 import { orchestrate } from "../../src/orchestration/engine";
-import { CoreFlowPolicy, MinimalFlowPolicy } from "../../src/orchestration/policies";
+import { CoreFlowPolicy, MarkLateRunsPolicy, MinimalFlowPolicy } from "../../src/orchestration/policies";
 import { newState, type StateType } from "../../src/orchestration/states";
 import { GlobalFlowPolicy } from "../../src/orchestration/transforms";
 import { DEPLOYMENT_ID, NOW, flowRun, seconds } from "./fixtures";
@@ -57,6 +57,7 @@ class FakeSlots implements DeploymentConcurrencyPort {
 const settings = (limit: number, collisionStrategy: "ENQUEUE" | "CANCEL_NEW" = "ENQUEUE"): DeploymentConcurrencySettings => ({
   limitId: "limit-1",
   limit,
+  activeSlots: 0,
   collisionStrategy,
   leaseSeconds: 300,
 });
@@ -236,5 +237,45 @@ describe("deployment concurrency rules", () => {
     expect(ctx.status).toBe("REJECT");
     expect(slots.calls).toEqual(["acquire", "lease 300s", "release lease-1"]);
     expect(slots.used).toBe(0);
+  });
+});
+
+describe("EnforceDeploymentConcurrencyOnLate (MarkLateRunsPolicy)", () => {
+  const late = (deployment: DeploymentConcurrencySettings | null, opts: { name?: string; from?: string; deploymentId?: string | null } = {}) => {
+    const run = flowRun({ deploymentId: opts.deploymentId === undefined ? DEPLOYMENT_ID : opts.deploymentId, stateType: "SCHEDULED" });
+    const initial = newState("SCHEDULED", NOW - seconds(60), { name: opts.from ?? "Scheduled" });
+    const ctx = new OrchestrationContext(run, initial, newState("SCHEDULED", NOW, { name: opts.name ?? "Late" }), NOW, {
+      deploymentConcurrency: new FakeSlots(deployment),
+    });
+    orchestrate(ctx, MarkLateRunsPolicy, GlobalFlowPolicy);
+    return { status: ctx.status as string, state: ctx.resultState && `${ctx.resultState.type}/${ctx.resultState.name}`, reason: "reason" in ctx.details ? ctx.details.reason : null };
+  };
+  const full = (limit: number, strategy: "ENQUEUE" | "CANCEL_NEW", activeSlots: number) => ({ ...settings(limit, strategy), activeSlots });
+  const CANCELLED = { status: "REJECT", state: "CANCELLED/Cancelled", reason: "Deployment concurrency limit is full and uses the CANCEL_NEW strategy." };
+  const LATE = { status: "ACCEPT", state: "SCHEDULED/Late", reason: null };
+
+  test.each([
+    { name: "CANCEL_NEW, full", deployment: full(1, "CANCEL_NEW", 1), expected: CANCELLED },
+    { name: "CANCEL_NEW, over full", deployment: full(1, "CANCEL_NEW", 3), expected: CANCELLED },
+    { name: "CANCEL_NEW, a zero limit", deployment: full(0, "CANCEL_NEW", 0), expected: CANCELLED },
+    { name: "CANCEL_NEW, a free slot", deployment: full(2, "CANCEL_NEW", 1), expected: LATE },
+    { name: "ENQUEUE, full", deployment: full(1, "ENQUEUE", 1), expected: LATE },
+    { name: "no limit", deployment: { ...full(1, "CANCEL_NEW", 1), limitId: null, limit: null }, expected: LATE },
+    { name: "a deployment that is gone", deployment: null, expected: LATE },
+  ])("$name", ({ deployment, expected }) => {
+    expect(late(deployment)).toEqual(expected);
+  });
+
+  test("only a Late proposal of a deployment run is governed", () => {
+    expect(late(full(1, "CANCEL_NEW", 1), { name: "Scheduled" })).toMatchObject({ status: "ACCEPT", state: "SCHEDULED/Scheduled" });
+    expect(late(full(1, "CANCEL_NEW", 1), { deploymentId: null })).toEqual(LATE);
+  });
+
+  test("the policy's order", () => {
+    expect(MarkLateRunsPolicy.entries.map((entry) => entry.name)).toEqual([
+      "EnsureOnlyScheduledFlowsMarkedLate",
+      "EnforceDeploymentConcurrencyOnLate",
+      "InstrumentFlowRunStateTransitions",
+    ]);
   });
 });

@@ -3,7 +3,7 @@ import { describe, expect, test } from "bun:test";
 import { DeploymentSlotLedger, type DeploymentConcurrencySnapshot } from "../../src/orchestration/deployment-slots";
 
 const NOW = Date.UTC(2025, 0, 1) * 1000;
-const settings = { limitId: "limit-1", limit: 2, collisionStrategy: "ENQUEUE" as const, leaseSeconds: 300 };
+const settings = { limitId: "limit-1", limit: 2, activeSlots: 1, collisionStrategy: "ENQUEUE" as const, leaseSeconds: 300 };
 const snapshot = (fields: Partial<DeploymentConcurrencySnapshot> = {}): DeploymentConcurrencySnapshot => ({
   settings,
   freeSlots: 1,

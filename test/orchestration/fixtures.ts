@@ -119,6 +119,8 @@ export function taskRun(init: TaskRunInit = {}): TaskRunSnapshot {
     expectedStartTime: null,
     nextScheduledStartTime: null,
     flowRunId: FLOW_RUN_ID,
+    taskKey: "my_task-abc123",
+    tags: [],
     flowRunRunCount: 1, // a task of the first attempt of its flow run (see parentFlow)
     ...fields,
     empiricalPolicy: {

@@ -71,22 +71,24 @@ function table(policy: Policy<TaskRunSnapshot>, rows: Row[]): void {
 const titled = (type: string) => type[0] + type.slice(1).toLowerCase();
 
 describe("policies", () => {
-  test("CoreTaskPolicy keeps Prefect's order (tag concurrency rules join later)", () => {
+  test("CoreTaskPolicy keeps Prefect's order", () => {
     expect(CoreTaskPolicy.entries.map((entry) => entry.name)).toEqual([
       "CacheRetrieval",
       "HandleTaskTerminalStateTransitions",
       "PreventRunningTasksFromStoppedFlows",
+      "SecureTaskConcurrencySlots",
       "CopyScheduledTime",
       "WaitForScheduledTime",
       "RetryFailedTasks",
       "RenameReruns",
       "UpdateFlowRunTrackerOnTasks",
       "CacheInsertion",
+      "ReleaseTaskConcurrencySlots",
     ]);
   });
 
-  test("MinimalTaskPolicy (force) has no rules of its own yet", () => {
-    expect(MinimalTaskPolicy.entries).toEqual([]);
+  test("MinimalTaskPolicy (force) only releases tag slots", () => {
+    expect(MinimalTaskPolicy.entries.map((entry) => entry.name)).toEqual(["ReleaseTaskConcurrencySlots"]);
   });
 });
 

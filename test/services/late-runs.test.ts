@@ -73,6 +73,28 @@ describe("MarkLateRuns", () => {
     slow.close();
   });
 
+  test("a CANCEL_NEW deployment whose limit is full cancels its overdue runs instead of marking them Late", async () => {
+    const flow = (await api.post("/flows/", { name: `cn-${crypto.randomUUID().slice(0, 8)}` })).body;
+    const deployment = async (strategy: string) =>
+      (await api.post("/deployments/", { name: strategy, flow_id: flow.id, concurrency_limit: 1, concurrency_options: { collision_strategy: strategy } })).body;
+    const [cancelNew, enqueue] = [await deployment("CANCEL_NEW"), await deployment("ENQUEUE")];
+    const scheduled = { state: { type: "SCHEDULED", state_details: { scheduled_time: iso(T0 + 6000 * SECOND) } } };
+    const run = async (d: { id: string }) => (await api.post(`/deployments/${d.id}/create_flow_run`, scheduled)).body.id as string;
+    const [holderA, waitingA, holderB, waitingB] = [await run(cancelNew), await run(cancelNew), await run(enqueue), await run(enqueue)];
+    await setFlowRunState(api, holderA, { type: "PENDING" });
+    await setFlowRunState(api, holderB, { type: "PENDING" });
+    await service.tick(T0 + 6020 * SECOND);
+    const cancelled = await flowRunOf(api, waitingA);
+    expect(cancelled).toMatchObject({ state_type: "CANCELLED", state_name: "Cancelled", state: { message: "Deployment concurrency limit reached." } });
+    expect((await flowRunOf(api, waitingB)).state_name).toBe("Late");
+    expect((await flowRunOf(api, holderA)).state_name).toBe("Pending");
+    // With its slot free again, the CANCEL_NEW deployment's next overdue run is only Late.
+    await setFlowRunState(api, holderA, { type: "COMPLETED" });
+    const later = await run(cancelNew);
+    await service.tick(T0 + 6040 * SECOND);
+    expect((await flowRunOf(api, later)).state_name).toBe("Late");
+  });
+
   test("is one of the services the server starts", () => {
     expect(createServices(api.context).some((s) => s instanceof MarkLateRuns)).toBe(true);
   });

@@ -74,6 +74,8 @@ export function taskRunSnapshot(row: TaskRunRow): TaskRunSnapshot {
     kind: "task_run",
     ...bookkeeping(row),
     flowRunId: row.flowRunId,
+    taskKey: row.taskKey,
+    tags: row.tags,
     flowRunRunCount: row.flowRunRunCount,
     empiricalPolicy: taskRunPolicy(row.empiricalPolicy),
   };

@@ -113,7 +113,7 @@ export class TaskRunRepository extends RunRepository<TaskRunWithState, TaskRunSo
         ),
       )
       .get();
-    if (existing) return { ...this.readRun(existing.id)!, created: false };
+    if (existing) return { ...this.readRun(existing.id)!, created: false, enqueue: null };
     const parent = input.flowRunId
       ? this.db.select({ labels: flowRun.labels }).from(flowRun).where(eq(flowRun.id, input.flowRunId)).get()
       : undefined;
@@ -133,8 +133,8 @@ export class TaskRunRepository extends RunRepository<TaskRunWithState, TaskRunSo
         },
       })
       .run();
-    yield* this.transitions.setTaskRunState(id, initialState, { ...options, force: true }, now);
-    return { ...this.readRun(id)!, created: true };
+    const result = yield* this.transitions.setTaskRunState(id, initialState, { ...options, force: true }, now);
+    return { ...this.readRun(id)!, created: true, enqueue: result?.enqueue ?? null };
   }
 
   /**

@@ -6,17 +6,19 @@
  * state-change events (published once the transaction commits). Write transactions
  * are serialised, so two proposals for the same run never both win.
  */
-import { and, desc, eq, gt, isNull, or, sql } from "drizzle-orm";
+import { and, desc, eq, gt, gte, isNull, or, sql } from "drizzle-orm";
 import { MICROS_PER_SECOND, type Micros } from "../../lib/time";
 import {
   OrchestrationContext,
   type FlowRunSnapshot,
   type OrchestrationEffect,
   type OrchestrationResult,
+  type TagLimitView,
 } from "../../orchestration/context";
 import { DeploymentSlotLedger, type DeploymentConcurrencySnapshot, type DeploymentSlotEffect } from "../../orchestration/deployment-slots";
+import { TagSlotLedger, type TagSlotEffect } from "../../orchestration/tag-slots";
 import { orchestrate, type Policy } from "../../orchestration/engine";
-import { CoreFlowPolicy, CoreTaskPolicy, MinimalFlowPolicy, MinimalTaskPolicy } from "../../orchestration/policies";
+import { BackgroundTaskPolicy, CoreFlowPolicy, CoreTaskPolicy, MinimalFlowPolicy, MinimalTaskPolicy } from "../../orchestration/policies";
 import { GlobalFlowPolicy, GlobalTaskPolicy } from "../../orchestration/transforms";
 import type { State } from "../../orchestration/states";
 import type { SqliteDb } from "../client";
@@ -42,6 +44,10 @@ export interface TransitionOptions {
   clientVersion?: string | null;
 }
 
+/** Prefect's V1_LEASE_TTL for tag-limit leases: 100 years of 365 days (they are released, never renewed). */
+const V1_LEASE_TTL = 100 * 365 * 86_400 * MICROS_PER_SECOND;
+const TAG_PREFIX = "tag:";
+
 /** PREFECT_SERVER_CONCURRENCY_INITIAL_DEPLOYMENT_LEASE_DURATION */
 const INITIAL_DEPLOYMENT_LEASE_SECONDS = 300;
 
@@ -50,8 +56,8 @@ export class RunTransitions {
   private readonly taskRunById;
   private readonly flowStateById;
   private readonly taskStateById;
-  private readonly flowStateAt;
-  private readonly taskStateAt;
+  private readonly flowStateTimestamps;
+  private readonly taskStateTimestamps;
 
   constructor(
     private readonly db: SqliteDb,
@@ -64,17 +70,22 @@ export class RunTransitions {
     this.flowStateById = db.select().from(flowRunState).where(eq(flowRunState.id, id)).prepare();
     this.taskStateById = db.select().from(taskRunState).where(eq(taskRunState.id, id)).prepare();
     const runId = sql.placeholder("runId");
-    const ts = sql.placeholder("ts");
-    this.flowStateAt = db
-      .select({ id: flowRunState.id })
+    const from = sql.placeholder("from");
+    this.flowStateTimestamps = db
+      .select({ ts: flowRunState.timestamp })
       .from(flowRunState)
-      .where(and(eq(flowRunState.flowRunId, runId), eq(flowRunState.timestamp, ts)))
+      .where(and(eq(flowRunState.flowRunId, runId), gte(flowRunState.timestamp, from)))
       .prepare();
-    this.taskStateAt = db
-      .select({ id: taskRunState.id })
+    this.taskStateTimestamps = db
+      .select({ ts: taskRunState.timestamp })
       .from(taskRunState)
-      .where(and(eq(taskRunState.taskRunId, runId), eq(taskRunState.timestamp, ts)))
+      .where(and(eq(taskRunState.taskRunId, runId), gte(taskRunState.timestamp, from)))
       .prepare();
+  }
+
+  /** The run's state timestamps at or after `from` (what the timestamp-uniqueness transform avoids). */
+  private timestampsFrom(query: { all(values: { runId: string; from: Micros }): { ts: Micros }[] }, runId: string, from: Micros): Set<Micros> {
+    return new Set(query.all({ runId, from }).map((row) => row.ts));
   }
 
   /** Current state of a flow run, or null. */
@@ -94,14 +105,13 @@ export class RunTransitions {
   *setFlowRunState(runId: string, proposed: State, options: TransitionOptions, now: Micros): Op<OrchestrationResult | null> {
     const row = this.flowRunById.get({ id: runId });
     if (!row) return null;
-    // Prefect's EnsureFlowRunStateTimestampIsUnique: (flow_run_id, timestamp) is unique.
-    while (this.flowStateAt.get({ runId, ts: proposed.timestamp })) proposed.timestamp += 1;
     const current = this.flowRunState(row.stateId);
     const slots = row.deploymentId ? new DeploymentSlotLedger(yield* this.deploymentConcurrency(row.deploymentId, current, now), now) : null;
     const ctx = new OrchestrationContext(flowRunSnapshot(row), current, proposed, now, {
       apiVersion: options.apiVersion,
       clientVersion: options.clientVersion,
       deploymentConcurrency: slots,
+      takenTimestamps: this.timestampsFrom(this.flowStateTimestamps, runId, Math.min(proposed.timestamp, now)),
     });
     orchestrate(ctx, options.force ? MinimalFlowPolicy : (options.flowPolicy ?? CoreFlowPolicy), GlobalFlowPolicy);
     const validated = ctx.validatedState;
@@ -123,15 +133,19 @@ export class RunTransitions {
   *setTaskRunState(taskRunId: string, proposed: State, options: TransitionOptions, now: Micros): Op<OrchestrationResult | null> {
     const row = this.taskRunById.get({ id: taskRunId });
     if (!row) return null;
-    while (this.taskStateAt.get({ runId: taskRunId, ts: proposed.timestamp })) proposed.timestamp += 1;
     const parent = row.flowRunId ? this.flowRunById.get({ id: row.flowRunId }) : undefined;
     const cacheKey = proposed.state_details.cache_key;
+    const tagSlots = row.tags.length > 0 ? new TagSlotLedger(yield* this.tagLimits(row.tags, now)) : null;
     const ctx = new OrchestrationContext(taskRunSnapshot(row), this.taskRunState(row.stateId), proposed, now, {
       apiVersion: options.apiVersion,
+      tagConcurrency: tagSlots,
+      takenTimestamps: this.timestampsFrom(this.taskStateTimestamps, taskRunId, Math.min(proposed.timestamp, now)),
       parentFlowRun: parent ? { id: parent.id, runCount: parent.runCount, state: this.flowRunState(parent.stateId) } : null,
       cachedState: !options.force && proposed.type === "RUNNING" && cacheKey ? this.cachedState(cacheKey, now) : null,
     });
-    orchestrate(ctx, options.force ? MinimalTaskPolicy : CoreTaskPolicy, GlobalTaskPolicy);
+    // Prefect's models.task_runs.set_task_run_state: a deferred proposal picks the background policy, even forced.
+    const policy = proposed.state_details.deferred ? BackgroundTaskPolicy : options.force ? MinimalTaskPolicy : CoreTaskPolicy;
+    orchestrate(ctx, policy, GlobalTaskPolicy);
     const validated = ctx.validatedState;
     if (validated) {
       this.db.insert(taskRunState).values({ ...stateRowValues(validated), taskRunId }).run();
@@ -142,7 +156,41 @@ export class RunTransitions {
       .where(eq(taskRun.id, taskRunId))
       .run();
     yield* this.applyEffects(row.flowRunId, ctx.effects, options, now);
-    return { state: ctx.resultState, status: ctx.status, details: ctx.details };
+    if (tagSlots) yield* this.applyTagSlotEffects(tagSlots.effects, now);
+    const enqueue = ctx.effects.find((effect) => effect.kind === "enqueue_task_run");
+    return { state: ctx.resultState, status: ctx.status, details: ctx.details, enqueue: enqueue ? { retry: enqueue.retry } : null };
+  }
+
+  /** The `tag:<tag>` limits of a task run's tags, read before the policy runs. */
+  private *tagLimits(tags: string[], now: Micros): Op<TagLimitView[]> {
+    const rows = yield* this.limits.readByNames([...new Set(tags)].map((tag) => TAG_PREFIX + tag));
+    return rows.map((row) => ({
+      id: row.id,
+      tag: row.name.slice(TAG_PREFIX.length),
+      limit: row.limit,
+      active: row.active,
+      activeSlots: activeSlotsAt(row, now),
+      avgSlotOccupancySeconds: row.avgSlotOccupancySeconds,
+    }));
+  }
+
+  /** Applies the slot operations the tag-concurrency rules decided on. */
+  private *applyTagSlotEffects(effects: TagSlotEffect[], now: Micros): Op<void> {
+    for (const effect of effects) {
+      switch (effect.kind) {
+        case "acquire": {
+          const lease = { id: effect.leaseId, resourceIds: effect.limitIds, slots: 1, ttl: V1_LEASE_TTL, holder: { type: "task_run" as const, id: effect.holderRunId } };
+          yield* this.limits.incrementWithLease(effect.limitIds, lease, now);
+          break;
+        }
+        case "release_lease":
+          yield* this.limits.releaseLease(effect.leaseId, now, { recordOccupancy: false });
+          break;
+        case "release_held":
+          yield* this.limits.releaseHolderLeases(effect.limitIds, effect.holderRunId, now);
+          break;
+      }
+    }
   }
 
   /** What the deployment-concurrency rules may ask, read before the policy runs. */
@@ -162,6 +210,7 @@ export class RunTransitions {
       settings: {
         limitId: limit ? limit.id : null,
         limit: limit ? limit.limit : null,
+        activeSlots: limit ? activeSlotsAt(limit, now) : 0,
         collisionStrategy: options.collision_strategy === "CANCEL_NEW" ? "CANCEL_NEW" : "ENQUEUE",
         leaseSeconds: options.grace_period_seconds ?? INITIAL_DEPLOYMENT_LEASE_SECONDS,
       },
@@ -237,6 +286,8 @@ export class RunTransitions {
             })
             .run();
           break;
+        case "enqueue_task_run":
+          break; // the caller queues the run once the transaction commits
         case "delete_flow_run_inputs":
           if (flowRunId) {
             for (const key of effect.keys) {

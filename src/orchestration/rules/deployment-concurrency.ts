@@ -113,3 +113,24 @@ export const ReleaseFlowConcurrencySlots: UniversalTransform<FlowRunSnapshot> = 
     else if (limitId) port.releaseSlot(limitId);
   },
 };
+
+/**
+ * The late-runs service would mark a run Late: a CANCEL_NEW deployment whose limit is
+ * full cancels it instead, so overdue runs do not pile up waiting for a slot they
+ * would be refused at PENDING anyway.
+ */
+export class EnforceDeploymentConcurrencyOnLate extends OrchestrationRule<FlowRunSnapshot> {
+  static readonly FROM_STATES = states("SCHEDULED");
+  static readonly TO_STATES = states("SCHEDULED");
+
+  override before(initial: State | null, proposed: State | null): void {
+    if (!initial || !proposed || proposed.name !== "Late" || !this.ctx.run.deploymentId) return;
+    const deployment = this.ctx.extras.deploymentConcurrency?.deployment;
+    if (!deployment?.limitId || deployment.limit === null || deployment.collisionStrategy !== "CANCEL_NEW") return;
+    if (deployment.activeSlots < deployment.limit) return;
+    this.reject(
+      newState("CANCELLED", this.ctx.now, { message: "Deployment concurrency limit reached." }),
+      "Deployment concurrency limit is full and uses the CANCEL_NEW strategy.",
+    );
+  }
+}
