@@ -10,6 +10,7 @@ import { randomRunName } from "../lib/names";
 import { newState } from "../orchestration/states";
 import type { DeploymentFlowRunCreate } from "../schemas/deployments";
 import { stateInit } from "../schemas/states";
+import { hydrateParameters, HydrationError } from "../runs/hydration";
 import { checkParameterSize } from "../runs/parameters";
 import { jobVariablesFailure } from "../work-pools/job-variables";
 import { resolveOrCreateQueue } from "../work-pools/service";
@@ -21,19 +22,26 @@ type Body = Static<typeof DeploymentFlowRunCreate>;
  * failure with the shorter texts of bulk_create_flow_runs_from_deployment.
  */
 export async function createFlowRunFromDeployment(
-  { store, clock, config }: AppContext,
+  ctx: AppContext,
   deploymentId: string,
   body: Body,
   apiVersion: string | null,
   /** `createdBy`: the provenance Prefect records from the Prefect-Automation-ID/-Name headers (an automation's action). */
   options: { bulk?: boolean; createdBy?: JsonObject | null } = {},
 ): Promise<{ run: FlowRunWithState; created: boolean }> {
+  const { store, clock, config } = ctx;
   checkParameterSize(body.parameters, config.maxParameterSize, body);
   const view = await store.read((q) => q.deployments.get(deploymentId));
   if (!view) throw new NotFound("Deployment not found");
   const { row } = view;
-  // the request's parameters are laid over the deployment's
-  const parameters: JsonObject = { ...row.parameters, ...(body.parameters ?? {}) };
+  // the request's parameters are laid over the deployment's, then hydrated
+  let parameters: JsonObject;
+  try {
+    parameters = await hydrateParameters(ctx, { ...row.parameters, ...(body.parameters ?? {}) });
+  } catch (error) {
+    if (!(error instanceof HydrationError)) throw error;
+    throw new BadRequest(options.bulk ? error.message : `Error hydrating flow run parameters: ${error.message}`);
+  }
   if (body.enforce_parameter_schema ?? row.enforceParameterSchema) {
     const schema = row.parameterOpenapiSchema;
     if (schema === null || typeof schema !== "object") {

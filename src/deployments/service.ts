@@ -4,7 +4,7 @@
  * clean-up of stale auto-scheduled runs, each write in one transaction.
  */
 import type { Static } from "elysia";
-import { Conflict, InvalidInput, NotFound, Unprocessable, type ValidationIssue } from "../domain/errors";
+import { BadRequest, Conflict, InvalidInput, NotFound, Unprocessable, type ValidationIssue } from "../domain/errors";
 import type { AppContext } from "../context";
 import type { DeploymentScheduleRow, DeploymentValues, ScheduleInsert, SchedulePatch } from "../db/repos/deployments";
 import type { FlowRunWithState } from "../db/repos/flow-runs";
@@ -18,6 +18,7 @@ import type { Micros } from "../lib/time";
 import { normalizeSchedule, validateSchedule, type ScheduleModel } from "../schedules/schemas";
 import type { DeploymentCreate, DeploymentScheduleCreate, DeploymentScheduleUpdate, DeploymentUpdate } from "../schemas/deployments";
 import type { WorkQueueRow } from "../db/repos/work-pools";
+import { hydrateParameters, HydrationError } from "../runs/hydration";
 import { checkParameterSize } from "../runs/parameters";
 import { jobVariablesFailure } from "../work-pools/job-variables";
 import { ensureLegacyQueue, resolveOrCreateQueue } from "../work-pools/service";
@@ -140,6 +141,16 @@ export class DeploymentService {
     return result;
   }
 
+  /** update_deployment hydrates the parameters it stores (workspace variables, JSON, templates). */
+  private async hydrated(parameters: JsonObject): Promise<JsonObject> {
+    try {
+      return await hydrateParameters(this.ctx, parameters);
+    } catch (error) {
+      if (error instanceof HydrationError) throw new BadRequest(`Error hydrating deployment parameters: ${error.message}`);
+      throw error;
+    }
+  }
+
   /** PATCH: only the keys present are applied; schedules with slugs are patched in place. */
   async update(id: string, body: UpdateBody): Promise<void> {
     const now = this.ctx.clock.now();
@@ -156,6 +167,7 @@ export class DeploymentService {
     // api/deployments.py update_deployment checks the resulting parameters on every PATCH while enforcing,
     // against the new schema when one (non-empty) is sent, else the stored one
     const enforce = body.enforce_parameter_schema ?? existing.row.enforceParameterSchema;
+    if (body.parameters != null) body = { ...body, parameters: await this.hydrated(body.parameters as JsonObject) };
     const parameters = body.parameters ?? existing.row.parameters;
     if (enforce) {
       const sent = body.parameter_openapi_schema;

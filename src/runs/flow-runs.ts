@@ -19,6 +19,7 @@ import type { RunFilterSet } from "../schemas/filters";
 import type { FlowRunCreate, FlowRunUpdate } from "../schemas/runs";
 import { jobVariablesFailure } from "../work-pools/job-variables";
 import { resolveQueue } from "../work-pools/service";
+import { hydrateParameters, HydrationError } from "./hydration";
 import { checkParameterSize } from "./parameters";
 import { RunService, type SetStateOutcome, type StateProposal } from "./service";
 
@@ -150,6 +151,18 @@ export class FlowRunService extends RunService<FlowRunWithState, FlowRunSort> {
 
   /** Resumes a paused run, validating its input against the schema the pause stored. */
   async resume(id: string, runInput: JsonObject | null, options: TransitionOptions): Promise<SetStateOutcome> {
+    const current = await this.get(id);
+    const state = current?.state;
+    // Input for a pause that asked for some is hydrated first; a placeholder that fails rejects the resume.
+    if (state?.type === "PAUSED" && state.state_details.run_input_keyset) {
+      try {
+        runInput = await hydrateParameters(this.ctx, runInput ?? {});
+      } catch (error) {
+        if (!(error instanceof HydrationError)) throw error;
+        const reason = `Error hydrating run input: ${error.message}`;
+        return { result: { state, status: "REJECT", details: { type: "abort_details", reason } }, created: false };
+      }
+    }
     const now = this.ctx.clock.now();
     const result = await this.store.write((tx) => tx.flowRuns.resume(id, runInput, validateJsonSchema, options, now));
     if (!result) throw new NotFound(`Flow run with id ${id} not found`, "exception_message");
