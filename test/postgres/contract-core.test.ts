@@ -1,59 +1,12 @@
 /**
- * The repository contract, run against both backends: every scenario runs on SQLite
- * (:memory:) and on a fresh PostgreSQL database, asserts what it must on each, and the
- * two results must be identical (ids aside, which are new UUIDv7s each time): rows,
- * timestamps to the microsecond, JSON documents, orders, counts, errors, events.
+ * The repository contract (test/support/contract.ts) for configuration, flows, variables and
+ * saved searches, and the unit of work itself.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { sql } from "drizzle-orm";
-import { StoreConflictError } from "../../src/db/errors";
-import type { StoreOf } from "../../src/db/repositories";
+import { expect, test } from "bun:test";
+import type { PgPortedRepositories } from "../../src/db/postgres/store";
 import type { FlowRow } from "../../src/db/repos/flows";
-import { PgStore, type PgPortedRepositories } from "../../src/db/postgres/store";
-import { SqliteStore } from "../../src/db/store";
-import type { Event } from "../../src/events/model";
 import type { JsonValue } from "../../src/lib/json";
-import { createTestDatabase, type TestDatabase } from "../support/postgres";
-
-type ContractStore = StoreOf<PgPortedRepositories>;
-
-/** An instant with microseconds a JS Date would lose. */
-const T0 = Date.UTC(2026, 11, 3, 10, 0, 0) * 1000 + 123_457;
-const MISSING = "0195f0b4-0000-7000-8000-000000000000";
-
-const event = (name: string): Event => ({
-  id: crypto.randomUUID(),
-  occurred: T0,
-  event: name,
-  resource: { "prefect.resource.id": "x" },
-  related: [],
-  payload: {},
-  follows: null,
-});
-
-/** Ids differ between runs: each distinct UUID becomes `<id n>` in order of appearance. */
-function withoutIds(value: unknown): unknown {
-  const seen = new Map<string, string>();
-  const walk = (v: unknown): unknown => {
-    if (typeof v === "string" && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(v)) {
-      if (!seen.has(v)) seen.set(v, `<id ${seen.size}>`);
-      return seen.get(v);
-    }
-    if (Array.isArray(v)) return v.map(walk);
-    if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)]));
-    return v;
-  };
-  return walk(value);
-}
-
-async function errorOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-    return "no error";
-  } catch (error) {
-    return error instanceof StoreConflictError ? "StoreConflictError" : `unexpected ${String(error)}`;
-  }
-}
+import { contractSuite, errorOf, event, MISSING, T0, type ContractStore } from "../support/contract";
 
 const JSON_VALUES: JsonValue[] = [
   { nested: { list: [1, 2.5, -3e-7, true, false, null, "x"], empty: {}, none: [] } },
@@ -68,8 +21,7 @@ const JSON_VALUES: JsonValue[] = [
   {},
 ];
 
-/** Each scenario runs against one empty store and returns what it observed. */
-const scenarios: Record<string, (store: ContractStore, published: string[]) => Promise<unknown>> = {
+contractSuite("configuration, flows, variables, saved searches", ["variable", "configuration", "saved_search", "flow"], {
   async "variables: create and read back, timestamps to the microsecond, every JSON value"(store) {
     const created = [];
     for (const [i, value] of JSON_VALUES.entries()) {
@@ -272,47 +224,6 @@ const scenarios: Record<string, (store: ContractStore, published: string[]) => P
       configuration: await store.read((q) => q.configuration.read("k")),
     };
   },
-};
-
-const names = Object.keys(scenarios);
-let database: TestDatabase;
-let pg: PgStore;
-const pgPublished: string[] = [];
-
-beforeAll(async () => {
-  database = await createTestDatabase();
-  pg = await PgStore.open(database.settings());
-  pg.publishTo((events) => pgPublished.push(...events.map((e) => e.event)));
-});
-afterAll(async () => {
-  await pg?.close();
-  await database?.drop();
-});
-
-async function onSqlite(name: string): Promise<unknown> {
-  const store = SqliteStore.open(":memory:");
-  const published: string[] = [];
-  store.publishTo((events) => published.push(...events.map((e) => e.event)));
-  try {
-    return withoutIds(await scenarios[name]!(store, published));
-  } finally {
-    store.close();
-  }
-}
-
-async function onPostgres(name: string): Promise<unknown> {
-  await pg.db.execute(sql`TRUNCATE variable, configuration, saved_search, flow CASCADE`);
-  pgPublished.length = 0;
-  return withoutIds(await scenarios[name]!(pg, pgPublished));
-}
-
-describe("repository contract: SQLite and PostgreSQL give identical results", () => {
-  test.each(names)("%s", async (name) => {
-    const lite = await onSqlite(name);
-    const post = await onPostgres(name);
-    // toEqual ignores the order of an object's keys, which jsonb does not keep (see the README)
-    expect(post).toEqual(lite);
-  });
 });
 
 test("a transaction body cannot yield anything but the data layer's pending queries", () => {
