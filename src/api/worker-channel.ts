@@ -7,15 +7,16 @@
  * worker depends on changes. While the channel is healthy the worker sends no REST
  * heartbeats and reads no pool over REST.
  *
- * Cleanup delivery (`cleanup_delivery.v1`: infrastructure teardown of runs whose CANCELLING
- * timed out) is not offered yet: it is listed in `rejected_capabilities`, which the SDK
- * handles by doing without it, as it does when Prefect's own cleanup queue is unavailable.
+ * A worker that handles cleanup kinds is granted cleanup delivery (`cleanup_delivery.v1`):
+ * the cleanup messages of its pool (src/work-pools/cleanup-delivery.ts) are sent to it, and
+ * it acknowledges, releases or renews them on the channel.
  */
 import type { AppContext } from "../context";
 import type { WorkPoolView, WorkQueueRow } from "../db/repos/work-pools";
 import { NotFound } from "../domain/errors";
 import { formatDateTime, type Micros } from "../lib/time";
 import { workerChannelHub, type SnapshotInvalidation } from "../work-pools/channel-hub";
+import { cleanupDelivery, type CleanupConsumer, type CleanupOperationResult, type CleanupReservation } from "../work-pools/cleanup-delivery";
 import type { WorkPoolService } from "../work-pools/service";
 import {
   capabilityDecision,
@@ -24,6 +25,7 @@ import {
   parseWorkerFrame,
   selectChannelVersion,
   WorkerChannelSetupError,
+  type CapabilityDecision,
   type CleanupOperationFrame,
   type CloseReason,
   type WorkerHeartbeat,
@@ -57,6 +59,9 @@ export class WorkerChannel {
   private pendingInvalidation: SnapshotInvalidation | null = null;
   private coalesceTimer: ReturnType<typeof setTimeout> | null = null;
   private unsubscribe: () => void = () => {};
+  /** Set when the worker was granted cleanup delivery. */
+  private cleanup: CleanupConsumer | null = null;
+  private unregisterCleanup: () => void = () => {};
   private readonly releaseShutdown: () => void;
 
   constructor(
@@ -92,7 +97,9 @@ export class WorkerChannel {
       this.hello = hello;
       this.poolId = setup.pool.row.id;
       this.poolUpdated = setup.pool.row.updated;
-      ready = this.readyFrame(hello, version, setup.pool, setup.queues);
+      const capabilities = capabilityDecision(hello);
+      if (capabilities.maxCleanupConcurrency > 0) this.cleanup = this.cleanupConsumer(hello, capabilities.maxCleanupConcurrency, setup.queues);
+      ready = this.readyFrame(hello, version, capabilities, setup.pool, setup.queues);
     } catch (error) {
       if (error instanceof WorkerChannelSetupError) return this.close(error.reason);
       this.ctx.logger.error(`Worker channel setup failed due to a transient server error: work_pool=${this.poolName}: ${String(error)}`);
@@ -101,11 +108,12 @@ export class WorkerChannel {
     this.unsubscribe = workerChannelHub(this.ctx).subscribe(this.poolId, (invalidation) => this.invalidate(invalidation));
     sendJson(this.socket, ready);
     this.phase = "ready";
+    if (this.cleanup) this.unregisterCleanup = cleanupDelivery(this.ctx).register(this.cleanup);
     for (const early of this.early.splice(0)) await this.handle(early);
   }
 
-  private readyFrame(hello: WorkerHello, version: string, pool: WorkPoolView, queues: WorkQueueRow[]) {
-    const { accepted, rejected, maxCleanupConcurrency } = capabilityDecision(hello, false);
+  private readyFrame(hello: WorkerHello, version: string, capabilities: CapabilityDecision, pool: WorkPoolView, queues: WorkQueueRow[]) {
+    const { accepted, rejected, maxCleanupConcurrency } = capabilities;
     return this.frame("worker.ready.v1", {
       consumer_id: hello.consumerId,
       worker_id: null,
@@ -127,7 +135,7 @@ export class WorkerChannel {
     if (this.phase !== "ready") return;
     const frame = parseWorkerFrame(message);
     if (frame?.type === "heartbeat") return this.heartbeat(frame.heartbeat);
-    if (frame?.type === "cleanup") return this.cleanupNotAccepted(frame.operation);
+    if (frame?.type === "cleanup") return this.cleanupOperation(frame.operation);
     this.close("protocol_error");
   }
 
@@ -145,17 +153,56 @@ export class WorkerChannel {
     if (poolUpdated !== this.poolUpdated) this.invalidate({ workPoolId: this.poolId, reason: "heartbeat_reconciliation", deleted: false });
   }
 
-  /** Prefect's answer to a cleanup operation on a channel that was not granted cleanup delivery. */
-  private cleanupNotAccepted(operation: CleanupOperationFrame): void {
+  private cleanupConsumer(hello: WorkerHello, maxConcurrency: number, queues: WorkQueueRow[]): CleanupConsumer {
+    return {
+      workPoolId: this.poolId,
+      workerKey: `${this.poolId} ${hello.consumerId} ${hello.workerName}`,
+      kinds: hello.handledCleanupKinds,
+      workQueueIds: queues.map((queue) => queue.id),
+      maxConcurrency,
+      deliver: (reservation) => this.deliverCleanup(reservation),
+    };
+  }
+
+  private deliverCleanup(reservation: CleanupReservation): void {
+    sendJson(
+      this.socket,
+      this.frame("cleanup.message.v1", {
+        message_id: reservation.messageId,
+        reservation_token: reservation.reservationToken,
+        lease_expires_at: formatDateTime(reservation.leaseExpiresAt),
+        delivery_count: reservation.deliveryCount,
+        work_queue_id: reservation.workQueueId,
+        data: reservation.data,
+        kind: reservation.kind,
+        target: reservation.target,
+      }),
+    );
+  }
+
+  /** An ack, release or renew; on a channel without cleanup delivery Prefect answers `unauthorized`. */
+  private cleanupOperation(operation: CleanupOperationFrame): void {
+    const now = this.ctx.clock.now();
+    let result: CleanupOperationResult;
+    if (!this.cleanup) {
+      result = { messageId: operation.messageId, operation: operation.operation, status: "unauthorized", reason: "cleanup_delivery_not_accepted", leaseExpiresAt: null };
+    } else {
+      const { queue } = cleanupDelivery(this.ctx);
+      const { messageId, reservationToken: token } = operation;
+      if (operation.operation === "ack") result = queue.ack(this.poolId, messageId, token, now);
+      else if (operation.operation === "renew") result = queue.renew(this.poolId, messageId, token, now);
+      else result = queue.release(this.poolId, messageId, token, operation.reason!, now);
+      cleanupDelivery(this.ctx).settle(this.cleanup, token, result);
+    }
     sendJson(
       this.socket,
       this.frame("cleanup.operation_result.v1", {
         request_frame_id: operation.id,
-        message_id: operation.messageId,
-        operation: operation.operation,
-        status: "unauthorized",
-        lease_expires_at: null,
-        reason: "cleanup_delivery_not_accepted",
+        message_id: result.messageId,
+        operation: result.operation,
+        status: result.status,
+        lease_expires_at: result.leaseExpiresAt === null ? null : formatDateTime(result.leaseExpiresAt),
+        reason: result.reason,
         detail: null,
       }),
     );
@@ -196,6 +243,7 @@ export class WorkerChannel {
     if (this.coalesceTimer) clearTimeout(this.coalesceTimer);
     this.coalesceTimer = null;
     this.unsubscribe();
+    this.unregisterCleanup();
     this.releaseShutdown();
   }
 }

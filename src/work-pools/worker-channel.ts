@@ -60,6 +60,15 @@ export interface CleanupOperationFrame {
   operation: "ack" | "release" | "renew";
   messageId: string;
   reservationToken: string;
+  /** A release's reason. */
+  reason?: string;
+}
+
+export interface CapabilityDecision {
+  accepted: string[];
+  rejected: string[];
+  /** 0 unless cleanup delivery was accepted. */
+  maxCleanupConcurrency: number;
 }
 
 /** What a worker may send once the channel is ready. */
@@ -175,8 +184,8 @@ export function parseWorkerFrame(message: unknown): WorkerFrame | null {
     const operation = ({ "cleanup.ack.v1": "ack", "cleanup.release.v1": "release", "cleanup.renew.v1": "renew" } as const)[type];
     if (operation) {
       only(payload, operation === "release" ? ["message_id", "reservation_token", "reason"] : ["message_id", "reservation_token"], "payload");
-      if (operation === "release") nonEmpty(payload.reason, "reason");
-      return { type: "cleanup", operation: { id, operation, messageId: uuid(payload.message_id, "message_id"), reservationToken: nonEmpty(payload.reservation_token, "reservation_token") } };
+      const reason = operation === "release" ? nonEmpty(payload.reason, "reason") : undefined;
+      return { type: "cleanup", operation: { id, operation, messageId: uuid(payload.message_id, "message_id"), reservationToken: nonEmpty(payload.reservation_token, "reservation_token"), reason } };
     }
     return { type: "other" };
   } catch (error) {
@@ -193,12 +202,12 @@ export function selectChannelVersion(hello: WorkerHello): typeof WORKER_CHANNEL_
 
 /**
  * The capabilities granted: the required two always; cleanup delivery when asked for with
- * kinds and concurrency and `cleanupAvailable`. Every other one asked for is rejected.
+ * kinds and concurrency. Every other one asked for is rejected.
  */
-export function capabilityDecision(hello: WorkerHello, cleanupAvailable: boolean): { accepted: string[]; rejected: string[]; maxCleanupConcurrency: number } {
+export function capabilityDecision(hello: WorkerHello): CapabilityDecision {
   const accepted = [...REQUIRED_CAPABILITIES];
   const wantsCleanup = hello.requestedCapabilities.includes(CLEANUP_DELIVERY_CAPABILITY) && hello.handledCleanupKinds.length > 0 && hello.maxCleanupConcurrency > 0;
-  if (cleanupAvailable && wantsCleanup) accepted.push(CLEANUP_DELIVERY_CAPABILITY);
+  if (wantsCleanup) accepted.push(CLEANUP_DELIVERY_CAPABILITY);
   const rejected = [...new Set(hello.requestedCapabilities)].filter((capability) => !accepted.includes(capability));
   return { accepted, rejected, maxCleanupConcurrency: accepted.includes(CLEANUP_DELIVERY_CAPABILITY) ? hello.maxCleanupConcurrency : 0 };
 }

@@ -9,6 +9,10 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { configFromEnv } from "../../src/config";
 import { createLogger } from "../../src/logger";
 import { startServer, type RunningServer } from "../../src/server";
+import { MICROS_PER_SECOND, parseDateTime } from "../../src/lib/time";
+import { NAMESPACE_URL, uuid5 } from "../../src/lib/uuid";
+import { CancellationCleanup } from "../../src/services/cancellation-cleanup";
+import { cleanupDelivery } from "../../src/work-pools/cleanup-delivery";
 import { connect, type Message } from "../support/websocket";
 
 let server: RunningServer;
@@ -130,12 +134,8 @@ describe("setup", () => {
     second.socket.close();
   });
 
-  test("cleanup delivery is not offered yet: rejected, and an operation on it answered `unauthorized`", async () => {
-    const { socket, ready: frame } = await ready(poolName(), {
-      requested_capabilities: ["worker_heartbeat.v1", "work_pool_snapshot.v1", "cleanup_delivery.v1"],
-      handled_cleanup_kinds: ["cancelling_timeout_teardown.v1"],
-    });
-    expect(frame.payload).toMatchObject({ accepted_capabilities: ["worker_heartbeat.v1", "work_pool_snapshot.v1"], rejected_capabilities: ["cleanup_delivery.v1"], effective_max_cleanup_concurrency: 0 });
+  test("a worker that does not take cleanup messages gets `unauthorized` for a cleanup operation", async () => {
+    const { socket } = await ready(poolName());
     const ack = { type: "cleanup.ack.v1", id: frameId(), sent_at: sentAt(), payload: { message_id: crypto.randomUUID(), reservation_token: "t" } };
     socket.send(ack);
     expect(await socket.next()).toMatchObject({
@@ -227,5 +227,123 @@ describe("after setup", () => {
     await api("DELETE", `/work_pools/${pool}`);
     for (const { socket } of [first, second]) expect(await socket.closed).toEqual({ code: 1008, reason: "authorization_failed" });
     elsewhere.socket.close();
+  });
+});
+
+describe("cleanup delivery", () => {
+  const CLEANUP = {
+    requested_capabilities: ["worker_heartbeat.v1", "work_pool_snapshot.v1", "cleanup_delivery.v1"],
+    handled_cleanup_kinds: ["cancelling_timeout_teardown.v1"],
+  };
+  const operation = (type: string, message: Message, extra: Record<string, unknown> = {}) => ({
+    type,
+    id: frameId(),
+    sent_at: sentAt(),
+    payload: { message_id: message.payload.message_id, reservation_token: message.payload.reservation_token, ...extra },
+  });
+  const queued = (poolId: string, n: number, queueId: string | null = null) =>
+    cleanupDelivery(server.context).queue.enqueue({
+      messageId: crypto.randomUUID(),
+      idempotencyKey: `test:${poolId}:${n}`,
+      workPoolId: poolId,
+      workQueueId: queueId,
+      kind: "cancelling_timeout_teardown.v1",
+      target: { flow_run_id: crypto.randomUUID(), infrastructure_pid: `host:${n}` },
+      data: {},
+    });
+
+  test("granted to a worker that handles a cleanup kind, one message at a time unless it asks for more", async () => {
+    const one = await ready(poolName(), CLEANUP);
+    expect(one.ready.payload).toMatchObject({ accepted_capabilities: ["worker_heartbeat.v1", "work_pool_snapshot.v1", "cleanup_delivery.v1"], rejected_capabilities: [], effective_max_cleanup_concurrency: 1 });
+    const three = await ready(poolName(), { ...CLEANUP, max_cleanup_concurrency: 3 });
+    expect(three.ready.payload.effective_max_cleanup_concurrency).toBe(3);
+    one.socket.close();
+    three.socket.close();
+  });
+
+  test("a run whose CANCELLING timed out: its teardown reaches the pool's worker, and is done once acknowledged", async () => {
+    const pool = poolName();
+    const { socket } = await ready(pool, CLEANUP);
+    const flow = await api("POST", "/flows/", { name: `wc-flow-${pool}` });
+    const deployment = await api("POST", "/deployments/", { name: "d", flow_id: flow.body.id, work_pool_name: pool });
+    const run = (await api("POST", `/deployments/${deployment.body.id}/create_flow_run`, {})).body;
+    await api("PATCH", `/flow_runs/${run.id}`, { infrastructure_pid: "host:4242" });
+    for (const type of ["PENDING", "RUNNING", "CANCELLING"]) expect((await api("POST", `/flow_runs/${run.id}/set_state`, { state: { type } })).body.status).toBe("ACCEPT");
+    const now = server.context.clock.now() + 301 * MICROS_PER_SECOND;
+    await new CancellationCleanup(server.context).tick(now);
+    const cancelled = (await api("GET", `/flow_runs/${run.id}`)).body;
+    expect(cancelled.state).toMatchObject({ type: "CANCELLED", message: "Flow run cancellation timed out; marked this flow run as Cancelled." });
+
+    const message = await socket.next();
+    expect(message).toMatchObject({
+      type: "cleanup.message.v1",
+      payload: {
+        message_id: uuid5(NAMESPACE_URL, `prefect:cancelling_timeout_teardown.v1:${run.id}:${cancelled.state.id}`),
+        kind: "cancelling_timeout_teardown.v1",
+        delivery_count: 1,
+        work_queue_id: run.work_queue_id,
+        target: { flow_run_id: run.id, infrastructure_pid: "host:4242" },
+        data: {},
+      },
+    });
+    const lease = parseDateTime(message.payload.lease_expires_at)! - server.context.clock.now();
+    expect(lease).toBeGreaterThan(28 * MICROS_PER_SECOND);
+    expect(lease).toBeLessThanOrEqual(30 * MICROS_PER_SECOND);
+
+    const ack = operation("cleanup.ack.v1", message);
+    socket.send(ack);
+    expect((await socket.next()).payload).toEqual({ request_frame_id: ack.id, message_id: message.payload.message_id, operation: "ack", status: "accepted", lease_expires_at: null, reason: null, detail: null });
+    socket.send(operation("cleanup.ack.v1", message));
+    expect((await socket.next()).payload).toMatchObject({ status: "not_found", reason: "message_not_found" });
+    // the run is Cancelled now: the next pass queues nothing
+    await new CancellationCleanup(server.context).tick(now + MICROS_PER_SECOND);
+    expect(await socket.quiet(200)).toBe(true);
+    socket.close();
+  });
+
+  test("a released message comes back; a second waits while the worker holds its one slot; renew extends the lease", async () => {
+    const pool = poolName();
+    const worker = await ready(pool, CLEANUP);
+    const poolId = worker.ready.payload.initial_snapshot.work_pool.id;
+    queued(poolId, 1);
+    queued(poolId, 2);
+    const first = await worker.socket.next();
+    expect(first.payload).toMatchObject({ delivery_count: 1, target: { infrastructure_pid: "host:1" } });
+    expect(await worker.socket.quiet(150)).toBe(true);
+
+    const renew = operation("cleanup.renew.v1", first);
+    worker.socket.send(renew);
+    const renewed = (await worker.socket.next()).payload;
+    expect(renewed).toMatchObject({ request_frame_id: renew.id, operation: "renew", status: "accepted", reason: null });
+    expect(parseDateTime(renewed.lease_expires_at)!).toBeGreaterThanOrEqual(parseDateTime(first.payload.lease_expires_at)!);
+    worker.socket.send({ ...operation("cleanup.ack.v1", first), payload: { message_id: first.payload.message_id, reservation_token: "not-the-token" } });
+    expect((await worker.socket.next()).payload).toMatchObject({ status: "invalid_token", reason: "reservation_token_mismatch" });
+
+    worker.socket.send(operation("cleanup.release.v1", first, { reason: "infrastructure_not_available" }));
+    expect((await worker.socket.next()).payload).toMatchObject({ operation: "release", status: "accepted" });
+    const again = await worker.socket.next();
+    expect(again.payload).toMatchObject({ message_id: first.payload.message_id, delivery_count: 2 });
+    expect(again.payload.reservation_token).not.toBe(first.payload.reservation_token);
+    worker.socket.send(operation("cleanup.ack.v1", again));
+    expect((await worker.socket.next()).payload.status).toBe("accepted");
+    const second = await worker.socket.next();
+    expect(second.payload).toMatchObject({ delivery_count: 1, target: { infrastructure_pid: "host:2" } });
+    worker.socket.send(operation("cleanup.ack.v1", second));
+    expect((await worker.socket.next()).payload.status).toBe("accepted");
+    worker.socket.close();
+  });
+
+  test("messages go to the pool's workers that take them: not to another pool's, nor to a worker without the capability", async () => {
+    const pool = poolName();
+    const plain = await ready(pool);
+    const elsewhere = await ready(poolName(), CLEANUP);
+    const poolId = plain.ready.payload.initial_snapshot.work_pool.id;
+    queued(poolId, 1);
+    expect(await plain.socket.quiet(150)).toBe(true);
+    expect(await elsewhere.socket.quiet(0)).toBe(true);
+    // a worker that connects later gets what was waiting
+    const late = await ready(pool, CLEANUP);
+    expect((await late.socket.next()).payload).toMatchObject({ kind: "cancelling_timeout_teardown.v1", target: { infrastructure_pid: "host:1" } });
+    for (const { socket } of [plain, elsewhere, late]) socket.close();
   });
 });
