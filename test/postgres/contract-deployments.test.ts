@@ -252,7 +252,7 @@ contractSuite("deployments", ["deployment_schedule", "deployment", "concurrency_
   async "delete and bulk delete: never-run scheduled runs and the deployment's limit go, events announce it"(store, published) {
     const flow = await flowId(store, "etl");
     const queueId = await poolWithQueue(store, "pool", "q");
-    const ids = [];
+    const ids: string[] = [];
     for (const [i, name] of ["a", "b", "c", "d"].entries()) ids.push(await upsert(store, flow, name, { tags: i < 2 ? ["old"] : [], workQueueId: queueId }, i));
     await store.write((tx) => tx.deployments.setConcurrencyLimit(ids[0]!, 1, T0));
     const limitId = (await store.read((q) => q.deployments.get(ids[0]!)))!.concurrencyLimit!.id;

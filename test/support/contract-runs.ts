@@ -40,8 +40,13 @@ export async function insertRun(store: ContractStore, seed: RunSeed, created: Mi
 
 /** Every flow run's name, queue and state, by name. */
 export async function runsOf(store: ContractStore): Promise<{ name: string; workQueueId: string | null; stateType: string | null }[]> {
-  const columns = (t: typeof pgSchema.flowRun | typeof sqliteSchema.flowRun) => ({ name: t.name, workQueueId: t.workQueueId, stateType: t.stateType });
-  if (store instanceof PgStore) return store.db.select(columns(pgSchema.flowRun)).from(pgSchema.flowRun).orderBy(asc(pgSchema.flowRun.name));
-  if (store instanceof SqliteStore) return store.db.select(columns(sqliteSchema.flowRun)).from(sqliteSchema.flowRun).orderBy(asc(sqliteSchema.flowRun.name)).all();
+  if (store instanceof PgStore) {
+    const t = pgSchema.flowRun;
+    return store.db.select({ name: t.name, workQueueId: t.workQueueId, stateType: t.stateType }).from(t).orderBy(asc(t.name));
+  }
+  if (store instanceof SqliteStore) {
+    const t = sqliteSchema.flowRun;
+    return store.db.select({ name: t.name, workQueueId: t.workQueueId, stateType: t.stateType }).from(t).orderBy(asc(t.name)).all();
+  }
   throw new Error("a contract store is SQLite's or PostgreSQL's");
 }
