@@ -4,6 +4,7 @@
  * foreman's status changes, concurrency slots, deletes, and what concurrent writers end with.
  */
 import { expect } from "bun:test";
+import { firstFreePriority, rebalancePriorities } from "../../src/domain/queue-priorities";
 import type { WorkPoolStatus } from "../../src/domain/work-pool-status";
 import type { PgPortedRepositories } from "../../src/db/postgres/store";
 import type { WorkPoolInput, WorkQueueInput } from "../../src/db/repos/work-pools";
@@ -43,12 +44,6 @@ async function insertQueue(store: ContractStore, poolId: string, input: WorkQueu
   return (await store.write((tx) => tx.workPools.insertQueueRow(poolId, input, T0 + at)))!.id;
 }
 
-/** What src/work-pools/service.ts does for a queue created without a priority: the first free one, read and written in one transaction. */
-const firstFree = (priorities: number[]) => {
-  let p = 1;
-  while (priorities.includes(p)) p++;
-  return p;
-};
 
 /** A map keyed by ids as sorted entries: the harness renames ids in values only, and GROUP BY orders differ. */
 const entries = (map: Map<string, number>) => [...map].sort(([a], [b]) => (a < b ? -1 : 1));
@@ -336,24 +331,37 @@ contractSuite("work pools, work queues, workers", ["worker", "work_queue", "work
     };
   },
 
-  async "concurrent writers: distinct priorities, one worker per name, one READY per poll, one delete"(store, published) {
+  async "concurrent writers: distinct priorities (inserts and reshuffles), one worker per name, one READY per poll, one delete"(store, published) {
     const poolId = await insertPool(store, pool("main"), "NOT_READY");
     await insertQueue(store, poolId, queue("default", 1));
     // five queues created at once, each at the first free priority, as the work-pool service does
     await Promise.all(
       Array.from({ length: 5 }, (_, i) =>
         store.write(function* (tx) {
-          const priority = firstFree((yield* tx.workPools.queuePriorities(poolId)).map((q) => q.priority));
+          const priority = firstFreePriority((yield* tx.workPools.queuePriorities(poolId)).map((q) => q.priority));
           return yield* tx.workPools.insertQueueRow(poolId, queue(`q${i}`, priority), T0 + i);
         }),
       ),
     );
     const priorities = (await store.read((q) => q.workPools.queuePriorities(poolId))).map((q) => q.priority);
     expect(priorities).toEqual([1, 2, 3, 4, 5, 6]);
+    const queueIds = (await store.read((q) => q.workPools.allQueues())).map((q) => q.id);
+    // every queue moved to the top at once, each renumbering the pool as the work-pool service does
+    await Promise.all(
+      queueIds.map((id, i) =>
+        store.write(function* (tx) {
+          yield* tx.workPools.updateQueueRow(id, { priority: 1 }, undefined, T0 + i);
+          const queues = yield* tx.workPools.queuePriorities(poolId);
+          const next = rebalancePriorities(queues, new Map([[id, 1]]));
+          yield* tx.workPools.setPriorities(new Map(queues.filter((q) => next.get(q.id) !== q.priority).map((q) => [q.id, next.get(q.id)!])));
+        }),
+      ),
+    );
+    const reshuffled = (await store.read((q) => q.workPools.queuePriorities(poolId))).map((q) => q.priority);
+    expect(reshuffled).toEqual([1, 2, 3, 4, 5, 6]);
     await Promise.all(Array.from({ length: 4 }, (_, i) => store.write((tx) => tx.workPools.upsertOnlineWorker(poolId, "w", i === 0 ? 30 : null, T0 + i))));
     const workers = await store.read((q) => q.workPools.listWorkers(poolId, null, 10, 0));
     expect(workers).toHaveLength(1);
-    const queueIds = (await store.read((q) => q.workPools.allQueues())).map((q) => q.id);
     const polls = await Promise.all(Array.from({ length: 4 }, () => store.write((tx) => tx.workPools.markQueuesPolled(queueIds, T0 + 10))));
     expect(polls.flat()).toHaveLength(queueIds.length);
     const poolPolls = await Promise.all(Array.from({ length: 4 }, () => store.write((tx) => tx.workPools.markPoolPolled(poolId, T0 + 10))));
@@ -364,6 +372,6 @@ contractSuite("work pools, work queues, workers", ["worker", "work_queue", "work
     expect(deletes.filter(Boolean)).toHaveLength(1);
     // the pool's five other queues are announced with it, each once
     expect(published).toEqual([...Array<string>(6).fill("prefect.work-queue.deleted"), "prefect.work-pool.deleted"]);
-    return { published: [...published], priorities, workers: workers.length, becameReady: polls.flat().length, poolPolls: poolPolls.filter(Boolean).length, deletes: deletes.filter(Boolean).length };
+    return { published: [...published], priorities, reshuffled, workers: workers.length, becameReady: polls.flat().length, poolPolls: poolPolls.filter(Boolean).length, deletes: deletes.filter(Boolean).length };
   },
 });

@@ -112,6 +112,7 @@ export class PgWorkPoolRepository implements WorkPoolRepo {
   // --------------------------------------------------------------- work queues
 
   *insertQueueRow(poolId: string, input: WorkQueueInput & { priority: number }, now: Micros): Op<{ id: string } | undefined> {
+    yield* this.lockPool(eq(workPool.id, poolId));
     const id = Bun.randomUUIDv7();
     const values = {
       id,
@@ -132,12 +133,11 @@ export class PgWorkPoolRepository implements WorkPoolRepo {
   }
 
   /**
-   * Locks the pool's row (FOR NO KEY UPDATE, which a queue insert's foreign-key check does
-   * not wait for) before reading: priorities are read, renumbered and written back by one
+   * Under the pool's lock: priorities are read, renumbered and written back by one
    * transaction per pool at a time, and the next reader sees the queues the last one added.
    */
   *queuePriorities(poolId: string): Op<{ id: string; priority: number }[]> {
-    yield* query((db) => db.select({ id: workPool.id }).from(workPool).where(eq(workPool.id, poolId)).for("no key update"));
+    yield* this.lockPool(eq(workPool.id, poolId));
     return yield* query((db) =>
       db
         .select({ id: workQueue.id, priority: workQueue.priority })
@@ -147,8 +147,9 @@ export class PgWorkPoolRepository implements WorkPoolRepo {
     );
   }
 
+  /** In id order, the order every multi-queue write here locks them in. */
   *setPriorities(priorities: ReadonlyMap<string, number>): Op<void> {
-    for (const [id, priority] of priorities) yield* query((db) => db.update(workQueue).set({ priority }).where(eq(workQueue.id, id)));
+    for (const [id, priority] of [...priorities].sort(([a], [b]) => (a < b ? -1 : 1))) yield* query((db) => db.update(workQueue).set({ priority }).where(eq(workQueue.id, id)));
   }
 
   *getQueue(poolName: string, queueName: string): Op<WorkQueueView | undefined> {
@@ -166,6 +167,8 @@ export class PgWorkPoolRepository implements WorkPoolRepo {
   }
 
   *updateQueueRow(id: string, patch: WorkQueuePatch, status: WorkQueueStatus | undefined, now: Micros): Op<void> {
+    // a new priority is followed by a renumbering, which takes the pool's lock: take it before the queue's
+    if (patch.priority != null) yield* this.lockPool(eq(workPool.id, this.poolOfQueue(id)));
     const values = {
       name: sqlNull(patch.name),
       description: sqlNull(patch.description),
@@ -180,9 +183,10 @@ export class PgWorkPoolRepository implements WorkPoolRepo {
     yield* query((db) => db.update(workQueue).set(values).where(eq(workQueue.id, id)));
   }
 
+  /** Locks the pool (a renumbering follows), then the queue: of two replicas deleting it, only one announces it. */
   *deleteQueue(id: string, now: Micros): Op<void> {
-    const [queue] = yield* query((db) => db.select({ id: workQueue.id }).from(workQueue).where(eq(workQueue.id, id)).for("update"));
-    if (!queue) return;
+    yield* this.lockPool(eq(workPool.id, this.poolOfQueue(id)));
+    yield* query((db) => db.select({ id: workQueue.id }).from(workQueue).where(eq(workQueue.id, id)).for("update"));
     yield* this.events.workQueueDeleting(id, now);
     yield* query((db) => db.update(flowRun).set({ workQueueId: null }).where(eq(flowRun.workQueueId, id)));
     yield* query((db) => db.delete(workQueue).where(eq(workQueue.id, id)));
@@ -372,7 +376,7 @@ export class PgWorkPoolRepository implements WorkPoolRepo {
 
   /** Silence is compared in exact microseconds (numeric epoch difference), as SQLite compares its integers. */
   *markSilentWorkersOffline(now: Micros, fallbackIntervalSeconds: number, multiple: number): Op<number> {
-    const timeout = sql`coalesce(${worker.heartbeatIntervalSeconds}, ${fallbackIntervalSeconds}::integer) * ${multiple * MICROS_PER_SECOND}::numeric`;
+    const timeout = sql`coalesce(${worker.heartbeatIntervalSeconds}, ${fallbackIntervalSeconds}::numeric) * ${multiple * MICROS_PER_SECOND}::numeric`;
     const silence = sql`extract(epoch from ${instantParam(now)} - ${worker.lastHeartbeatTime}) * 1000000`;
     const rows = yield* query((db) =>
       db
@@ -444,6 +448,19 @@ export class PgWorkPoolRepository implements WorkPoolRepo {
   }
 
   // ----------------------------------------------------------------- private
+
+  /**
+   * FOR NO KEY UPDATE, which a queue insert's foreign-key check (FOR KEY SHARE) does not
+   * wait for. Queue writes that renumber priorities take it before any queue row, so they
+   * queue up per pool instead of deadlocking.
+   */
+  private *lockPool(which: SQL): Op<void> {
+    yield* query((db) => db.select({ id: workPool.id }).from(workPool).where(which).for("no key update"));
+  }
+
+  private poolOfQueue(queueId: string): SQL {
+    return sql`(SELECT ${workQueue.workPoolId} FROM ${workQueue} WHERE ${workQueue.id} = ${queueId})`;
+  }
 
   private *movePoolStatus(poolId: string, from: WorkPoolStatus, to: WorkPoolStatus, now: Micros): Op<boolean> {
     const rows = yield* query((db) =>
