@@ -6,6 +6,8 @@
 import { expect } from "bun:test";
 import type { PgPortedRepositories } from "../../src/db/postgres/store";
 import type { DeploymentValues, DeploymentView, ScheduleInsert } from "../../src/db/repos/deployments";
+import type { Event } from "../../src/events/model";
+import { emptyStateDetails, type State } from "../../src/orchestration/states";
 import { contractSuite, errorOf, MISSING, T0, type ContractStore } from "../support/contract";
 import { insertRun, runsOf, type RunSeed } from "../support/contract-runs";
 
@@ -67,6 +69,13 @@ async function poolWithQueue(store: ContractStore, pool: string, queue: string):
 
 const summary = (v: DeploymentView | undefined) =>
   v && { name: v.row.name, workQueueName: v.workQueueName, workPoolName: v.workPoolName, limit: v.concurrencyLimit?.limit ?? null, schedules: v.schedules.map((s) => s.slug) };
+
+/** Resource ids embed a row's id (`prefect.flow.<id>`): split it out, so the harness can rename it like any other id. */
+const idsApart = (value: unknown): unknown =>
+  JSON.parse(JSON.stringify(value), (_key, v: unknown) => {
+    const match = typeof v === "string" ? /^(.+?)([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/.exec(v) : null;
+    return match ? [match[1], match[2]] : v;
+  });
 
 contractSuite("deployments", ["deployment_schedule", "deployment", "concurrency_limit_v2", "flow_run", "work_queue", "work_pool", "flow"], {
   async "upsert: every column on insert, only what is sent on update, created_by kept, JSON values, timestamps to the microsecond"(store) {
@@ -375,6 +384,78 @@ contractSuite("deployments", ["deployment_schedule", "deployment", "concurrency_
       scheduledNone: await scheduled([], null, 10),
       runs: await runsOf(store),
     };
+  },
+
+  async "server events: what deployment, work pool, work queue and flow-run changes announce, in full"(store, published) {
+    // the harness's sink records names only: capture whole events here, then hand the sink back as it was
+    const events: Event[] = [];
+    store.publishTo((batch) => events.push(...batch));
+    try {
+      const flow = await flowId(store, "etl");
+      const queueId = await poolWithQueue(store, "pool", "q");
+      const poolId = (await store.read((q) => q.workPools.queueById(queueId)))!.workPoolId;
+      await store.write((tx) => tx.serverEvents.workPoolCreated(poolId, T0 + 1));
+      await store.write((tx) => tx.serverEvents.workQueueCreated(queueId, T0 + 2));
+      const id = await store.write(function* (tx) {
+        const { id } = yield* tx.deployments.upsert(flow, "d", { ...FULL, workQueueId: queueId }, null, T0 + 3);
+        yield* tx.serverEvents.deploymentWritten(id, null, T0 + 3);
+        return id;
+      });
+      const before = await store.read((q) => q.serverEvents.deploymentSnapshot(id));
+      await store.write(function* (tx) {
+        yield* tx.deployments.update(id, { tags: ["new"], paused: true, parameters: { x: [1] } }, T0 + 4);
+        yield* tx.serverEvents.deploymentWritten(id, before, T0 + 4);
+      });
+      // nothing changed: nothing to announce
+      await store.write((tx) => tx.serverEvents.deploymentWritten(id, before === null ? null : { ...before, tags: ["new"], paused: true, parameters: { x: [1] } }, T0 + 5));
+      await store.write((tx) => tx.serverEvents.deploymentStatusChanged([id, MISSING], "READY", T0 + 6));
+      const runId = await insertRun(store, { name: "r", flowId: flow, deploymentId: id, workQueueId: queueId, tags: ["t"], createdBy: { id: "s", type: "SCHEDULE" } }, T0);
+      const state = (type: State["type"], name: string, at: number): State => ({
+        id: Bun.randomUUIDv7(),
+        type,
+        name,
+        timestamp: T0 + at,
+        message: "why",
+        data: null,
+        state_details: emptyStateDetails(),
+      });
+      await store.write((tx) =>
+        tx.serverEvents.flowRunStateChanged(runId, [
+          { initialState: null, validatedState: state("SCHEDULED", "Scheduled", 7) },
+          { initialState: state("SCHEDULED", "Scheduled", 7), validatedState: state("PENDING", "Pending", 8) },
+        ]),
+      );
+      await store.write((tx) => tx.serverEvents.flowRunStateChanged(MISSING, [{ initialState: null, validatedState: state("RUNNING", "Running", 9) }]));
+      await store.write((tx) => tx.serverEvents.flowRunStateChanged(runId, []));
+      await store.write((tx) => tx.serverEvents.deploymentDeleting(id, T0 + 10));
+      await store.write((tx) => tx.serverEvents.workQueueDeleting(queueId, T0 + 11));
+      await store.write((tx) => tx.serverEvents.workPoolDeleting(poolId, T0 + 12));
+      const readThrows = await store.read((q) => q.serverEvents.workPoolCreated(poolId, T0)).then(
+        () => "no error",
+        (error: Error) => error.message,
+      );
+      expect(readThrows).toBe("events can only be staged inside store.write");
+      expect(events.map((e) => e.event)).toEqual([
+        "prefect.work-pool.created",
+        "prefect.work-queue.created",
+        "prefect.deployment.created",
+        "prefect.deployment.updated",
+        "prefect.deployment.ready",
+        "prefect.flow-run.Scheduled",
+        "prefect.flow-run.Pending",
+        "prefect.deployment.deleted",
+        "prefect.work-queue.deleted",
+        "prefect.work-queue.deleted",
+        "prefect.work-pool.deleted",
+      ]);
+      expect(events[3]!.payload).toEqual({
+        updated_fields: ["tags", "parameters", "paused"],
+        updates: { tags: { from: ["prod", "etl"], to: ["new"] }, parameters: { from: FULL.parameters!, to: { x: [1] } }, paused: { from: false, to: true } },
+      });
+      return { before, events: idsApart(events), readThrows };
+    } finally {
+      store.publishTo((batch) => published.push(...batch.map((e) => e.event)));
+    }
   },
 
   async "concurrent writers: one deployment per name, one set of schedules, one announcement per poll"(store, published) {
