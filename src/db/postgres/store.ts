@@ -31,10 +31,7 @@ import { PgVariableRepository } from "./repos/variables";
 import { PgWorkPoolRepository } from "./repos/work-pools";
 
 /** The repositories ported to PostgreSQL so far; `Repositories` once all are. */
-export type PgPortedRepositories = Pick<
-  Repositories,
-  "configuration" | "flows" | "variables" | "savedSearches" | "serverEvents" | "deployments" | "workPools"
->;
+export type PgPortedRepositories = Pick<Repositories, "configuration" | "flows" | "variables" | "savedSearches" | "serverEvents" | "deployments" | "workPools">;
 
 class PgRepositories implements PgPortedRepositories {
   readonly configuration = new PgConfigurationRepository();

@@ -652,7 +652,7 @@ export class WorkPoolRepository {
   }
 }
 
-/** PENDING/RUNNING runs a tag-based legacy queue selects: all its tags, one of its deployments (any, but one). */
+/** The filter of the PENDING/RUNNING runs a tag-based legacy queue selects: all its tags, one of its deployments (any, but one). */
 export function legacyFilterSlotHolders(filter: QueueFilterValue): FlowRunFilter {
   return {
     tags: { all_: filter.tags ?? null },
