@@ -23,23 +23,36 @@ import { checkConnection, migratePostgres, openPostgres, type PgDb, type Postgre
 import { driverNeutral, isRetryable } from "./errors";
 import { drive } from "./query";
 import { PgConfigurationRepository } from "./repos/configuration";
+import { PgDeploymentRepository } from "./repos/deployments";
 import { PgFlowRepository } from "./repos/flows";
 import { PgSavedSearchRepository } from "./repos/saved-searches";
+import { PgServerEvents } from "./repos/server-events";
 import { PgVariableRepository } from "./repos/variables";
+import { PgWorkPoolRepository } from "./repos/work-pools";
 
 /** The repositories ported to PostgreSQL so far; `Repositories` once all are. */
-export type PgPortedRepositories = Pick<Repositories, "configuration" | "flows" | "variables" | "savedSearches">;
+export type PgPortedRepositories = Pick<Repositories, "configuration" | "flows" | "variables" | "savedSearches" | "serverEvents" | "deployments" | "workPools">;
 
 class PgRepositories implements PgPortedRepositories {
   readonly configuration = new PgConfigurationRepository();
   readonly flows = new PgFlowRepository();
   readonly variables = new PgVariableRepository();
   readonly savedSearches = new PgSavedSearchRepository();
+  readonly serverEvents: PgServerEvents;
+  readonly deployments: PgDeploymentRepository;
+  readonly workPools: PgWorkPoolRepository;
+
+  /** `staging` is the write's outbox; a read is handed one never begun, so staging there throws. */
+  constructor(staging: EventStaging) {
+    this.serverEvents = new PgServerEvents(staging);
+    this.deployments = new PgDeploymentRepository(this.serverEvents);
+    this.workPools = new PgWorkPoolRepository(this.serverEvents);
+  }
 }
 
 class PgWriteTx extends PgRepositories implements WriteTxOf<PgPortedRepositories> {
   constructor(private readonly outbox: EventStaging) {
-    super();
+    super(outbox);
   }
 
   stage(...events: Event[]): void {
@@ -51,7 +64,7 @@ class PgWriteTx extends PgRepositories implements WriteTxOf<PgPortedRepositories
 const MAX_WRITE_ATTEMPTS = 3;
 
 export class PgStore implements StoreOf<PgPortedRepositories> {
-  private readonly readRepos = new PgRepositories();
+  private readonly readRepos = new PgRepositories(new TransactionEvents());
   private sink: EventSink = () => {};
   private closed = false;
 
