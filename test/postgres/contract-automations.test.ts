@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import * as pgSchema from "../../src/db/postgres/schema";
 import { PgStore } from "../../src/db/postgres/store";
-import type { AutomationFields, AutomationSort } from "../../src/db/repos/automations";
+import type { AutomationFields, AutomationRow, AutomationSort } from "../../src/db/repos/automations";
 import type { BucketKey } from "../../src/db/repos/automation-state";
 import * as liteSchema from "../../src/db/schema";
 import { SqliteStore } from "../../src/db/store";
@@ -61,7 +61,7 @@ const receivedEvent = (n: number, occurred: number): ReceivedEvent => ({
 contractSuite("automations, automation state, server events", ["automation", "automation_action", "flow", "work_pool", "concurrency_limit_v2"], {
   async "automations: create, read, sorts in code-point order, filters, pages, counts, snapshot"(store) {
     const names = ["beta", "Alpha", "_under", "alpha", "émoji", "Zeta"];
-    const created = [];
+    const created: AutomationRow[] = [];
     for (const [i, name] of names.entries()) {
       created.push(await createAutomation(store, name, T0 + i * 1_000_001, { tags: i % 2 === 0 ? ["prod", `n${i}`] : [], enabled: i !== 3, trigger: { type: "event", nested: { i, list: [true, null, 2.5] } } }));
     }
@@ -98,10 +98,10 @@ contractSuite("automations, automation state, server events", ["automation", "au
   async "automations: updates, deletes, related resources, owned deletions; revision moves with each write"(store) {
     const revision0 = await store.read((q) => q.automations.revision());
     const deployment = fixedId(3, 1);
-    const owned = (await createAutomation(store, "owned", T0, {}, `prefect.deployment.${deployment}`))!;
-    const runs = (await createAutomation(store, "runs it", T0 + 1, { actions: [{ type: "do-nothing" }, runDeployment(deployment)] }))!;
+    const owned = await createAutomation(store, "owned", T0, {}, `prefect.deployment.${deployment}`);
+    const runs = await createAutomation(store, "runs it", T0 + 1, { actions: [{ type: "do-nothing" }, runDeployment(deployment)] });
     await createAutomation(store, "runs it, inferred", T0 + 2, { actions: [runDeployment(deployment, "inferred")] });
-    const another = (await createAutomation(store, "runs another", T0 + 3, { actions: [runDeployment(fixedId(3, 2))] }))!;
+    const another = await createAutomation(store, "runs another", T0 + 3, { actions: [runDeployment(fixedId(3, 2))] });
     await createAutomation(store, "owned later", T0 + 10, {}, `prefect.deployment.${deployment}`);
     await createAutomation(store, "owned by a flow", T0, {}, "prefect.flow.x");
     const updated = await store.write((tx) => tx.automations.update(runs.id, { name: "renamed", enabled: false, tags: ["t"], trigger: { type: "compound", triggers: [] } }, T0 + 20));
@@ -131,7 +131,7 @@ contractSuite("automations, automation state, server events", ["automation", "au
   },
 
   async "buckets: ensure, increment, start anew, list, thresholds, sweeps"(store) {
-    const automation = (await createAutomation(store, "a", T0))!;
+    const automation = await createAutomation(store, "a", T0);
     const key = (bucketingKey: string[]): BucketKey => ({ automationId: automation.id, triggerId: fixedId(9, 1), bucketingKey });
     const first = receivedEvent(1, T0 + 5);
     const ensured = await store.write((tx) => tx.automationState.ensureBucket(key(["x", "ü"]), { start: T0, end: T0 + 10 * SECOND, count: 0, lastEvent: first }, T0 + 1));
@@ -168,7 +168,7 @@ contractSuite("automations, automation state, server events", ["automation", "au
   },
 
   async "held events: hold, trim to the slot's ends, count windows, sweep unless a bucket is open"(store) {
-    const automation = (await createAutomation(store, "a", T0))!;
+    const automation = await createAutomation(store, "a", T0);
     const key: BucketKey = { automationId: automation.id, triggerId: fixedId(9, 1), bucketingKey: ["k"] };
     const within = 10 * SECOND;
     const slot = Math.floor(T0 / within) * within;
@@ -203,7 +203,7 @@ contractSuite("automations, automation state, server events", ["automation", "au
   },
 
   async "child firings: latest per child, clear old ones, clear by id"(store) {
-    const automation = (await createAutomation(store, "a", T0))!;
+    const automation = await createAutomation(store, "a", T0);
     const parent = fixedId(9, 100);
     const firing = (n: number, child: number, firedAt: number) => ({ firingId: fixedId(7, n), triggerId: fixedId(9, child), firedAt, firing: { n, labels: { a: "b" }, list: [null, 1.5] } });
     const upsert = (n: number, child: number, firedAt: number) => store.write((tx) => tx.automationState.upsertChildFiring(automation.id, parent, firing(n, child, firedAt), T0 + n));
@@ -384,7 +384,7 @@ describe("PostgreSQL: automation state updated by many clients at once", () => {
   });
 
   test("20 concurrent read-modify-writes of one bucket: none is lost", async () => {
-    const automation = (await pg.write((tx) => tx.automations.create({ ...fields("a"), ownerResource: null }, T0)))!;
+    const automation = await pg.write((tx) => tx.automations.create({ ...fields("a"), ownerResource: null }, T0));
     const key: BucketKey = { automationId: automation.id, triggerId: fixedId(9, 1), bucketingKey: ["k"] };
     await pg.write((tx) => tx.automationState.ensureBucket(key, { start: T0, end: T0 + SECOND, count: 0, lastEvent: null }, T0));
     await Promise.all(
