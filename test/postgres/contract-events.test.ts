@@ -41,10 +41,10 @@ const EVENTS: ReceivedEvent[] = [
   received(1, "prefect.flow-run.Pending", flowRun(1), { related: [related("prefect.flow.f1", "flow", { "prefect.resource.name": "etl" }), related("prefect.tag.prod", "tag")] }),
   received(2, "prefect.flow-run.Running", flowRun(1), { related: [related("prefect.flow.f1", "flow", { "prefect.resource.name": "etl" })], follows: eventId(1) }),
   received(3, "prefect.flow-run.Completed", flowRun(1), { related: [related("prefect.flow.f1", "flow", { "prefect.resource.name": "etl" })], payload: { intended: { from: "RUNNING", to: "COMPLETED" } } }),
-  received(4, "prefect.flow-run.Pending", flowRun(2, { "label.with.dots": "a.b", weird: "50%_off[x]" }), { related: [related("prefect.flow.f2", "flow"), related("prefect.tag.dev", "tag")] }),
+  received(4, "prefect.flow-run.Pending", flowRun(2, { "label.with.dots": "a.b", weird: "50%_off[x]", path: "C:\\temp\\x" }), { related: [related("prefect.flow.f2", "flow"), related("prefect.tag.dev", "tag")] }),
   received(5, "prefect.flow-run.Failed", flowRun(2, { "label.with.dots": "a.c" }), { payload: { message: "Boom: KeyError 'X'", nested: { list: [1, 2.5, null, true] } } }),
   received(6, "prefect.deployment.updated", { "prefect.resource.id": "prefect.deployment.d1", "prefect.name": "nightly" }, { related: [related("prefect.flow.f1", "flow")] }),
-  received(7, "custom.thing", { "prefect.resource.id": "my.resource", 'quote"key': "v", "ünï": "cödé 🚀" }, { payload: { text: "Mixed CASE Words and Émoji 🚀" } }),
+  received(7, "custom.🚀thing", { "prefect.resource.id": "🚀my.resource", 'quote"key': "v", "ünï": "cödé 🚀" }, { payload: { text: "Mixed CASE Words and Émoji 🚀" } }),
   received(8, "prefect.flow-run.Pending", flowRun(3), { occurred: T0 + 4 * SECOND, related: [related("prefect.work-pool.p", "work-pool", { "prefect.resource.name": "pool" })] }),
   received(9, "prefect.log.write", { "prefect.resource.id": "prefect.flow-run.1" }, { occurred: T0 - 30 * SECOND }),
 ];
@@ -60,12 +60,16 @@ const FILTERS: Record<string, EventFilterBody> = {
   excludePrefix: body({ event: { exclude_prefix: ["prefect.flow-run."] } }),
   names: body({ event: { name: ["prefect.flow-run.Pending", "prefect.log.write"] } }),
   excludeNames: body({ event: { exclude_name: ["prefect.flow-run.Pending"] } }),
-  resourceId: body({ resource: { id: ["prefect.flow-run.2", "my.resource"] } }),
-  resourceIdPrefix: body({ resource: { id_prefix: ["prefect.deployment.", "my."] } }),
+  resourceId: body({ resource: { id: ["prefect.flow-run.2", "🚀my.resource"] } }),
+  resourceIdPrefix: body({ resource: { id_prefix: ["prefect.deployment.", "🚀my."] } }),
+  astralEventPrefix: body({ event: { prefix: ["custom.🚀"] } }),
+  astralExcludePrefix: body({ event: { exclude_prefix: ["custom.🚀", "prefect."] } }),
+  anyResourceAstralPrefix: body({ any_resource: { id_prefix: ["🚀"] } }),
   resourceLabelWildcard: body({ resource: { labels: { "prefect.resource.id": "prefect.flow-run.*" } } }),
   resourceLabelQuestionMark: body({ resource: { labels: { "label.with.dots": "a.?" } } }),
   resourceLabelNegated: body({ resource: { labels: { "label.with.dots": "!a.c" } } }),
   resourceLabelLiterals: body({ resource: { labels: { weird: "50%_off[x]" } } }),
+  resourceLabelBackslash: body({ resource: { labels: { path: "C:\\temp\\*" } } }),
   resourceLabelLikeIsNotWildcard: body({ resource: { labels: { weird: "50__off*" } } }),
   resourceLabelCaseSensitive: body({ resource: { labels: { "prefect.resource.name": "RUN-*" } } }),
   resourceLabelQuotedKey: body({ resource: { labels: { 'quote"key': "v" } } }),
@@ -123,6 +127,9 @@ contractSuite("events", ["events", "event_resources"], {
     }
     expect(observed.all).toEqual([7, 6, 5, 8, 4, 3, 2, 1, 9]);
     expect(observed.resourceLabelLiterals).toEqual([4]);
+    expect(observed.resourceLabelBackslash).toEqual([4]);
+    expect(observed.astralEventPrefix).toEqual([7]);
+    expect(observed.anyResourceAstralPrefix).toEqual([7]);
     expect(observed.resourceLabelLikeIsNotWildcard).toEqual([]);
     expect(observed.relatedBoth).toEqual([4, 1]);
     expect(observed.distinct).toEqual([7, 6, 5, 8, 3]);
