@@ -17,13 +17,18 @@
 import { sql } from "drizzle-orm";
 import type { Event } from "../../events/model";
 import { StoreUnavailableError } from "../errors";
+import type { AutomationChanges } from "../repos/automations";
 import type { Repositories, StoreOf, WriteTxOf } from "../repositories";
 import { TransactionEvents, type EventSink, type EventStaging, type Op } from "../unit-of-work";
 import { checkConnection, migratePostgres, openPostgres, type PgDb, type PostgresSettings } from "./client";
 import { driverNeutral, isRetryable } from "./errors";
 import { drive } from "./query";
+import { PgAutomationStateRepository } from "./repos/automation-state";
+import { PgAutomationRepository } from "./repos/automations";
+import { PgConcurrencyLimitRepository } from "./repos/concurrency-limits";
 import { PgConfigurationRepository } from "./repos/configuration";
 import { PgDeploymentRepository } from "./repos/deployments";
+import { PgEventRepository } from "./repos/events";
 import { PgFlowRepository } from "./repos/flows";
 import { PgSavedSearchRepository } from "./repos/saved-searches";
 import { PgServerEvents } from "./repos/server-events";
@@ -31,28 +36,52 @@ import { PgVariableRepository } from "./repos/variables";
 import { PgWorkPoolRepository } from "./repos/work-pools";
 
 /** The repositories ported to PostgreSQL so far; `Repositories` once all are. */
-export type PgPortedRepositories = Pick<Repositories, "configuration" | "flows" | "variables" | "savedSearches" | "serverEvents" | "deployments" | "workPools">;
+export type PgPortedRepositories = Pick<
+  Repositories,
+  | "configuration"
+  | "flows"
+  | "variables"
+  | "savedSearches"
+  | "serverEvents"
+  | "deployments"
+  | "workPools"
+  | "concurrencyLimits"
+  | "events"
+  | "automations"
+  | "automationState"
+>;
 
+/**
+ * `staging` is where server events go (a write's outbox; for a read, one never begun, which
+ * refuses them); `automationChanges` is the store's one count of automation writes.
+ */
 class PgRepositories implements PgPortedRepositories {
   readonly configuration = new PgConfigurationRepository();
   readonly flows = new PgFlowRepository();
   readonly variables = new PgVariableRepository();
   readonly savedSearches = new PgSavedSearchRepository();
+  readonly concurrencyLimits = new PgConcurrencyLimitRepository();
+  readonly events = new PgEventRepository();
   readonly serverEvents: PgServerEvents;
   readonly deployments: PgDeploymentRepository;
   readonly workPools: PgWorkPoolRepository;
+  readonly automations: PgAutomationRepository;
+  readonly automationState = new PgAutomationStateRepository();
 
-  /** `staging` is the write's outbox; a read is handed one never begun, so staging there throws. */
-  constructor(staging: EventStaging) {
+  constructor(staging: EventStaging, automationChanges: AutomationChanges) {
     this.serverEvents = new PgServerEvents(staging);
     this.deployments = new PgDeploymentRepository(this.serverEvents);
     this.workPools = new PgWorkPoolRepository(this.serverEvents);
+    this.automations = new PgAutomationRepository(automationChanges);
   }
 }
 
 class PgWriteTx extends PgRepositories implements WriteTxOf<PgPortedRepositories> {
-  constructor(private readonly outbox: EventStaging) {
-    super(outbox);
+  constructor(
+    private readonly outbox: EventStaging,
+    automationChanges: AutomationChanges,
+  ) {
+    super(outbox, automationChanges);
   }
 
   stage(...events: Event[]): void {
@@ -64,7 +93,9 @@ class PgWriteTx extends PgRepositories implements WriteTxOf<PgPortedRepositories
 const MAX_WRITE_ATTEMPTS = 3;
 
 export class PgStore implements StoreOf<PgPortedRepositories> {
-  private readonly readRepos = new PgRepositories(new TransactionEvents());
+  // one count of automation writes, seen by reads too (the triggers service reloads on a change)
+  private readonly automationChanges: AutomationChanges = { count: 0 };
+  private readonly readRepos = new PgRepositories(new TransactionEvents(), this.automationChanges);
   private sink: EventSink = () => {};
   private closed = false;
 
@@ -117,7 +148,7 @@ export class PgStore implements StoreOf<PgPortedRepositories> {
       };
       let result: T;
       try {
-        result = await this.pool.transaction((conn) => drive(body(new PgWriteTx(outbox)), conn, neutral));
+        result = await this.pool.transaction((conn) => drive(body(new PgWriteTx(outbox, this.automationChanges)), conn, neutral));
       } catch (error) {
         outbox.end(false);
         if (attempt < MAX_WRITE_ATTEMPTS && (isRetryable(error) || isRetryable(failure))) continue;

@@ -19,7 +19,7 @@ import { deployment, flow, flowRun, taskRun, workPool, workQueue } from "../sche
 
 type DeploymentRow = typeof deployment.$inferSelect;
 
-/** src/db/repos/server-events.ts on PostgreSQL. */
+/** src/db/repos/server-events.ts on PostgreSQL: the same look-ups, inside the transaction that made the change. */
 export class PgServerEvents implements ServerEventsRepo {
   constructor(private readonly outbox: EventStaging) {}
 
@@ -130,6 +130,7 @@ export class PgServerEvents implements ServerEventsRepo {
   }
 }
 
+/** A deployment's event fields, to report what a write changed. */
 function snapshotOf(row: DeploymentRow): DeploymentSnapshot {
   const entries = Object.entries(DEPLOYMENT_EVENT_FIELDS).map(([field, column]) => [field, row[column] ?? null]);
   return Object.fromEntries(entries) as DeploymentSnapshot;
