@@ -26,6 +26,13 @@ type Hydrated = JsonValue | typeof REMOVE;
 
 const isObject = (value: unknown): value is JsonObject => typeof value === "object" && value !== null && !Array.isArray(value);
 
+/** True when some placeholder in `value` reads a workspace variable (only then are variables needed). */
+export function readsWorkspaceVariables(value: JsonValue): boolean {
+  if (Array.isArray(value)) return value.some(readsWorkspaceVariables);
+  if (!isObject(value)) return false;
+  return value.__prefect_kind === "workspace_variable" || Object.values(value).some(readsWorkspaceVariables);
+}
+
 /** Hydrates a parameters object; a top-level placeholder that vanishes leaves `{}`. */
 export function hydrate(parameters: JsonObject, ctx: HydrationContext): JsonValue {
   const result = hydrateValue(parameters, ctx);
