@@ -16,7 +16,7 @@ import { validateJsonSchema } from "../lib/json-schema";
 import { formatDateTime, type Micros } from "../lib/time";
 import { newState, type State, type StateType } from "../orchestration/states";
 import { allEvents, allFirings, firstResourceOfKind, idOfFirstResourceOfKind, resourceKindAndId, type TriggeredAction } from "./model";
-import { maybeTemplate, namesInTemplates, tagKind, TemplateRenderError, type TemplateRenderer } from "./templates";
+import { maybeTemplate, namesInTemplates, tagKind, TemplateRenderError, type TemplateRenderer } from "../lib/user-templates";
 import { notify, callWebhook } from "./notifications";
 import { WorkPoolService } from "../work-pools/service";
 

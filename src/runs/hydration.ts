@@ -4,7 +4,7 @@
  * variables are read only when a placeholder names one: most runs carry none.
  */
 import type { AppContext } from "../context";
-import { TemplateRenderer } from "../automations/templates";
+import { TemplateRenderer } from "../lib/user-templates";
 import { hydrate, HydrationError, readsWorkspaceVariables, type HydrationContext } from "../lib/hydration";
 import type { JsonObject, JsonValue } from "../lib/json";
 
