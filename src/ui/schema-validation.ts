@@ -6,6 +6,7 @@
  */
 import type { JsonObject, JsonValue as Json } from "../lib/json";
 import { schemaFailures } from "../lib/json-schema";
+import { pythonJsonError } from "../lib/python-json";
 export type ErrorNode = string | { property: string; errors: ErrorNode[] } | { index: number; errors: ErrorNode[] };
 
 const isObject = (value: unknown): value is JsonObject => typeof value === "object" && value !== null && !Array.isArray(value);
@@ -25,10 +26,15 @@ async function hydrate(value: Json, path: (string | number)[], lookup: VariableL
   if (kind === "none") return null;
   if (kind === "json") {
     if (typeof value.value !== "string") return undefined;
+    const refused = pythonJsonError(value.value);
+    if (refused) {
+      errors.push({ path, message: `Invalid JSON: ${refused}` });
+      return undefined;
+    }
     try {
       return JSON.parse(value.value) as Json;
-    } catch {
-      errors.push({ path, message: "Invalid JSON" });
+    } catch (error) {
+      errors.push({ path, message: `Invalid JSON: ${(error as Error).message}` });
       return undefined;
     }
   }

@@ -70,7 +70,8 @@ describe("POST /ui/schemas/validate", () => {
     });
     expect(ok.body).toEqual({ errors: [], valid: true });
     const bad = await api.post("/ui/schemas/validate", { schema, values: { name: "x", items: { __prefect_kind: "json", value: "[1," } } });
-    expect(bad.body).toEqual({ errors: [{ property: "items", errors: ["Invalid JSON"] }], valid: false });
+    // Prefect 3.9.1's answer to the same request: Python's json error, position included
+    expect(bad.body).toEqual({ errors: [{ property: "items", errors: ["Invalid JSON: Expecting value: line 1 column 4 (char 3)"] }], valid: false });
   });
 
   test("a missing field is Prefect's 422", async () => {
