@@ -2,7 +2,7 @@
  * Prefect's filter grammar (src/db/filters.ts) over the PostgreSQL schema: the same
  * conditions, with PostgreSQL's SQL for the fragments that differ.
  */
-import { sql, type Column } from "drizzle-orm";
+import { sql, type Column, type SQL } from "drizzle-orm";
 import { formatDateTime } from "../../lib/time";
 import { createFilters, type FilterDialect } from "../filters";
 import * as schema from "./schema";
@@ -56,7 +56,10 @@ export const {
   artifactCollectionCond,
   artifactRelationsWhere,
   automationCond,
+  blockTypeCond,
+  blockSchemaCond,
+  blockDocumentsWhere,
 } = createFilters(schema, postgresDialect);
 
 /** Text sort keys compare by code point, as SQLite's BINARY collation does, whatever the database's collation. */
-export const byCodePoint = (column: Column) => sql`${column} COLLATE "C"`;
+export const byCodePoint = (column: Column | SQL) => sql`${column} COLLATE "C"`;

@@ -22,19 +22,25 @@ import { TransactionEvents, type EventSink, type EventStaging, type Op } from ".
 import { checkConnection, migratePostgres, openPostgres, type PgDb, type PostgresSettings } from "./client";
 import { driverNeutral, isRetryable } from "./errors";
 import { drive } from "./query";
+import { PgArtifactRepository } from "./repos/artifacts";
+import { PgBlockRepository } from "./repos/blocks";
 import { PgConfigurationRepository } from "./repos/configuration";
 import { PgFlowRepository } from "./repos/flows";
+import { PgLogRepository } from "./repos/logs";
 import { PgSavedSearchRepository } from "./repos/saved-searches";
 import { PgVariableRepository } from "./repos/variables";
 
 /** The repositories ported to PostgreSQL so far; `Repositories` once all are. */
-export type PgPortedRepositories = Pick<Repositories, "configuration" | "flows" | "variables" | "savedSearches">;
+export type PgPortedRepositories = Pick<Repositories, "configuration" | "flows" | "variables" | "savedSearches" | "blocks" | "artifacts" | "logs">;
 
 class PgRepositories implements PgPortedRepositories {
   readonly configuration = new PgConfigurationRepository();
   readonly flows = new PgFlowRepository();
   readonly variables = new PgVariableRepository();
   readonly savedSearches = new PgSavedSearchRepository();
+  readonly blocks = new PgBlockRepository();
+  readonly artifacts = new PgArtifactRepository();
+  readonly logs = new PgLogRepository();
 }
 
 class PgWriteTx extends PgRepositories implements WriteTxOf<PgPortedRepositories> {
