@@ -232,6 +232,8 @@ contractSuite("artifacts, logs", ["artifact", "artifact_collection", "log", "tas
   async "artifacts under concurrency: deletes of two versions of a key leave the collection on the one left; creates of one key leave one collection row"(store) {
     const versions: ArtifactRow[] = [];
     for (const v of [1, 2, 3]) versions.push(await store.write((tx) => tx.artifacts.create(artifactInput({ key: "k", data: { v } }), T0 + v)));
+    // opens the pool's connections first, so the racing writes below do not wait for one each
+    await Promise.all([1, 2, 3, 4].map(() => store.read((q) => q.artifacts.count({}))));
     const deletes = await Promise.all([versions[2]!, versions[1]!].map((row) => store.write((tx) => tx.artifacts.delete(row.id))));
     const afterDeletes = await store.read((q) => q.artifacts.getLatest("k"));
     expect(afterDeletes?.latestId).toBe(versions[0]!.id);

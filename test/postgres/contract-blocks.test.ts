@@ -314,6 +314,8 @@ contractSuite("blocks", ["block_document_reference", "block_document", "block_sc
   async "block documents under concurrency: one create of a name wins, concurrent updates of one document replace references whole"(store) {
     const { type, schema } = await typeWithSchema(store, "t", "T", [], T0);
     const input = (name: string) => ({ name, data: {}, blockSchemaId: schema.id, blockTypeId: type.id, isAnonymous: false });
+    // opens the pool's connections first, so the racing writes below do not wait for one each
+    await Promise.all([1, 2, 3, 4].map(() => store.read((q) => q.blocks.capabilities())));
     const racers = await Promise.all([1, 2, 3].map(() => store.write((tx) => tx.blocks.createDocument(input("same"), [], T0))));
     const winners = racers.filter((id) => id !== undefined);
     expect(winners).toHaveLength(1);
