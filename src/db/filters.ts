@@ -462,21 +462,21 @@ export function createFilters(t: FilterTables, d: FilterDialect) {
   function artifactFieldConds(table: ArtifactColumns, f: ArtifactFilter | ArtifactCollectionFilter): Cond[] {
     return [
       group(f.key, [anyOf(table.key, f.key?.any_), f.key?.like_ ? like(table.key, f.key.like_) : undefined, existsCond(table.key, f.key?.exists_)]),
-      group(f.flow_run_id, [anyOf(table.flowRunId, f.flow_run_id?.any_)]),
-      group(f.task_run_id, [anyOf(table.taskRunId, f.task_run_id?.any_)]),
+      group(f.flow_run_id, [anyOf(table.flowRunId, canonicalUuids(f.flow_run_id?.any_))]),
+      group(f.task_run_id, [anyOf(table.taskRunId, canonicalUuids(f.task_run_id?.any_))]),
       group(f.type, [anyOf(table.type, f.type?.any_), notAnyOf(table.type, f.type?.not_any_)]),
     ];
   }
 
   function artifactCond(f: ArtifactFilter | null | undefined): Cond {
     if (!f) return undefined;
-    return combine(f.operator, [group(f.id, [anyOf(artifact.id, f.id?.any_)]), ...artifactFieldConds(artifact, f)]);
+    return combine(f.operator, [group(f.id, [anyOf(artifact.id, canonicalUuids(f.id?.any_))]), ...artifactFieldConds(artifact, f)]);
   }
 
   function artifactCollectionCond(f: ArtifactCollectionFilter | null | undefined): Cond {
     if (!f) return undefined;
     return combine(f.operator, [
-      group(f.latest_id, [anyOf(artifactCollection.latestId, f.latest_id?.any_)]),
+      group(f.latest_id, [anyOf(artifactCollection.latestId, canonicalUuids(f.latest_id?.any_))]),
       ...artifactFieldConds(artifactCollection, f),
     ]);
   }

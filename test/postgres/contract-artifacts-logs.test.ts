@@ -187,6 +187,9 @@ contractSuite("artifacts, logs", ["artifact", "artifact_collection", "log", "tas
       typeAny: await list({ artifacts: { type: { any_: ["table", "link"] } } }),
       typeNotAny: await list({ artifacts: { type: { not_any_: ["markdown"] } } }),
       flowRunAny: await list({ artifacts: { flow_run_id: { any_: [r2] } } }),
+      // Prefect parses each UUID it is sent: any spelling names the same row
+      flowRunUpperCase: await list({ artifacts: { flow_run_id: { any_: [r2.toUpperCase()] } } }),
+      idUnhyphenated: await list({ artifacts: { id: { any_: [ids[3]!.replaceAll("-", "")] } } }),
       taskRunAny: await list({ artifacts: { task_run_id: { any_: [t1, t2] } } }),
       orKeyOrType: await list({ artifacts: { operator: "or_", key: { any_: ["summary"] }, type: { any_: ["link"] } } }),
       orWithEmptyGroup: await list({ artifacts: { operator: "or_", key: { any_: ["summary"] }, type: {} } }),
@@ -210,7 +213,8 @@ contractSuite("artifacts, logs", ["artifact", "artifact_collection", "log", "tas
       latestCreatedDesc: await latest({}, "CREATED_DESC"),
       latestUpdatedDesc: await latest({}, "UPDATED_DESC"),
       latestPage: await latest({}, "KEY_ASC", 2, 1),
-      latestById: await latest({ artifacts: { latest_id: { any_: [ids[1]!, ids[0]!] } } }),
+      latestById: await latest({ artifacts: { latest_id: { any_: [ids[1]!, ids[0]!.toUpperCase()] } } }),
+      latestTaskRunUpperCase: await latest({ artifacts: { task_run_id: { any_: [t2.toUpperCase()] } } }),
       latestKeyLike: await latest({ artifacts: { key: { like_: "rep" } } }),
       latestTypeNotAny: await latest({ artifacts: { type: { not_any_: ["table"] } } }),
       latestRunFailed: await latest({ flow_runs: { state: { type: { any_: ["FAILED"] } } } }),
@@ -224,6 +228,7 @@ contractSuite("artifacts, logs", ["artifact", "artifact_collection", "log", "tas
     expect(observed.keyDesc).toEqual(["a2", "a1", "a0", "a6", "a7", "a5", "a4", "a3"]);
     expect(observed.keyLike).toEqual(["a5", "a1", "a0"]);
     expect(observed.runCompleted).toEqual(["a3", "a2", "a0"]);
+    expect([observed.flowRunUpperCase, observed.idUnhyphenated, observed.latestById]).toEqual([["a5", "a1"], ["a3"], ["report=a1"]]);
     expect(observed.latestKeyAsc).toEqual(["Report-2=a5", "_under=a7", "per%cent=a6", "report=a1", "summary=a2"]);
     expect(observed.count).toBe(specs.length);
     return observed;
