@@ -23,13 +23,16 @@ import { TransactionEvents, type EventSink, type EventStaging, type Op } from ".
 import { checkConnection, migratePostgres, openPostgres, type PgDb, type PostgresSettings } from "./client";
 import { driverNeutral, isRetryable } from "./errors";
 import { drive } from "./query";
+import { PgArtifactRepository } from "./repos/artifacts";
 import { PgAutomationStateRepository } from "./repos/automation-state";
 import { PgAutomationRepository } from "./repos/automations";
+import { PgBlockRepository } from "./repos/blocks";
 import { PgConcurrencyLimitRepository } from "./repos/concurrency-limits";
 import { PgConfigurationRepository } from "./repos/configuration";
 import { PgDeploymentRepository } from "./repos/deployments";
 import { PgEventRepository } from "./repos/events";
 import { PgFlowRepository } from "./repos/flows";
+import { PgLogRepository } from "./repos/logs";
 import { PgSavedSearchRepository } from "./repos/saved-searches";
 import { PgServerEvents } from "./repos/server-events";
 import { PgVariableRepository } from "./repos/variables";
@@ -49,6 +52,9 @@ export type PgPortedRepositories = Pick<
   | "events"
   | "automations"
   | "automationState"
+  | "blocks"
+  | "artifacts"
+  | "logs"
 >;
 
 /**
@@ -67,6 +73,9 @@ class PgRepositories implements PgPortedRepositories {
   readonly workPools: PgWorkPoolRepository;
   readonly automations: PgAutomationRepository;
   readonly automationState = new PgAutomationStateRepository();
+  readonly blocks = new PgBlockRepository();
+  readonly artifacts = new PgArtifactRepository();
+  readonly logs = new PgLogRepository();
 
   constructor(staging: EventStaging, automationChanges: AutomationChanges) {
     this.serverEvents = new PgServerEvents(staging);
