@@ -73,6 +73,14 @@ export type ScheduledRunInsert = Omit<typeof flowRun.$inferInsert, "created" | "
   state: State;
 };
 
+/** What `create` answers: the run, and whether this call inserted it (false: an idempotent repeat). */
+export type CreatedFlowRun = FlowRunWithState & { created: boolean };
+
+export type FlowRunInputRow = typeof flowRunInput.$inferSelect;
+
+/** What `createInput` did. */
+export type InputCreation = "created" | "missing_run" | "duplicate";
+
 export type FlowRunPatch = Partial<
   Pick<FlowRunRow, "name" | "flowVersion" | "parameters" | "empiricalPolicy" | "tags" | "infrastructurePid" | "jobVariables" | "labels">
 >;
@@ -123,7 +131,7 @@ export class FlowRunRepository extends RunRepository<FlowRunWithState, FlowRunSo
    * Inserts a run and writes its initial state (forced, as Prefect does), or returns
    * the existing run with the same (flow_id, idempotency_key) untouched.
    */
-  *create(input: FlowRunInsert, initialState: State, options: TransitionOptions, now: Micros) {
+  *create(input: FlowRunInsert, initialState: State, options: TransitionOptions, now: Micros): Op<CreatedFlowRun> {
     if (input.idempotencyKey != null) {
       const existing = this.byIdempotencyKey.get({ flowId: input.flowId, key: input.idempotencyKey });
       if (existing) return { ...this.readRun(existing.id)!, created: false };
@@ -274,7 +282,7 @@ export class FlowRunRepository extends RunRepository<FlowRunWithState, FlowRunSo
     return result;
   }
 
-  private readInputRow(flowRunId: string, key: string) {
+  private readInputRow(flowRunId: string, key: string): FlowRunInputRow | undefined {
     return this.db
       .select()
       .from(flowRunInput)
@@ -421,23 +429,23 @@ export class FlowRunRepository extends RunRepository<FlowRunWithState, FlowRunSo
   // Flow-run inputs (pause/suspend with input, send_input/receive_input).
 
   /** Returns "missing_run" or "duplicate" instead of inserting when those apply. */
-  *createInput(flowRunId: string, key: string, value: string, sender: string | null, now: Micros) {
-    if (!this.db.select({ id: flowRun.id }).from(flowRun).where(eq(flowRun.id, flowRunId)).get()) return "missing_run" as const;
+  *createInput(flowRunId: string, key: string, value: string, sender: string | null, now: Micros): Op<InputCreation> {
+    if (!this.db.select({ id: flowRun.id }).from(flowRun).where(eq(flowRun.id, flowRunId)).get()) return "missing_run";
     const existing = this.db
       .select({ id: flowRunInput.id })
       .from(flowRunInput)
       .where(and(eq(flowRunInput.flowRunId, flowRunId), eq(flowRunInput.key, key)))
       .get();
-    if (existing) return "duplicate" as const;
+    if (existing) return "duplicate";
     this.db.insert(flowRunInput).values({ id: Bun.randomUUIDv7(), created: now, updated: now, flowRunId, key, value, sender }).run();
-    return "created" as const;
+    return "created";
   }
 
-  *readInput(flowRunId: string, key: string) {
+  *readInput(flowRunId: string, key: string): Op<FlowRunInputRow | undefined> {
     return this.readInputRow(flowRunId, key);
   }
 
-  *filterInputs(flowRunId: string, prefix: string, limit: number, excludeKeys: string[]) {
+  *filterInputs(flowRunId: string, prefix: string, limit: number, excludeKeys: string[]): Op<FlowRunInputRow[]> {
     return this.db
       .select()
       .from(flowRunInput)

@@ -62,6 +62,9 @@ export interface ReportedTaskRun {
   state: State;
 }
 
+/** What `create` answers: the run, whether this call inserted it, and whether to queue it (a background task). */
+export type CreatedTaskRun = TaskRunWithState & { created: boolean; enqueue: { retry: boolean } | null };
+
 export type ReportOutcome = "recorded" | "missing_flow_run";
 
 const currentState = alias(taskRunState, "current_state");
@@ -101,7 +104,7 @@ export class TaskRunRepository extends RunRepository<TaskRunWithState, TaskRunSo
    * Inserts a task run and forces its initial state, or returns the existing run
    * with the same (flow_run_id, task_key, dynamic_key) untouched.
    */
-  *create(input: TaskRunInsert, initialState: State, options: TransitionOptions, now: Micros) {
+  *create(input: TaskRunInsert, initialState: State, options: TransitionOptions, now: Micros): Op<CreatedTaskRun> {
     const existing = this.db
       .select({ id: taskRun.id })
       .from(taskRun)

@@ -45,11 +45,11 @@ export interface TransitionOptions {
 }
 
 /** Prefect's V1_LEASE_TTL for tag-limit leases: 100 years of 365 days (they are released, never renewed). */
-const V1_LEASE_TTL = 100 * 365 * 86_400 * MICROS_PER_SECOND;
-const TAG_PREFIX = "tag:";
+export const V1_LEASE_TTL = 100 * 365 * 86_400 * MICROS_PER_SECOND;
+export const TAG_PREFIX = "tag:";
 
 /** PREFECT_SERVER_CONCURRENCY_INITIAL_DEPLOYMENT_LEASE_DURATION */
-const INITIAL_DEPLOYMENT_LEASE_SECONDS = 300;
+export const INITIAL_DEPLOYMENT_LEASE_SECONDS = 300;
 
 export class RunTransitions {
   private readonly flowRunById;
