@@ -17,29 +17,55 @@
 import { sql } from "drizzle-orm";
 import type { Event } from "../../events/model";
 import { StoreUnavailableError } from "../errors";
+import type { AutomationChanges } from "../repos/automations";
 import type { Repositories, StoreOf, WriteTxOf } from "../repositories";
 import { TransactionEvents, type EventSink, type EventStaging, type Op } from "../unit-of-work";
 import { checkConnection, migratePostgres, openPostgres, type PgDb, type PostgresSettings } from "./client";
 import { driverNeutral, isRetryable } from "./errors";
 import { drive } from "./query";
+import { PgAutomationStateRepository } from "./repos/automation-state";
+import { PgAutomationRepository } from "./repos/automations";
+import { PgConcurrencyLimitRepository } from "./repos/concurrency-limits";
 import { PgConfigurationRepository } from "./repos/configuration";
+import { PgEventRepository } from "./repos/events";
 import { PgFlowRepository } from "./repos/flows";
 import { PgSavedSearchRepository } from "./repos/saved-searches";
+import { PgServerEvents } from "./repos/server-events";
 import { PgVariableRepository } from "./repos/variables";
 
 /** The repositories ported to PostgreSQL so far; `Repositories` once all are. */
-export type PgPortedRepositories = Pick<Repositories, "configuration" | "flows" | "variables" | "savedSearches">;
+export type PgPortedRepositories = Pick<
+  Repositories,
+  "configuration" | "flows" | "variables" | "savedSearches" | "concurrencyLimits" | "events" | "serverEvents" | "automations" | "automationState"
+>;
 
+/**
+ * `staging` is where server events go (a write's outbox; for a read, one never begun, which
+ * refuses them); `automationChanges` is the store's one count of automation writes.
+ */
 class PgRepositories implements PgPortedRepositories {
   readonly configuration = new PgConfigurationRepository();
   readonly flows = new PgFlowRepository();
   readonly variables = new PgVariableRepository();
   readonly savedSearches = new PgSavedSearchRepository();
+  readonly concurrencyLimits = new PgConcurrencyLimitRepository();
+  readonly events = new PgEventRepository();
+  readonly serverEvents: PgServerEvents;
+  readonly automations: PgAutomationRepository;
+  readonly automationState = new PgAutomationStateRepository();
+
+  constructor(staging: EventStaging, automationChanges: AutomationChanges) {
+    this.serverEvents = new PgServerEvents(staging);
+    this.automations = new PgAutomationRepository(automationChanges);
+  }
 }
 
 class PgWriteTx extends PgRepositories implements WriteTxOf<PgPortedRepositories> {
-  constructor(private readonly outbox: EventStaging) {
-    super();
+  constructor(
+    private readonly outbox: EventStaging,
+    automationChanges: AutomationChanges,
+  ) {
+    super(outbox, automationChanges);
   }
 
   stage(...events: Event[]): void {
@@ -51,7 +77,9 @@ class PgWriteTx extends PgRepositories implements WriteTxOf<PgPortedRepositories
 const MAX_WRITE_ATTEMPTS = 3;
 
 export class PgStore implements StoreOf<PgPortedRepositories> {
-  private readonly readRepos = new PgRepositories();
+  // one count of automation writes, seen by reads too (the triggers service reloads on a change)
+  private readonly automationChanges: AutomationChanges = { count: 0 };
+  private readonly readRepos = new PgRepositories(new TransactionEvents(), this.automationChanges);
   private sink: EventSink = () => {};
   private closed = false;
 
@@ -104,7 +132,7 @@ export class PgStore implements StoreOf<PgPortedRepositories> {
       };
       let result: T;
       try {
-        result = await this.pool.transaction((conn) => drive(body(new PgWriteTx(outbox)), conn, neutral));
+        result = await this.pool.transaction((conn) => drive(body(new PgWriteTx(outbox, this.automationChanges)), conn, neutral));
       } catch (error) {
         outbox.end(false);
         if (attempt < MAX_WRITE_ATTEMPTS && (isRetryable(error) || isRetryable(failure))) continue;

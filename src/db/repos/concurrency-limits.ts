@@ -320,7 +320,7 @@ export class ConcurrencyLimitRepository {
 
 
 /** The holder recorded in a lease's metadata, if any. */
-function leaseHolder(lease: ConcurrencyLeaseRow): LeaseHolder | null {
+export function leaseHolder(lease: ConcurrencyLeaseRow): LeaseHolder | null {
   const holder = lease.metadata?.holder;
   if (holder == null || typeof holder !== "object" || Array.isArray(holder)) return null;
   const { type, id } = holder;
@@ -329,6 +329,6 @@ function leaseHolder(lease: ConcurrencyLeaseRow): LeaseHolder | null {
 }
 
 /** A lease is live through its expiration instant (Prefect reaps only `expiration < now`). */
-function isExpired(lease: ConcurrencyLeaseRow, now: Micros): boolean {
+export function isExpired(lease: ConcurrencyLeaseRow, now: Micros): boolean {
   return lease.expiration < now;
 }

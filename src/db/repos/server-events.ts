@@ -23,7 +23,7 @@ import { deployment, flow, flowRun, taskRun, workPool, workQueue } from "../sche
 type DeploymentRow = typeof deployment.$inferSelect;
 
 /** The deployment fields whose changes a `prefect.deployment.updated` event reports (DEPLOYMENT_EVENT_FIELDS). */
-const DEPLOYMENT_EVENT_FIELDS = {
+export const DEPLOYMENT_EVENT_FIELDS = {
   description: "description",
   tags: "tags",
   parameters: "parameters",
