@@ -28,15 +28,28 @@ import { PgAutomationRepository } from "./repos/automations";
 import { PgConcurrencyLimitRepository } from "./repos/concurrency-limits";
 import { PgConfigurationRepository } from "./repos/configuration";
 import { PgEventRepository } from "./repos/events";
+import { PgFlowRunRepository } from "./repos/flow-runs";
 import { PgFlowRepository } from "./repos/flows";
 import { PgSavedSearchRepository } from "./repos/saved-searches";
 import { PgServerEvents } from "./repos/server-events";
+import { PgTaskRunRepository } from "./repos/task-runs";
+import { PgRunTransitions } from "./repos/transitions";
 import { PgVariableRepository } from "./repos/variables";
 
 /** The repositories ported to PostgreSQL so far; `Repositories` once all are. */
 export type PgPortedRepositories = Pick<
   Repositories,
-  "configuration" | "flows" | "variables" | "savedSearches" | "concurrencyLimits" | "events" | "serverEvents" | "automations" | "automationState"
+  | "configuration"
+  | "flows"
+  | "variables"
+  | "savedSearches"
+  | "concurrencyLimits"
+  | "events"
+  | "serverEvents"
+  | "automations"
+  | "automationState"
+  | "flowRuns"
+  | "taskRuns"
 >;
 
 /**
@@ -53,10 +66,15 @@ class PgRepositories implements PgPortedRepositories {
   readonly serverEvents: PgServerEvents;
   readonly automations: PgAutomationRepository;
   readonly automationState = new PgAutomationStateRepository();
+  readonly flowRuns: PgFlowRunRepository;
+  readonly taskRuns: PgTaskRunRepository;
 
   constructor(staging: EventStaging, automationChanges: AutomationChanges) {
     this.serverEvents = new PgServerEvents(staging);
     this.automations = new PgAutomationRepository(automationChanges);
+    const transitions = new PgRunTransitions(this.concurrencyLimits, this.serverEvents);
+    this.flowRuns = new PgFlowRunRepository(transitions);
+    this.taskRuns = new PgTaskRunRepository(transitions);
   }
 }
 
