@@ -82,7 +82,7 @@ const setFlowRunState = (store: ContractStore, id: string, proposed: State, opti
 
 const names = (runs: { run: { name: string } }[]) => runs.map((r) => r.run.name);
 
-contractSuite("flow runs and task runs", ["flow", "flow_run", "task_run", "log", "work_pool", "task_run_state_cache"], {
+contractSuite("flow runs and task runs", ["flow", "flow_run", "task_run", "log", "work_pool", "task_run_state_cache", "concurrency_limit_v2", "concurrency_lease"], {
   async "flow runs: create with the initial state, idempotency keys, get, exists, JSON values and microsecond timestamps"(store) {
     const flowId = await flowOf(store, "etl", { team: "data", "prefect.flow.id": "overridden" });
     const parameters = { nested: { list: [1, 2.5, -3e-7, true, null, "ünï 🚀"], empty: {} }, big: 2 ** 53 - 1 };
@@ -503,6 +503,56 @@ contractSuite("flow runs and task runs", ["flow", "flow_run", "task_run", "log",
       delete: await store.write((tx) => tx.taskRuns.delete(ids[0]!)),
       deleteAgain: await store.write((tx) => tx.taskRuns.delete(ids[0]!)),
       left: await store.read((q) => q.taskRuns.count({})),
+    };
+  },
+
+  async "task runs: the cache written on COMPLETED and read on RUNNING; tag concurrency slots taken and released"(store) {
+    const flowId = await flowOf(store, "etl");
+    const flow = await createFlowRun(store, flowId, state("RUNNING", T0));
+    const cached = { cache_key: "ck", cache_expiration: T0 + 100 * SECOND };
+    const producer = await store.write((tx) => tx.taskRuns.create(taskRunInsert(flow.run.id, { taskKey: "producer" }), state("PENDING", T0 + 1), ORCHESTRATED, T0 + 1));
+    await store.write((tx) => tx.taskRuns.setState(producer.run.id, state("RUNNING", T0 + SECOND), ORCHESTRATED, T0 + SECOND));
+    const completed = await store.write((tx) =>
+      tx.taskRuns.setState(producer.run.id, state("COMPLETED", T0 + 2 * SECOND, { state_details: cached, data: { storage_key: "k" } }), ORCHESTRATED, T0 + 2 * SECOND),
+    );
+    const consumer = await store.write((tx) => tx.taskRuns.create(taskRunInsert(flow.run.id, { taskKey: "consumer" }), state("PENDING", T0 + 3), ORCHESTRATED, T0 + 3));
+    const hit = await store.write((tx) => tx.taskRuns.setState(consumer.run.id, state("RUNNING", T0 + 3 * SECOND, { state_details: cached }), ORCHESTRATED, T0 + 3 * SECOND));
+    const late = await store.write((tx) => tx.taskRuns.create(taskRunInsert(flow.run.id, { taskKey: "late" }), state("PENDING", T0 + 4), ORCHESTRATED, T0 + 4));
+    const expired = await store.write((tx) =>
+      tx.taskRuns.setState(late.run.id, state("RUNNING", T0 + 101 * SECOND, { state_details: cached }), ORCHESTRATED, T0 + 101 * SECOND),
+    );
+    expect(completed!.status).toBe("ACCEPT");
+    expect(hit).toMatchObject({ status: "REJECT", state: { type: "COMPLETED", name: "Cached" } });
+    expect(expired!.status).toBe("ACCEPT");
+
+    const limit = await store.write((tx) =>
+      tx.concurrencyLimits.create({ name: "tag:db", limit: 1, active: true, activeSlots: 0, deniedSlots: 0, slotDecayPerSecond: 0 }, T0),
+    );
+    const tagged = (key: string, at: Micros) =>
+      store.write((tx) => tx.taskRuns.create(taskRunInsert(flow.run.id, { taskKey: key, tags: ["db", "other"] }), state("PENDING", at), ORCHESTRATED, at));
+    const a = await tagged("a", T0 + 5);
+    const b = await tagged("b", T0 + 6);
+    const aRunning = await store.write((tx) => tx.taskRuns.setState(a.run.id, state("RUNNING", T0 + 10 * SECOND), ORCHESTRATED, T0 + 10 * SECOND));
+    const bWaits = await store.write((tx) => tx.taskRuns.setState(b.run.id, state("RUNNING", T0 + 11 * SECOND), ORCHESTRATED, T0 + 11 * SECOND));
+    const held = await store.read((q) => q.concurrencyLimits.get({ id: limit!.id }));
+    const aDone = await store.write((tx) => tx.taskRuns.setState(a.run.id, state("COMPLETED", T0 + 12 * SECOND), ORCHESTRATED, T0 + 12 * SECOND));
+    const bRunning = await store.write((tx) => tx.taskRuns.setState(b.run.id, state("RUNNING", T0 + 13 * SECOND), ORCHESTRATED, T0 + 13 * SECOND));
+    expect(aRunning!.status).toBe("ACCEPT");
+    expect(bWaits!.status).toBe("WAIT");
+    expect(held!.activeSlots).toBe(1);
+    expect(bRunning!.status).toBe("ACCEPT");
+    return {
+      completed,
+      hit,
+      expired,
+      consumer: (await store.read((q) => q.taskRuns.get(consumer.run.id)))!.run,
+      aRunning,
+      // the wait is a random draw around the limit's occupancy
+      bWaits: { ...bWaits, details: { ...bWaits!.details, delay_seconds: "drawn" } },
+      held,
+      aDone,
+      bRunning,
+      limitAfter: await store.read((q) => q.concurrencyLimits.get({ id: limit!.id })),
     };
   },
 
