@@ -34,6 +34,7 @@ import { PgSavedSearchRepository } from "./repos/saved-searches";
 import { PgServerEvents } from "./repos/server-events";
 import { PgTaskRunRepository } from "./repos/task-runs";
 import { PgRunTransitions } from "./repos/transitions";
+import { PgUiQueries } from "./repos/ui";
 import { PgVariableRepository } from "./repos/variables";
 
 /** The repositories ported to PostgreSQL so far; `Repositories` once all are. */
@@ -50,6 +51,7 @@ export type PgPortedRepositories = Pick<
   | "automationState"
   | "flowRuns"
   | "taskRuns"
+  | "ui"
 >;
 
 /**
@@ -68,6 +70,7 @@ class PgRepositories implements PgPortedRepositories {
   readonly automationState = new PgAutomationStateRepository();
   readonly flowRuns: PgFlowRunRepository;
   readonly taskRuns: PgTaskRunRepository;
+  readonly ui = new PgUiQueries();
 
   constructor(staging: EventStaging, automationChanges: AutomationChanges) {
     this.serverEvents = new PgServerEvents(staging);
