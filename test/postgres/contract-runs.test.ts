@@ -6,8 +6,8 @@
  * route (the SQLite repository, PostgreSQL's tables).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { sql } from "drizzle-orm";
-import { flowRun, workPool, workQueue } from "../../src/db/postgres/schema";
+import { eq, sql } from "drizzle-orm";
+import { deployment, flowRun, workPool, workQueue } from "../../src/db/postgres/schema";
 import { PgStore, type PgPortedRepositories } from "../../src/db/postgres/store";
 import type { FlowRunInsert, FlowRunWithState, ScheduledRunInsert } from "../../src/db/repos/flow-runs";
 import type { ReportedTaskRun, TaskRunInsert } from "../../src/db/repos/task-runs";
@@ -82,7 +82,7 @@ const setFlowRunState = (store: ContractStore, id: string, proposed: State, opti
 
 const names = (runs: { run: { name: string } }[]) => runs.map((r) => r.run.name);
 
-contractSuite("flow runs and task runs", ["flow", "flow_run", "task_run", "log", "work_pool", "task_run_state_cache", "concurrency_limit_v2", "concurrency_lease"], {
+contractSuite("flow runs and task runs", ["flow", "flow_run", "task_run", "log", "work_pool", "deployment", "task_run_state_cache", "concurrency_limit_v2", "concurrency_lease"], {
   async "flow runs: create with the initial state, idempotency keys, get, exists, JSON values and microsecond timestamps"(store) {
     const flowId = await flowOf(store, "etl", { team: "data", "prefect.flow.id": "overridden" });
     const parameters = { nested: { list: [1, 2.5, -3e-7, true, null, "ünï 🚀"], empty: {} }, big: 2 ** 53 - 1 };
@@ -379,6 +379,33 @@ contractSuite("flow runs and task runs", ["flow", "flow_run", "task_run", "log",
     return { got, listed: await store.read((q) => q.flowRuns.list({ work_pools: { name: { any_: ["pool"] } } }, "ID_DESC", 10, 0)) };
   },
 
+  async "flow runs of a deployment: its labels, and its concurrency limit's slot taken, queued for and released"(store) {
+    const flowId = await flowOf(store, "etl", { fromFlow: 1 });
+    const deploymentId = await arrangeDeployment(store, flowId, "nightly", { fromDeployment: true });
+    const limit = (await store.write((tx) =>
+      tx.concurrencyLimits.create({ name: "nightly-slots", limit: 1, active: true, activeSlots: 0, deniedSlots: 0, slotDecayPerSecond: 0 }, T0),
+    ))!;
+    await linkDeploymentLimit(store, deploymentId, limit.id);
+    const ofDeployment = (name: string, at: Micros) =>
+      createFlowRun(store, flowId, state("SCHEDULED", at, { state_details: { scheduled_time: at } }), { name, deploymentId, labels: { own: "x" } });
+    const first = await ofDeployment("first", T0 + 1);
+    const second = await ofDeployment("second", T0 + 2);
+    expect(first.run.labels).toEqual({ fromDeployment: true, "prefect.flow.id": flowId, "prefect.deployment.id": deploymentId, own: "x" });
+    const firstPending = await setFlowRunState(store, first.run.id, state("PENDING", T0 + SECOND));
+    const secondPending = await setFlowRunState(store, second.run.id, state("PENDING", T0 + 2 * SECOND));
+    const held = await store.read((q) => q.concurrencyLimits.get({ id: limit.id }));
+    await setFlowRunState(store, first.run.id, state("RUNNING", T0 + 3 * SECOND));
+    const firstDone = await setFlowRunState(store, first.run.id, state("COMPLETED", T0 + 4 * SECOND));
+    const released = await store.read((q) => q.concurrencyLimits.get({ id: limit.id }));
+    expect(firstPending!.status).toBe("ACCEPT");
+    expect(secondPending!.status).not.toBe("ACCEPT");
+    expect(held!.activeSlots).toBe(1);
+    expect(released!.activeSlots).toBe(0);
+    // the lease id is new on each backend and lives in the state's details
+    const withoutLease = <T>(value: T) => JSON.parse(JSON.stringify(value).replace(/"deployment_concurrency_lease_id":"[^"]+"/g, '"deployment_concurrency_lease_id":"<lease>"')) as T;
+    return withoutLease({ first, second, firstPending, secondPending, held, firstDone, released, secondAfter: await store.read((q) => q.flowRuns.get(second.run.id)) });
+  },
+
   async "task runs: create (with and without a flow run), idempotent creates, get, labels, set_state, history"(store) {
     const flowId = await flowOf(store, "etl");
     const flow = await createFlowRun(store, flowId, state("RUNNING", T0), { labels: { team: "data" } });
@@ -612,6 +639,24 @@ async function arrangePoolAndQueue(store: ContractStore, poolName: string, queue
   const pool = await sqlite.write((tx) => tx.workPools.insertPoolRow({ name: poolName, description: null, type: "process", baseJobTemplate: {}, isPaused: false, concurrencyLimit: null, storageConfiguration: {} }, null, T0));
   const queue = await sqlite.write((tx) => tx.workPools.insertQueueRow(pool!.id, { name: queueName, description: "", isPaused: false, concurrencyLimit: null, priority: 1, filter: null }, T0));
   return queue!.id;
+}
+
+/** A deployment of the flow, arranged through each backend's own route (deployments are not this port's). */
+async function arrangeDeployment(store: ContractStore, flowId: string, name: string, labels: JsonObject): Promise<string> {
+  if (store instanceof PgStore) {
+    const id = Bun.randomUUIDv7();
+    await store.db.insert(deployment).values({ id, created: T0, updated: T0, name, flowId, jobVariables: {}, tags: [], labels, parameters: {} });
+    return id;
+  }
+  return (await (store as SqliteStore).write((tx) => tx.deployments.upsert(flowId, name, { labels }, null, T0))).id;
+}
+
+async function linkDeploymentLimit(store: ContractStore, deploymentId: string, limitId: string): Promise<void> {
+  if (store instanceof PgStore) {
+    await store.db.update(deployment).set({ concurrencyLimitId: limitId }).where(eq(deployment.id, deploymentId));
+    return;
+  }
+  await (store as SqliteStore).write((tx) => tx.deployments.update(deploymentId, { concurrencyLimitId: limitId }, T0));
 }
 
 describe("flow runs on PostgreSQL under concurrency", () => {
