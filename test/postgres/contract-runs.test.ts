@@ -685,4 +685,36 @@ describe("flow runs on PostgreSQL under concurrency", () => {
     expect(rows[0]!.n).toBe(2);
     expect((await store.db.select({ stateType: flowRun.stateType }).from(flowRun))[0]!.stateType).toBe("PENDING");
   });
+
+  test("20 runs of a deployment with a limit of 1 racing PENDING: exactly one takes the slot", async () => {
+    const flowId = (await store.write((tx) => tx.flows.upsertByName({ name: "limited", tags: [], labels: {} }, T0))).row.id;
+    const limit = (await store.write((tx) =>
+      tx.concurrencyLimits.create({ name: "one-at-a-time", limit: 1, active: true, activeSlots: 0, deniedSlots: 0, slotDecayPerSecond: 0 }, T0),
+    ))!;
+    const deploymentId = Bun.randomUUIDv7();
+    await store.db.insert(deployment).values({ id: deploymentId, created: T0, updated: T0, name: "d", flowId, jobVariables: {}, tags: [], labels: {}, parameters: {}, concurrencyLimitId: limit.id });
+    const runs = [];
+    for (let i = 0; i < 20; i++) {
+      runs.push((await store.write((tx) => tx.flowRuns.create(flowRunInsert(flowId, { name: `r${i}`, deploymentId }), state("SCHEDULED", T0 + i), ORCHESTRATED, T0 + i))).run.id);
+    }
+    const results = await Promise.all(runs.map((id, i) => store.write((tx) => tx.flowRuns.setState(id, state("PENDING", T0 + SECOND + i), ORCHESTRATED, T0 + SECOND + i))));
+    expect(results.filter((r) => r!.status === "ACCEPT")).toHaveLength(1);
+    expect((await store.read((q) => q.concurrencyLimits.get({ id: limit.id })))!.activeSlots).toBe(1);
+  });
+
+  test("20 task runs tagged with a limit of 1 racing RUNNING: exactly one takes the slot", async () => {
+    const flowId = (await store.write((tx) => tx.flows.upsertByName({ name: "tagged", tags: [], labels: {} }, T0))).row.id;
+    const { run } = await store.write((tx) => tx.flowRuns.create(flowRunInsert(flowId), state("RUNNING", T0), ORCHESTRATED, T0));
+    const limit = (await store.write((tx) =>
+      tx.concurrencyLimits.create({ name: "tag:scarce", limit: 1, active: true, activeSlots: 0, deniedSlots: 0, slotDecayPerSecond: 0 }, T0),
+    ))!;
+    const tasks = [];
+    for (let i = 0; i < 20; i++) {
+      const insert = taskRunInsert(run.id, { taskKey: `t${i}`, tags: ["scarce"] });
+      tasks.push((await store.write((tx) => tx.taskRuns.create(insert, state("PENDING", T0 + i), ORCHESTRATED, T0 + i))).run.id);
+    }
+    const results = await Promise.all(tasks.map((id, i) => store.write((tx) => tx.taskRuns.setState(id, state("RUNNING", T0 + SECOND + i), ORCHESTRATED, T0 + SECOND + i))));
+    expect(results.filter((r) => r!.status === "ACCEPT")).toHaveLength(1);
+    expect((await store.read((q) => q.concurrencyLimits.get({ id: limit.id })))!.activeSlots).toBe(1);
+  });
 });

@@ -4,7 +4,7 @@
  * the run's row is read `FOR UPDATE`: two proposals for one run (from two requests or two
  * replicas) take turns, and the second is orchestrated against the state the first wrote.
  */
-import { and, desc, eq, gt, gte, inArray, isNull, or } from "drizzle-orm";
+import { and, asc, desc, eq, gt, gte, inArray, isNull, or } from "drizzle-orm";
 import { activeSlotsAt } from "../../../domain/concurrency-slots";
 import { MICROS_PER_SECOND, type Micros } from "../../../lib/time";
 import {
@@ -24,7 +24,7 @@ import { bookkeepingValues, flowRunSnapshot, stateFromRow, stateRowValues, taskR
 import { INITIAL_DEPLOYMENT_LEASE_SECONDS, TAG_PREFIX, V1_LEASE_TTL, type TransitionOptions } from "../../repos/transitions";
 import type { Op } from "../../unit-of-work";
 import { query } from "../query";
-import { deployment, flowRun, flowRunInput, flowRunState, taskRun, taskRunState, taskRunStateCache } from "../schema";
+import { concurrencyLimitV2, deployment, flowRun, flowRunInput, flowRunState, taskRun, taskRunState, taskRunStateCache } from "../schema";
 
 type RunTable = typeof flowRun | typeof taskRun;
 type StateTable = typeof flowRunState | typeof taskRunState;
@@ -89,7 +89,7 @@ export class PgRunTransitions {
     const flowRunId = row.flowRunId;
     const parent = flowRunId ? (yield* query((db) => db.select().from(flowRun).where(eq(flowRun.id, flowRunId))))[0] : undefined;
     const cacheKey = proposed.state_details.cache_key;
-    const tagSlots = row.tags.length > 0 ? new TagSlotLedger(yield* this.tagLimits(row.tags, now)) : null;
+    const tagSlots = row.tags.length > 0 ? new TagSlotLedger(yield* this.tagLimits(row.tags, proposed, now)) : null;
     const ctx = new OrchestrationContext(taskRunSnapshot(row), yield* this.stateOf(taskRunState, row.stateId), proposed, now, {
       apiVersion: options.apiVersion,
       tagConcurrency: tagSlots,
@@ -116,9 +116,20 @@ export class PgRunTransitions {
     return { state: ctx.resultState, status: ctx.status, details: ctx.details, enqueue: enqueue ? { retry: enqueue.retry } : null };
   }
 
-  /** The `tag:<tag>` limits of a task run's tags, read before the policy runs. */
-  private *tagLimits(tags: string[], now: Micros): Op<TagLimitView[]> {
-    const rows = yield* this.limits.readByNames([...new Set(tags)].map((tag) => TAG_PREFIX + tag));
+  /**
+   * The `tag:<tag>` limits of a task run's tags, read before the policy runs. A proposal of
+   * RUNNING may take their slots on what it reads here, so it locks them (in id order, as
+   * the limits repository does) until the transaction ends: two task runs racing for a
+   * limit's last slot take turns, and the second sees it taken.
+   */
+  private *tagLimits(tags: string[], proposed: State, now: Micros): Op<TagLimitView[]> {
+    const names = [...new Set(tags)].map((tag) => TAG_PREFIX + tag);
+    if (proposed.type === "RUNNING") {
+      yield* query((db) =>
+        db.select({ id: concurrencyLimitV2.id }).from(concurrencyLimitV2).where(inArray(concurrencyLimitV2.name, names)).orderBy(asc(concurrencyLimitV2.id)).for("update"),
+      );
+    }
+    const rows = yield* this.limits.readByNames(names);
     return rows.map((row) => ({
       id: row.id,
       tag: row.name.slice(TAG_PREFIX.length),
@@ -157,7 +168,10 @@ export class PgRunTransitions {
     const lease = leaseId ? yield* this.limits.readLease(leaseId) : undefined;
     const leaseView = lease ? { id: lease.id, expiration: lease.expiration } : null;
     if (!row) return { settings: null, freeSlots: 0, lease: leaseView };
-    const limit = row.limitId ? yield* this.limits.get({ id: row.limitId }) : undefined;
+    // The rules may take the limit's slot on what is read here: locked until the transaction
+    // ends, so two runs of the deployment racing for its last slot take turns.
+    const limitId = row.limitId;
+    const [limit] = limitId ? yield* query((db) => db.select().from(concurrencyLimitV2).where(eq(concurrencyLimitV2.id, limitId)).for("update")) : [];
     const options = (row.options ?? {}) as { collision_strategy?: string; grace_period_seconds?: number | null };
     return {
       settings: {
