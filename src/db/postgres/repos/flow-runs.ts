@@ -1,4 +1,4 @@
-import { and, asc, count, eq, gt, gte, inArray, lte, notInArray, sql, type SQL } from "drizzle-orm";
+import { and, asc, count, eq, gt, gte, inArray, lte, notInArray, sql, type Column, type SQL } from "drizzle-orm";
 import { alias } from "drizzle-orm/pg-core";
 import type { JsonObject } from "../../../lib/json";
 import { formatDateTime, MICROS_PER_SECOND, type Micros } from "../../../lib/time";
@@ -54,7 +54,7 @@ const CANCELLABLE_SUBFLOW_STATES: StateType[] = ["PENDING", "SCHEDULED", "RUNNIN
 const afterRun = (afterId: string | null): SQL | undefined => (afterId === null ? undefined : gt(flowRun.id, afterId));
 
 /** An instant as the integer microseconds SQLite stores, for arithmetic (exact: `numeric`). */
-const micros = (instant: SQL | typeof flowRun.startTime) => sql`(EXTRACT(EPOCH FROM ${instant}) * 1000000)`;
+const micros = (instant: SQL | Column) => sql`(EXTRACT(EPOCH FROM ${instant}) * 1000000)`;
 const boundInstant = (value: Micros) => sql`${formatDateTime(value)}::timestamptz`;
 
 /** Runs joined with their current state and their queue's work pool. */
