@@ -686,6 +686,34 @@ describe("flow runs on PostgreSQL under concurrency", () => {
     expect((await store.db.select({ stateType: flowRun.stateType }).from(flowRun))[0]!.stateType).toBe("PENDING");
   });
 
+  test("10 recorders reporting one new task run at once: one run, every state kept once, the newest current", async () => {
+    const flowId = (await store.write((tx) => tx.flows.upsertByName({ name: "recorded", tags: [], labels: {} }, T0))).row.id;
+    const { run } = await store.write((tx) => tx.flowRuns.create(flowRunInsert(flowId), state("RUNNING", T0), ORCHESTRATED, T0));
+    const taskRunId = Bun.randomUUIDv7();
+    const types: StateType[] = ["PENDING", "RUNNING", "RUNNING", "RUNNING", "RUNNING", "RUNNING", "RUNNING", "RUNNING", "RUNNING", "COMPLETED"];
+    const reports: ReportedTaskRun[] = types.map((type, i) => ({
+      id: taskRunId,
+      flowRunId: run.id,
+      taskKey: "reported",
+      dynamicKey: "0",
+      columns: { name: "reported" },
+      state: state(type, T0 + (i + 1) * SECOND),
+    }));
+    const outcomes = await Promise.all(reports.map((report) => store.write((tx) => tx.taskRuns.record([report], T0 + 20 * SECOND))));
+    expect(outcomes.flat()).toEqual(Array(10).fill("recorded"));
+    expect(await store.read((q) => q.taskRuns.count({}))).toBe(1);
+    expect((await store.read((q) => q.taskRuns.states(taskRunId))).length).toBe(10);
+    expect((await store.read((q) => q.taskRuns.get(taskRunId)))!.run.stateType).toBe("COMPLETED");
+  });
+
+  test("10 clients creating one flow-run input key at once: one is created, the others are duplicates", async () => {
+    const flowId = (await store.write((tx) => tx.flows.upsertByName({ name: "inputs", tags: [], labels: {} }, T0))).row.id;
+    const { run } = await store.write((tx) => tx.flowRuns.create(flowRunInsert(flowId), state("RUNNING", T0), ORCHESTRATED, T0));
+    const outcomes = await Promise.all(Array.from({ length: 10 }, (_, i) => store.write((tx) => tx.flowRuns.createInput(run.id, "answer", `${i}`, null, T0))));
+    expect(outcomes.filter((o) => o === "created")).toHaveLength(1);
+    expect(outcomes.filter((o) => o === "duplicate")).toHaveLength(9);
+  });
+
   test("20 runs of a deployment with a limit of 1 racing PENDING: exactly one takes the slot", async () => {
     const flowId = (await store.write((tx) => tx.flows.upsertByName({ name: "limited", tags: [], labels: {} }, T0))).row.id;
     const limit = (await store.write((tx) =>
