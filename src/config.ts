@@ -45,6 +45,15 @@ export interface Config {
   maxRequestBodyBytes: number;
   /** Where automation templates' `ui_url` links point (PREFECT_UI_URL), or null for where the server listens. */
   uiUrl: string | null;
+  /** Cleanup delivery over the worker channel (PREFECT_SERVER_WORKER_CHANNEL_*). */
+  workerChannel: WorkerChannelSettings;
+}
+
+export interface WorkerChannelSettings {
+  /** How long a worker holds a reserved cleanup message before it is delivered again. */
+  leaseSeconds: number;
+  /** Reservations of one message before it moves to the dead letters. */
+  maxDeliveryAttempts: number;
 }
 
 /** Background service cadences and limits, named after Prefect's PREFECT_SERVER_SERVICES_* settings. */
@@ -191,7 +200,17 @@ export function configFromEnv(env: Env = process.env): Config {
     shutdownGraceSeconds: DEFAULT_SHUTDOWN_GRACE_SECONDS,
     maxRequestBodyBytes: DEFAULT_MAX_BODY_MIB * 1024 * 1024,
     uiUrl: env.PREFECT_UI_URL?.replace(/\/+$/, "") || null,
+    workerChannel: {
+      leaseSeconds: positive(env.PREFECT_SERVER_WORKER_CHANNEL_CLEANUP_LEASE_SECONDS, 30),
+      maxDeliveryAttempts: Math.floor(positive(env.PREFECT_SERVER_WORKER_CHANNEL_CLEANUP_MAX_DELIVERY_ATTEMPTS, 3)),
+    },
   };
+}
+
+/** A positive number from the environment; unset or invalid keeps Prefect's default. */
+function positive(text: string | undefined, fallback: number): number {
+  const value = Number(text);
+  return text !== undefined && Number.isFinite(value) && value > 0 ? value : fallback;
 }
 
 const DEFAULT_CSRF_TOKEN_EXPIRATION: Micros = 3600 * 1_000_000;

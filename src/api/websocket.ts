@@ -24,7 +24,7 @@ export interface SocketLike {
   close(code?: number, reason?: string): void;
 }
 
-const offersPrefect = (request: Request) =>
+export const offersPrefect = (request: Request) =>
   (request.headers.get("sec-websocket-protocol") ?? "").split(",").some((protocol) => protocol.trim() === PROTOCOL);
 
 /** The `upgrade` hook of a Prefect websocket route: echoes the subprotocol when offered. */
@@ -38,9 +38,11 @@ export const sendJson = (socket: SocketLike, message: unknown) => socket.send(JS
 export class Handshake {
   private done: boolean;
 
+  /** `failureReason`: the close reason of every failed handshake, where a route has its own (the worker channel's). */
   constructor(
     private readonly request: Request,
     private readonly authString: string | null,
+    private readonly failureReason?: string,
   ) {
     this.done = !offersPrefect(request); // legacy clients skip it
   }
@@ -56,17 +58,17 @@ export class Handshake {
   consume(socket: SocketLike, message: unknown): boolean {
     if (this.done) return false;
     if (!isJsonObject(message) || message.type !== "auth") {
-      socket.close(WS_POLICY_VIOLATION, "Expected 'auth' message");
+      socket.close(WS_POLICY_VIOLATION, this.failureReason ?? "Expected 'auth' message");
       return true;
     }
     if (this.authString !== null) {
       const token = message.token;
       if (typeof token !== "string" || token === "") {
-        socket.close(WS_POLICY_VIOLATION, "Auth required but no token provided");
+        socket.close(WS_POLICY_VIOLATION, this.failureReason ?? "Auth required but no token provided");
         return true;
       }
       if (!secretMatches(token, this.authString)) {
-        socket.close(WS_POLICY_VIOLATION, "Invalid token");
+        socket.close(WS_POLICY_VIOLATION, this.failureReason ?? "Invalid token");
         return true;
       }
     }

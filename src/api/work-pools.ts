@@ -27,6 +27,7 @@ import { conflict, forbidden, notFound, validationError, type ValidationIssue } 
 import { pagePaging, paginated, paging } from "./paging";
 import { WorkPoolService } from "../work-pools/service";
 import { clientVersionAtMost } from "./request";
+import { requirePrefectSubprotocol, WorkerChannel } from "./worker-channel";
 
 const NonNegative = t.Integer({ minimum: 0 });
 const Priority = t.Integer({ exclusiveMinimum: 0 });
@@ -245,6 +246,7 @@ const queueNotFound = (poolName: string, queueName: string) => notFound(`Work po
 export function workPoolRoutes(ctx: AppContext) {
   const { store, clock, config } = ctx;
   const workPools = new WorkPoolService(ctx);
+  const channels = new WeakMap<object, WorkerChannel>();
 
   async function requirePool(name: string): Promise<WorkPoolView> {
     const pool = await store.read((q) => q.workPools.getPool(name));
@@ -382,6 +384,19 @@ export function workPoolRoutes(ctx: AppContext) {
         set.status = 204;
       })
       // ---------------------------------------------------------- workers
+      .ws("/:name/workers/connect", {
+        upgrade: requirePrefectSubprotocol,
+        open(ws) {
+          channels.set(ws.raw, new WorkerChannel(ws, ws.data.request, ws.data.params.name, ctx, workPools));
+        },
+        message(ws, message) {
+          channels.get(ws.raw)?.message(message);
+        },
+        close(ws) {
+          channels.get(ws.raw)?.closed();
+          channels.delete(ws.raw);
+        },
+      })
       .post(
         "/:name/workers/heartbeat",
         async ({ params, body, set }) => {

@@ -12,8 +12,11 @@ import { event, eventResource } from "./schema";
 
 type Cond = SQL | undefined;
 
-/** Case-sensitive prefix test (LIKE would treat `_` and `%` as wildcards and ignore ASCII case). */
-const startsWith = (column: SQLWrapper, prefix: string) => sql`substr(${column}, 1, ${prefix.length}) = ${prefix}`;
+/**
+ * Case-sensitive prefix test (LIKE would treat `_` and `%` as wildcards and ignore ASCII case).
+ * SQLite's length() counts characters as substr() does; JS's `length` counts UTF-16 units.
+ */
+const startsWith = (column: SQLWrapper, prefix: string) => sql`substr(${column}, 1, length(${prefix})) = ${prefix}`;
 
 /** A label pattern as a GLOB (case-sensitive; `*` and `?` wildcards; `[` made literal), `!` negating. */
 function patternCond(value: SQL, pattern: string): SQL {

@@ -46,3 +46,18 @@ export function jobVariablesFailure(
   const merged = Object.assign({}, defaults, ...layers.filter(isObject)) as JsonObject;
   return validateJsonSchema(merged, variables, { ignoreRequired: options.ignoreRequired || invalid, allowNoneWithDefault: true });
 }
+
+/**
+ * Null when each default of the template fits its own schema (required keys ignored), else
+ * Prefect's failure text (validate_job_variable_defaults_for_work_pool).
+ */
+export function jobVariableDefaultsFailure(baseJobTemplate: JsonObject): string | null {
+  const variables = baseJobTemplate.variables;
+  if (!isObject(variables) || Object.keys(variables).length === 0) return null;
+  const properties = isObject(variables.properties) ? variables.properties : {};
+  const defaults: JsonObject = {};
+  for (const [name, attrs] of Object.entries(properties)) {
+    if (isObject(attrs) && "default" in attrs && !(isObject(attrs.default) && "$ref" in attrs.default)) defaults[name] = attrs.default!;
+  }
+  return validateJsonSchema(defaults, variables, { ignoreRequired: true });
+}

@@ -32,7 +32,11 @@ import {
   poolStatusAfterPauseChange,
   queueStatusAfterPauseChange,
 } from "../domain/work-pool-status";
+import type { JsonObject } from "../lib/json";
 import type { Micros } from "../lib/time";
+import { workerChannelHub } from "./channel-hub";
+import { jobVariableDefaultsFailure } from "./job-variables";
+import { SNAPSHOT_FIELDS, WorkerChannelSetupError, type WorkerHello } from "./worker-channel";
 
 /** A queue as created on the fly: Prefect's WorkQueueCreate defaults. */
 const queueDefaults = (name: string, priority: number | null): WorkQueueInput => ({
@@ -140,6 +144,20 @@ export function* resolveOrCreateQueue(tx: WriteTx, poolName: string, queueName: 
   return { found: true, poolId: pool.id, queueId: queue.id, queueName };
 }
 
+/** What a worker channel is set up with: its pool (after the hello's heartbeat) and the queues it serves. */
+export interface WorkerChannelSetup {
+  pool: WorkPoolView;
+  queues: WorkQueueRow[];
+}
+
+const isReserved = (name: string) => name.toLowerCase().startsWith("prefect");
+
+/** Prefect's validate_job_variable_defaults_for_work_pool: a 422 there ends the channel with a protocol error. */
+function checkTemplateDefaults(template: JsonObject): void {
+  const failure = jobVariableDefaultsFailure(template);
+  if (failure) throw new WorkerChannelSetupError("protocol_error", `Validation failed for work pool's job variable defaults: ${failure}`);
+}
+
 const poolMissing = (poolName: string) => ({ found: false, detail: `Work pool "${poolName}" not found.` }) as const;
 
 export class WorkPoolService {
@@ -166,18 +184,78 @@ export class WorkPoolService {
    */
   async updatePool(id: string, patch: WorkPoolPatch): Promise<void> {
     const now = this.now();
-    await this.store.write(function* (tx) {
+    const updated = await this.store.write(function* (tx) {
       const current = yield* tx.workPools.poolById(id);
-      if (!current) return;
+      if (!current) return false;
       const online = patch.isPaused === false ? yield* tx.workPools.hasOnlineWorker(id) : false;
       const status = poolStatusAfterPauseChange(current.type, patch.isPaused, () => online);
       yield* tx.workPools.updatePoolRow(id, patch, status, now);
+      return true;
     });
+    if (updated && SNAPSHOT_FIELDS.some((field) => patch[field] !== undefined)) {
+      workerChannelHub(this.ctx).publish({ workPoolId: id, reason: "work_pool_updated", deleted: false });
+    }
   }
 
   async deletePool(id: string): Promise<void> {
     const now = this.now();
-    await this.store.write((tx) => tx.workPools.deletePool(id, now));
+    if (await this.store.write((tx) => tx.workPools.deletePool(id, now))) {
+      workerChannelHub(this.ctx).publish({ workPoolId: id, reason: "work_pool_deleted", deleted: true });
+    }
+  }
+
+  /**
+   * A worker channel's hello (Prefect's _build_worker_ready_frame), in one transaction: the
+   * pool (created from the hello when it may be), the queues the worker named (all of the
+   * pool's when none), the hello's base job template on a pool that has none, and the
+   * worker's first heartbeat. Throws WorkerChannelSetupError, rolling all of it back.
+   */
+  async connectWorker(poolName: string, hello: WorkerHello): Promise<WorkerChannelSetup> {
+    const now = this.now();
+    const { setup, templateFilled } = await this.store.write(function* (tx) {
+      let pool = yield* tx.workPools.poolByName(poolName);
+      if (!pool) {
+        if (!hello.createPoolIfNotFound) throw new WorkerChannelSetupError("authorization_failed", "work_pool_not_found");
+        if (isReserved(poolName)) throw new WorkerChannelSetupError("authorization_failed", "work_pool_creation_unauthorized");
+        checkTemplateDefaults(hello.defaultBaseJobTemplate);
+        const input: WorkPoolInput = {
+          name: poolName,
+          description: null,
+          type: hello.workerType,
+          baseJobTemplate: hello.defaultBaseJobTemplate,
+          isPaused: false,
+          concurrencyLimit: null,
+          storageConfiguration: { bundle_upload_step: null, bundle_execution_step: null, default_result_storage_block_id: null },
+        };
+        pool = (yield* insertPool(tx, input, now)) ?? (yield* tx.workPools.poolByName(poolName))!;
+      }
+      const queues = yield* channelQueues(tx, pool.id, hello.workQueueNames);
+      const templateFilled = Object.keys(pool.baseJobTemplate).length === 0 && Object.keys(hello.defaultBaseJobTemplate).length > 0;
+      if (templateFilled) {
+        checkTemplateDefaults(hello.defaultBaseJobTemplate);
+        yield* tx.workPools.updatePoolRow(pool.id, { baseJobTemplate: hello.defaultBaseJobTemplate }, undefined, now);
+      }
+      yield* recordHeartbeat(tx, pool.id, hello.workerName, hello.heartbeatIntervalSeconds, now);
+      const view = (yield* tx.workPools.getPool(poolName))!;
+      return { setup: { pool: view, queues }, templateFilled };
+    });
+    if (templateFilled) workerChannelHub(this.ctx).publish({ workPoolId: setup.pool.row.id, reason: "work_pool_updated", deleted: false });
+    return setup;
+  }
+
+  /**
+   * A heartbeat over the worker channel; the pool's `updated` as it was before it (the
+   * channel sends a fresh snapshot when that differs from its last one). Throws when the
+   * pool is gone.
+   */
+  async channelHeartbeat(poolName: string, workerName: string, heartbeatIntervalSeconds: number): Promise<Micros> {
+    const now = this.now();
+    return this.store.write(function* (tx) {
+      const pool = yield* tx.workPools.poolByName(poolName);
+      if (!pool) throw new NotFound("Worker channel work pool no longer exists");
+      yield* recordHeartbeat(tx, pool.id, workerName, heartbeatIntervalSeconds, now);
+      return pool.updated;
+    });
   }
 
   async createQueue(poolId: string, input: WorkQueueInput): Promise<WorkQueueView> {
@@ -240,12 +318,26 @@ export class WorkPoolService {
     });
   }
 
-  /** The worker is upserted ONLINE with last_heartbeat_time = now, and a NOT_READY pool becomes READY. */
   async heartbeat(poolId: string, name: string, heartbeatIntervalSeconds: number | null): Promise<void> {
     const now = this.now();
-    await this.store.write(function* (tx) {
-      yield* tx.workPools.upsertOnlineWorker(poolId, name, heartbeatIntervalSeconds, now);
-      yield* tx.workPools.setPoolStatus(poolId, "NOT_READY", "READY", now);
-    });
+    await this.store.write((tx) => recordHeartbeat(tx, poolId, name, heartbeatIntervalSeconds, now));
   }
+}
+
+/** The worker is upserted ONLINE with last_heartbeat_time = now, and a NOT_READY pool becomes READY. */
+function* recordHeartbeat(tx: WriteTx, poolId: string, name: string, heartbeatIntervalSeconds: number | null, now: Micros): Op<void> {
+  yield* tx.workPools.upsertOnlineWorker(poolId, name, heartbeatIntervalSeconds, now);
+  yield* tx.workPools.setPoolStatus(poolId, "NOT_READY", "READY", now);
+}
+
+/** The queues a channel serves: those named (each once, in order; all must exist), else all of the pool's. */
+function* channelQueues(tx: WriteTx, poolId: string, names: string[]): Op<WorkQueueRow[]> {
+  if (names.length === 0) return yield* tx.workPools.queuesOfPool(poolId);
+  const queues: WorkQueueRow[] = [];
+  for (const name of new Set(names)) {
+    const queue = yield* tx.workPools.queueOfPool(poolId, name);
+    if (!queue) throw new WorkerChannelSetupError("authorization_failed", "work_queue_not_found");
+    queues.push(queue);
+  }
+  return queues;
 }

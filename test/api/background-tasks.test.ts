@@ -7,50 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { configFromEnv } from "../../src/config";
 import { createLogger } from "../../src/logger";
 import { startServer, type RunningServer } from "../../src/server";
-
-type Message = Record<string, any>;
-
-interface Socket {
-  next(): Promise<Message>;
-  /** True when nothing arrives within `ms`. */
-  quiet(ms: number): Promise<boolean>;
-  closed: Promise<{ code: number; reason: string }>;
-  send(message: unknown): void;
-  close(): void;
-}
-
-async function connect(url: string): Promise<Socket> {
-  const ws = new WebSocket(url, ["prefect"]);
-  const inbox: Message[] = [];
-  const waiting: ((m: Message) => void)[] = [];
-  ws.onmessage = (m) => {
-    const message = JSON.parse(String(m.data)) as Message;
-    const waiter = waiting.shift();
-    if (waiter) waiter(message);
-    else inbox.push(message);
-  };
-  const closed = new Promise<{ code: number; reason: string }>((resolve) => (ws.onclose = (e) => resolve({ code: e.code, reason: e.reason })));
-  await new Promise((resolve, reject) => {
-    ws.onopen = resolve;
-    ws.onerror = reject;
-  });
-  return {
-    closed,
-    send: (message) => ws.send(JSON.stringify(message)),
-    close: () => ws.close(),
-    quiet: async (ms) => {
-      await Bun.sleep(ms);
-      return inbox.length === 0;
-    },
-    next: () =>
-      inbox.length > 0
-        ? Promise.resolve(inbox.shift()!)
-        : new Promise((resolve, reject) => {
-            waiting.push(resolve);
-            setTimeout(() => reject(new Error("no message within 2 s")), 2000);
-          }),
-  };
-}
+import { connect } from "../support/websocket";
 
 let server: RunningServer;
 let ws: string;

@@ -11,6 +11,7 @@ import { newState } from "../../src/orchestration/states";
 import type { EventFilterBody } from "../../src/schemas/events";
 import { startServer, type RunningServer } from "../../src/server";
 import { createTestApi, ManualClock } from "../support/api";
+import { connect } from "../support/websocket";
 
 const NOW = parseDateTime("2025-06-02T12:00:00Z")!;
 const MINUTE = 60_000_000;
@@ -426,48 +427,6 @@ describe("server-emitted events", () => {
 });
 
 // ------------------------------------------------------------------ websockets on a real port
-
-/** A message from the server: `auth_success`, or an event. */
-interface WsMessage {
-  type: string;
-  event?: { id: string; event: string; received: string };
-}
-
-interface Socket {
-  ws: WebSocket;
-  next(): Promise<WsMessage>;
-  closed: Promise<{ code: number; reason: string }>;
-  send(message: unknown): void;
-}
-
-async function connect(url: string, protocols: string[] = ["prefect"]): Promise<Socket> {
-  const ws = new WebSocket(url, protocols);
-  const inbox: WsMessage[] = [];
-  const waiting: ((m: WsMessage) => void)[] = [];
-  ws.onmessage = (m) => {
-    const message = JSON.parse(String(m.data)) as WsMessage;
-    const waiter = waiting.shift();
-    if (waiter) waiter(message);
-    else inbox.push(message);
-  };
-  const closed = new Promise<{ code: number; reason: string }>((resolve) => (ws.onclose = (e) => resolve({ code: e.code, reason: e.reason })));
-  await new Promise((resolve, reject) => {
-    ws.onopen = resolve;
-    ws.onerror = reject;
-  });
-  return {
-    ws,
-    closed,
-    send: (message) => ws.send(JSON.stringify(message)),
-    next: () =>
-      inbox.length > 0
-        ? Promise.resolve(inbox.shift()!)
-        : new Promise((resolve, reject) => {
-            waiting.push(resolve);
-            setTimeout(() => reject(new Error("no message within 2 s")), 2000);
-          }),
-  };
-}
 
 describe("websockets", () => {
   let server: RunningServer;

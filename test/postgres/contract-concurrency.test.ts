@@ -64,6 +64,9 @@ contractSuite("concurrency limits and leases", ["concurrency_limit_v2", "concurr
       percentIsLiteral: names(await store.read((q) => q.concurrencyLimits.listByPrefix("a%", 100, 0))),
       caseSensitive: names(await store.read((q) => q.concurrencyLimits.listByPrefix("Tag", 100, 0))),
       accented: names(await store.read((q) => q.concurrencyLimits.listByPrefix("é", 100, 0))),
+      // one character, two UTF-16 units
+      astral: names(await store.read((q) => q.concurrencyLimits.listByPrefix("🚀", 100, 0))),
+      astralAndMore: names(await store.read((q) => q.concurrencyLimits.listByPrefix("🚀r", 100, 0))),
       emptyPrefix: names(await store.read((q) => q.concurrencyLimits.listByPrefix("", 2, 0))),
     };
     expect(observed.all).toEqual(["Tag:a", "a%c", "a_b", "ab", "tag:a", "tag:b", "tag_x", "tagged", "éclair", "🚀rocket"]);
@@ -71,6 +74,7 @@ contractSuite("concurrency limits and leases", ["concurrency_limit_v2", "concurr
     expect(observed.underscoreIsLiteral).toEqual(["a_b"]);
     expect(observed.percentIsLiteral).toEqual(["a%c"]);
     expect(observed.caseSensitive).toEqual(["Tag:a"]);
+    expect(observed.astralAndMore).toEqual(["🚀rocket"]);
     return observed;
   },
 

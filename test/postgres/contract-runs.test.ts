@@ -1,18 +1,18 @@
 /**
  * The repository contract (test/support/contract.ts) for flow runs and task runs: creates,
  * idempotent creates, reads, filters, sorts, paging, counts, orchestrated transitions,
- * recorded task runs, run inputs and the background services' selections. Work pools are
- * another port's: the one scenario that needs a pool arranges it through each backend's own
- * route (the SQLite repository, PostgreSQL's tables).
+ * recorded task runs, run inputs and the background services' selections; deployments and
+ * work pools are arranged through their own repositories. Then races that only PostgreSQL can
+ * lose (SQLite serialises writes): each must end as if the writes had taken turns.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { eq, sql } from "drizzle-orm";
-import { deployment, flowRun, workPool, workQueue } from "../../src/db/postgres/schema";
+import { sql } from "drizzle-orm";
+import { flowRun } from "../../src/db/postgres/schema";
 import { PgStore, type PgPortedRepositories } from "../../src/db/postgres/store";
+import type { DeploymentValues } from "../../src/db/repos/deployments";
 import type { FlowRunInsert, FlowRunWithState, ScheduledRunInsert } from "../../src/db/repos/flow-runs";
 import type { ReportedTaskRun, TaskRunInsert } from "../../src/db/repos/task-runs";
 import type { TransitionOptions } from "../../src/db/repos/transitions";
-import { SqliteStore } from "../../src/db/store";
 import { flowRunPolicy, taskRunPolicy } from "../../src/domain/run-policies";
 import type { JsonObject } from "../../src/lib/json";
 import { MICROS_PER_SECOND, type Micros } from "../../src/lib/time";
@@ -381,11 +381,11 @@ contractSuite("flow runs and task runs", ["flow", "flow_run", "task_run", "log",
 
   async "flow runs of a deployment: its labels, and its concurrency limit's slot taken, queued for and released"(store) {
     const flowId = await flowOf(store, "etl", { fromFlow: 1 });
-    const deploymentId = await arrangeDeployment(store, flowId, "nightly", { fromDeployment: true });
+    const deploymentId = await arrangeDeployment(store, flowId, "nightly", { labels: { fromDeployment: true } });
     const limit = (await store.write((tx) =>
       tx.concurrencyLimits.create({ name: "nightly-slots", limit: 1, active: true, activeSlots: 0, deniedSlots: 0, slotDecayPerSecond: 0 }, T0),
     ))!;
-    await linkDeploymentLimit(store, deploymentId, limit.id);
+    await store.write((tx) => tx.deployments.update(deploymentId, { concurrencyLimitId: limit.id }, T0));
     const ofDeployment = (name: string, at: Micros) =>
       createFlowRun(store, flowId, state("SCHEDULED", at, { state_details: { scheduled_time: at } }), { name, deploymentId, labels: { own: "x" } });
     const first = await ofDeployment("first", T0 + 1);
@@ -626,38 +626,16 @@ contractSuite("flow runs and task runs", ["flow", "flow_run", "task_run", "log",
   },
 });
 
-/** A work pool with one queue, arranged through each backend's own route (work pools are not this port's). */
+/** A work pool with one queue. */
 async function arrangePoolAndQueue(store: ContractStore, poolName: string, queueName: string): Promise<string> {
-  const queueId = Bun.randomUUIDv7();
-  if (store instanceof PgStore) {
-    const poolId = Bun.randomUUIDv7();
-    await store.db.insert(workPool).values({ id: poolId, created: T0, updated: T0, name: poolName, type: "process", baseJobTemplate: {}, storageConfiguration: {} });
-    await store.db.insert(workQueue).values({ id: queueId, created: T0, updated: T0, name: queueName, priority: 1, workPoolId: poolId });
-    return queueId;
-  }
-  const sqlite = store as SqliteStore;
-  const pool = await sqlite.write((tx) => tx.workPools.insertPoolRow({ name: poolName, description: null, type: "process", baseJobTemplate: {}, isPaused: false, concurrencyLimit: null, storageConfiguration: {} }, null, T0));
-  const queue = await sqlite.write((tx) => tx.workPools.insertQueueRow(pool!.id, { name: queueName, description: "", isPaused: false, concurrencyLimit: null, priority: 1, filter: null }, T0));
+  const pool = { name: poolName, description: null, type: "process", baseJobTemplate: {}, isPaused: false, concurrencyLimit: null, storageConfiguration: {} };
+  const poolRow = await store.write((tx) => tx.workPools.insertPoolRow(pool, null, T0));
+  const queue = await store.write((tx) => tx.workPools.insertQueueRow(poolRow!.id, { name: queueName, description: "", isPaused: false, concurrencyLimit: null, priority: 1, filter: null }, T0));
   return queue!.id;
 }
 
-/** A deployment of the flow, arranged through each backend's own route (deployments are not this port's). */
-async function arrangeDeployment(store: ContractStore, flowId: string, name: string, labels: JsonObject): Promise<string> {
-  if (store instanceof PgStore) {
-    const id = Bun.randomUUIDv7();
-    await store.db.insert(deployment).values({ id, created: T0, updated: T0, name, flowId, jobVariables: {}, tags: [], labels, parameters: {} });
-    return id;
-  }
-  return (await (store as SqliteStore).write((tx) => tx.deployments.upsert(flowId, name, { labels }, null, T0))).id;
-}
-
-async function linkDeploymentLimit(store: ContractStore, deploymentId: string, limitId: string): Promise<void> {
-  if (store instanceof PgStore) {
-    await store.db.update(deployment).set({ concurrencyLimitId: limitId }).where(eq(deployment.id, deploymentId));
-    return;
-  }
-  await (store as SqliteStore).write((tx) => tx.deployments.update(deploymentId, { concurrencyLimitId: limitId }, T0));
-}
+const arrangeDeployment = (store: ContractStore, flowId: string, name: string, values: DeploymentValues = {}) =>
+  store.write((tx) => tx.deployments.upsert(flowId, name, values, null, T0)).then((r) => r.id);
 
 describe("flow runs on PostgreSQL under concurrency", () => {
   let database: TestDatabase;
@@ -719,8 +697,7 @@ describe("flow runs on PostgreSQL under concurrency", () => {
     const limit = (await store.write((tx) =>
       tx.concurrencyLimits.create({ name: "one-at-a-time", limit: 1, active: true, activeSlots: 0, deniedSlots: 0, slotDecayPerSecond: 0 }, T0),
     ))!;
-    const deploymentId = Bun.randomUUIDv7();
-    await store.db.insert(deployment).values({ id: deploymentId, created: T0, updated: T0, name: "d", flowId, jobVariables: {}, tags: [], labels: {}, parameters: {}, concurrencyLimitId: limit.id });
+    const deploymentId = await arrangeDeployment(store, flowId, "d", { concurrencyLimitId: limit.id });
     const runs = [];
     for (let i = 0; i < 20; i++) {
       runs.push((await store.write((tx) => tx.flowRuns.create(flowRunInsert(flowId, { name: `r${i}`, deploymentId }), state("SCHEDULED", T0 + i), ORCHESTRATED, T0 + i))).run.id);

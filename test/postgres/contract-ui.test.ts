@@ -1,16 +1,12 @@
 /**
  * The repository contract (test/support/contract.ts) for the UI's aggregate reads: deployment
  * counts, next scheduled runs, task-run counts (per run, by state, start times) and observed
- * states. Deployments are another port's: they are arranged through each backend's own route
- * (the SQLite repository, PostgreSQL's table).
+ * states.
  */
 import { expect } from "bun:test";
-import { deployment } from "../../src/db/postgres/schema";
-import { PgStore } from "../../src/db/postgres/store";
 import type { FlowRunInsert } from "../../src/db/repos/flow-runs";
 import type { TaskRunInsert } from "../../src/db/repos/task-runs";
 import type { TransitionOptions } from "../../src/db/repos/transitions";
-import type { SqliteStore } from "../../src/db/store";
 import { flowRunPolicy, taskRunPolicy } from "../../src/domain/run-policies";
 import type { JsonObject } from "../../src/lib/json";
 import { MICROS_PER_SECOND, type Micros } from "../../src/lib/time";
@@ -72,14 +68,7 @@ async function taskRunThrough(store: ContractStore, flowRunId: string | null, ta
   return id;
 }
 
-/** A deployment of the flow, arranged through each backend's own route. */
-async function arrangeDeployment(store: ContractStore, flowId: string, name: string): Promise<void> {
-  if (store instanceof PgStore) {
-    await store.db.insert(deployment).values({ id: Bun.randomUUIDv7(), created: T0, updated: T0, name, flowId, jobVariables: {}, tags: [], labels: {}, parameters: {} });
-    return;
-  }
-  await (store as SqliteStore).write((tx) => tx.deployments.upsert(flowId, name, {}, null, T0));
-}
+const arrangeDeployment = (store: ContractStore, flowId: string, name: string) => store.write((tx) => tx.deployments.upsert(flowId, name, {}, null, T0));
 
 const entries = <K, V>(map: Map<K, V>) => [...map.entries()].sort((a, b) => String(a[0]).localeCompare(String(b[0])));
 

@@ -27,8 +27,15 @@ const SCENARIOS = readdirSync(scenariosDir)
 /** Scenarios that run a worker or `flow.serve()` and wait for their polling loops get longer. */
 const TIMEOUT_SECONDS: Record<string, number> = { "05_serve.py": 150, "06_worker.py": 150, "11_cli.py": 120, "13_automations.py": 120, "14_deployment_triggers.py": 150 };
 const DEFAULT_TIMEOUT_SECONDS = 90;
-/** Scenarios that run against a second server started with PREFECT_SERVER_API_AUTH_STRING, given to them as PREFECT_API_AUTH_STRING. */
-const AUTH_STRING_SCENARIOS: Record<string, string> = { "12_auth.py": "sdk-user:sdk-secret" };
+/** Scenarios that need a server of their own: the settings it starts with, and what the scenario is given. */
+const OWN_SERVER_SCENARIOS: Record<string, { serverEnv: Record<string, string>; scenarioEnv: Record<string, string> }> = {
+  "12_auth.py": { serverEnv: { PREFECT_SERVER_API_AUTH_STRING: "sdk-user:sdk-secret" }, scenarioEnv: { PREFECT_API_AUTH_STRING: "sdk-user:sdk-secret" } },
+  // a CANCELLING timeout of 3 s, checked every second, instead of 300 s every 20 s
+  "17_cancelling_timeout_cleanup.py": {
+    serverEnv: { PREFECT_SERVER_SERVICES_CANCELLATION_CLEANUP_CANCELLING_TIMEOUT_SECONDS: "3", PREFECT_SERVER_SERVICES_CANCELLATION_CLEANUP_LOOP_SECONDS: "1" },
+    scenarioEnv: {},
+  },
+};
 
 const INSTALL_HINT = `Unset PREFECT_SDK_PYTHON to let the tests create .venv-sdk, or install test/sdk/requirements.txt (prefect==${PREFECT_VERSION}) into it.`;
 
@@ -121,7 +128,7 @@ function failureReport(file: string, result: ScenarioResult, timeoutSeconds: num
 
 let workDir: string | undefined;
 let server: ServerProcess | undefined;
-let authServer: ServerProcess | undefined;
+const ownServers = new Map<string, ServerProcess>();
 let setupError: Error | undefined;
 let anyFailed = false;
 
@@ -139,17 +146,16 @@ beforeAll(async () => {
         PREFECT_SERVER_SERVICES_SCHEDULER_RECENT_DEPLOYMENTS_LOOP_SECONDS: "1",
       },
     });
-    authServer = await startServerProcess([binary], {
-      dbPath: join(workDir, "sdk-auth.db"),
-      env: { ...cleanEnv(), PREFECT_SERVER_API_AUTH_STRING: Object.values(AUTH_STRING_SCENARIOS)[0] },
-    });
+    for (const [file, { serverEnv }] of Object.entries(OWN_SERVER_SCENARIOS)) {
+      ownServers.set(file, await startServerProcess([binary], { dbPath: join(workDir, `${file}.db`), env: { ...cleanEnv(), ...serverEnv } }));
+    }
   } catch (error) {
     setupError = error instanceof Error ? error : new Error(String(error));
   }
 }, 600_000); // creating .venv-sdk on a fresh clone downloads Prefect
 
 afterAll(async () => {
-  if (authServer) await authServer.stop();
+  for (const own of ownServers.values()) await own.stop();
   if (server) {
     const { exitCode, stderr } = await server.stop();
     if (anyFailed && stderr.trim()) console.log(`prefect-lite log (tail):\n${stderr.split("\n").slice(-40).join("\n")}`);
@@ -169,9 +175,9 @@ describe("sdk", () => {
       file.replace(/\.py$/, ""),
       async () => {
         if (setupError) throw setupError;
-        const authString = AUTH_STRING_SCENARIOS[file];
-        const result = authString
-          ? await runScenario(file, authServer!.apiUrl, timeoutSeconds, { PREFECT_API_AUTH_STRING: authString })
+        const own = OWN_SERVER_SCENARIOS[file];
+        const result = own
+          ? await runScenario(file, ownServers.get(file)!.apiUrl, timeoutSeconds, own.scenarioEnv)
           : await runScenario(file, server!.apiUrl, timeoutSeconds);
         if (result.exitCode !== 0) {
           anyFailed = true;

@@ -14,8 +14,8 @@ import { event, eventResource } from "./schema";
 
 type Cond = SQL | undefined;
 
-/** Case-sensitive prefix test, as SQLite's (its `substr` length counts what JS's `length` counts there too). */
-const startsWith = (column: SQLWrapper, prefix: string) => sql`substr(${column}, 1, ${prefix.length}) = ${prefix}`;
+/** Case-sensitive prefix test; `_` and `%` are plain characters. */
+const startsWith = (column: SQLWrapper, prefix: string) => sql`starts_with(${column}, ${prefix})`;
 
 /** A GLOB pattern (`*`, `?`; everything else literal) as a LIKE pattern escaped with `\`. */
 const likeOfGlob = (glob: string) => glob.replace(/[\\%_]/g, "\\$&").replaceAll("*", "%").replaceAll("?", "_");

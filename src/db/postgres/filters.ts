@@ -2,8 +2,8 @@
  * Prefect's filter grammar (src/db/filters.ts) over the PostgreSQL schema: the same
  * conditions, with PostgreSQL's SQL for the fragments that differ.
  */
-import { sql, type Column } from "drizzle-orm";
-import { formatDateTime } from "../../lib/time";
+import { sql, type Column, type SQL } from "drizzle-orm";
+import { formatDateTime, type Micros } from "../../lib/time";
 import { createFilters, type FilterDialect } from "../filters";
 import * as schema from "./schema";
 
@@ -60,3 +60,8 @@ export const {
 
 /** Text sort keys compare by code point, as SQLite's BINARY collation does, whatever the database's collation. */
 export const byCodePoint = (column: Column) => sql`${column} COLLATE "C"`;
+
+/** An instant bound inside a raw `sql` fragment, which bypasses the column's mapping (SQLite binds the integer itself). */
+export const instantParam = (value: Micros): SQL => postgresDialect.instant(value);
+/** A JSON document's top-level field as text (SQLite's `json_extract(column, '$.key')`). */
+export const jsonText = (column: Column, key: string) => sql`(${column} ->> ${key})`;

@@ -27,6 +27,7 @@ import { PgAutomationStateRepository } from "./repos/automation-state";
 import { PgAutomationRepository } from "./repos/automations";
 import { PgConcurrencyLimitRepository } from "./repos/concurrency-limits";
 import { PgConfigurationRepository } from "./repos/configuration";
+import { PgDeploymentRepository } from "./repos/deployments";
 import { PgEventRepository } from "./repos/events";
 import { PgFlowRunRepository } from "./repos/flow-runs";
 import { PgFlowRepository } from "./repos/flows";
@@ -36,6 +37,7 @@ import { PgTaskRunRepository } from "./repos/task-runs";
 import { PgRunTransitions } from "./repos/transitions";
 import { PgUiQueries } from "./repos/ui";
 import { PgVariableRepository } from "./repos/variables";
+import { PgWorkPoolRepository } from "./repos/work-pools";
 
 /** The repositories ported to PostgreSQL so far; `Repositories` once all are. */
 export type PgPortedRepositories = Pick<
@@ -44,9 +46,11 @@ export type PgPortedRepositories = Pick<
   | "flows"
   | "variables"
   | "savedSearches"
+  | "serverEvents"
+  | "deployments"
+  | "workPools"
   | "concurrencyLimits"
   | "events"
-  | "serverEvents"
   | "automations"
   | "automationState"
   | "flowRuns"
@@ -66,6 +70,8 @@ class PgRepositories implements PgPortedRepositories {
   readonly concurrencyLimits = new PgConcurrencyLimitRepository();
   readonly events = new PgEventRepository();
   readonly serverEvents: PgServerEvents;
+  readonly deployments: PgDeploymentRepository;
+  readonly workPools: PgWorkPoolRepository;
   readonly automations: PgAutomationRepository;
   readonly automationState = new PgAutomationStateRepository();
   readonly flowRuns: PgFlowRunRepository;
@@ -74,6 +80,8 @@ class PgRepositories implements PgPortedRepositories {
 
   constructor(staging: EventStaging, automationChanges: AutomationChanges) {
     this.serverEvents = new PgServerEvents(staging);
+    this.deployments = new PgDeploymentRepository(this.serverEvents);
+    this.workPools = new PgWorkPoolRepository(this.serverEvents);
     this.automations = new PgAutomationRepository(automationChanges);
     const transitions = new PgRunTransitions(this.concurrencyLimits, this.serverEvents);
     this.flowRuns = new PgFlowRunRepository(transitions);

@@ -116,7 +116,7 @@ export class ConcurrencyLimitRepository {
     return this.db
       .select()
       .from(concurrencyLimitV2)
-      .where(sql`substr(${concurrencyLimitV2.name}, 1, ${prefix.length}) = ${prefix}`)
+      .where(sql`substr(${concurrencyLimitV2.name}, 1, length(${prefix})) = ${prefix}`)
       .orderBy(asc(concurrencyLimitV2.name))
       .limit(limit)
       .offset(offset)

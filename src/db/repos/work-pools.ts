@@ -11,7 +11,7 @@ import { and, asc, count, desc, eq, inArray, isNull, lt, notExists, or, sql, typ
 import type { JsonObject } from "../../lib/json";
 import { MICROS_PER_SECOND, type Micros } from "../../lib/time";
 import type { StateType } from "../../orchestration/states";
-import type { WorkerFilter, WorkPoolFilter, WorkQueueFilter } from "../../schemas/filters";
+import type { FlowRunFilter, WorkerFilter, WorkPoolFilter, WorkQueueFilter } from "../../schemas/filters";
 import { countWhere, type SqliteDb } from "../client";
 import { flowRunCond, workerCond, workPoolCond, workQueueCond } from "../filters";
 import { flowRun, worker, workPool, workQueue } from "../schema";
@@ -116,7 +116,7 @@ export interface PoolConcurrency {
 }
 
 /** A legacy tag-based queue filter (`WorkQueue.filter`). */
-interface QueueFilterValue {
+export interface QueueFilterValue {
   tags?: string[] | null;
   deployment_ids?: string[] | null;
 }
@@ -583,7 +583,7 @@ export class WorkPoolRepository {
       ? this.queueSlotCounts(and(inArray(flowRun.workQueueId, plain), inArray(flowRun.stateType, LEGACY_SLOT_STATES)))
       : new Map<string, number>();
     for (const q of queues) {
-      if (q.filter != null) counts.set(q.id, countWhere(this.db, flowRun, legacyFilterSlotHolders(q.filter as QueueFilterValue)));
+      if (q.filter != null) counts.set(q.id, countWhere(this.db, flowRun, flowRunCond(legacyFilterSlotHolders(q.filter as QueueFilterValue))));
     }
     return counts;
   }
@@ -652,17 +652,17 @@ export class WorkPoolRepository {
   }
 }
 
-/** PENDING/RUNNING runs a tag-based legacy queue selects: all its tags, one of its deployments (any, but one). */
-function legacyFilterSlotHolders(filter: QueueFilterValue): SQL | undefined {
-  return flowRunCond({
+/** The filter of the PENDING/RUNNING runs a tag-based legacy queue selects: all its tags, one of its deployments (any, but one). */
+export function legacyFilterSlotHolders(filter: QueueFilterValue): FlowRunFilter {
+  return {
     tags: { all_: filter.tags ?? null },
     deployment_id: { any_: filter.deployment_ids ?? null, is_null_: false },
     state: { type: { any_: ["PENDING", "RUNNING"] } },
-  });
+  };
 }
 
 /** At most `limit` holders per queue, keeping their order. */
-function capPerQueue(holders: SlotHolder[], limit: number): SlotHolder[] {
+export function capPerQueue(holders: SlotHolder[], limit: number): SlotHolder[] {
   const taken = new Map<string | null, number>();
   return holders.filter((h) => {
     const n = taken.get(h.workQueueId) ?? 0;

@@ -64,7 +64,7 @@ export class PgConcurrencyLimitRepository implements ConcurrencyLimitRepo {
       db
         .select()
         .from(concurrencyLimitV2)
-        .where(sql`substr(${concurrencyLimitV2.name}, 1, ${prefix.length}) = ${prefix}`)
+        .where(sql`starts_with(${concurrencyLimitV2.name}, ${prefix})`)
         .orderBy(BY_NAME)
         .limit(limit)
         .offset(offset),

@@ -45,12 +45,16 @@ export class PgEventRepository implements EventRepo {
    * Stores the events not stored yet and their resources; returns how many were new.
    * ON CONFLICT (id) DO NOTHING: a replica writing the same event at once waits for the
    * other's transaction and then skips it, so each event (and its resources) is stored once.
+   * Rows go in id order, so two writers of overlapping batches wait on each other in one
+   * order and never deadlock.
    */
   *write(events: ReceivedEvent[], now: Micros): Op<number> {
-    // the first of events sharing an id is the one stored, as a row-by-row insert would keep
+    // the first of events sharing an id is the one stored, as a row-by-row insert would keep;
+    // keyed as PostgreSQL returns a uuid (lowercase)
     const byId = new Map<string, ReceivedEvent>();
-    for (const e of events) if (!byId.has(e.id)) byId.set(e.id, e);
-    const rows = [...byId.values()].map((e) => ({
+    for (const e of events) if (!byId.has(e.id.toLowerCase())) byId.set(e.id.toLowerCase(), e);
+    const ordered = [...byId.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const rows = ordered.map((e) => ({
       id: e.id,
       created: now,
       updated: now,

@@ -1,5 +1,13 @@
 import { eq } from "drizzle-orm";
-import { deploymentEvent, flowRunStateChangeEvent, workPoolEvent, workQueueEvent, type DeploymentRelations, type NamedObject, type WorkPoolObject } from "../../../events/server-events";
+import {
+  deploymentEvent,
+  flowRunStateChangeEvent,
+  workPoolEvent,
+  workQueueEvent,
+  type DeploymentRelations,
+  type NamedObject,
+  type WorkPoolObject,
+} from "../../../events/server-events";
 import type { JsonValue } from "../../../lib/json";
 import type { Micros } from "../../../lib/time";
 import type { StateChangeNotice } from "../../../orchestration/context";
@@ -23,7 +31,9 @@ export class PgServerEvents implements ServerEventsRepo {
 
   private *queue(id: string | null): Op<(NamedObject & { workPoolId: string }) | null> {
     if (!id) return null;
-    const [row] = yield* query((db) => db.select({ id: workQueue.id, name: workQueue.name, workPoolId: workQueue.workPoolId }).from(workQueue).where(eq(workQueue.id, id)));
+    const [row] = yield* query((db) =>
+      db.select({ id: workQueue.id, name: workQueue.name, workPoolId: workQueue.workPoolId }).from(workQueue).where(eq(workQueue.id, id)),
+    );
     return row ?? null;
   }
 
@@ -34,7 +44,8 @@ export class PgServerEvents implements ServerEventsRepo {
     const pick = <T extends { id: string; name: string; tags: string[] }>(row: T | undefined) => (row ? { id: row.id, name: row.name, tags: row.tags } : null);
     const [flowRow] = yield* query((db) => db.select().from(flow).where(eq(flow.id, run.flowId)));
     const deploymentRow = run.deploymentId ? yield* this.deploymentRow(run.deploymentId) : undefined;
-    const parent = run.parentTaskRunId ? (yield* query((db) => db.select().from(taskRun).where(eq(taskRun.id, run.parentTaskRunId!))))[0] : undefined;
+    const parentTaskRunId = run.parentTaskRunId;
+    const [parent] = parentTaskRunId ? yield* query((db) => db.select().from(taskRun).where(eq(taskRun.id, parentTaskRunId))) : [];
     const queue = yield* this.queue(run.workQueueId);
     const relations = {
       flow: pick(flowRow),
