@@ -5,23 +5,23 @@
  * replicas) take turns, and the second is orchestrated against the state the first wrote.
  */
 import { and, asc, desc, eq, gt, gte, inArray, isNull, or } from "drizzle-orm";
-import { activeSlotsAt } from "../../../domain/concurrency-slots";
-import { MICROS_PER_SECOND, type Micros } from "../../../lib/time";
+import type { Micros } from "../../../lib/time";
 import {
   OrchestrationContext,
   type OrchestrationEffect,
   type OrchestrationResult,
   type TagLimitView,
 } from "../../../orchestration/context";
-import { DeploymentSlotLedger, type DeploymentConcurrencySnapshot, type DeploymentSlotEffect } from "../../../orchestration/deployment-slots";
+import { DeploymentSlotLedger, type DeploymentConcurrencySnapshot } from "../../../orchestration/deployment-slots";
 import { orchestrate } from "../../../orchestration/engine";
 import { BackgroundTaskPolicy, CoreFlowPolicy, CoreTaskPolicy, MinimalFlowPolicy, MinimalTaskPolicy } from "../../../orchestration/policies";
 import type { State } from "../../../orchestration/states";
-import { TagSlotLedger, type TagSlotEffect } from "../../../orchestration/tag-slots";
+import { TagSlotLedger } from "../../../orchestration/tag-slots";
 import { GlobalFlowPolicy, GlobalTaskPolicy } from "../../../orchestration/transforms";
 import type { ConcurrencyLimitRepo, ServerEventsRepo } from "../../repositories";
 import { bookkeepingValues, flowRunSnapshot, stateFromRow, stateRowValues, taskRunSnapshot } from "../../repos/run-mapping";
-import { INITIAL_DEPLOYMENT_LEASE_SECONDS, TAG_PREFIX, V1_LEASE_TTL, type TransitionOptions } from "../../repos/transitions";
+import { applyDeploymentSlotEffects, applyTagSlotEffects, deploymentConcurrencySnapshot, tagLimitNames, tagLimitViews } from "../../repos/run-slots";
+import type { TransitionOptions } from "../../repos/transitions";
 import type { Op } from "../../unit-of-work";
 import { query } from "../query";
 import { concurrencyLimitV2, deployment, flowRun, flowRunInput, flowRunState, taskRun, taskRunState, taskRunStateCache } from "../schema";
@@ -77,7 +77,7 @@ export class PgRunTransitions {
         .where(eq(flowRun.id, runId)),
     );
     yield* this.applyEffects(runId, ctx.effects, options, now);
-    if (slots) yield* this.applySlotEffects(slots.effects, now);
+    if (slots) yield* applyDeploymentSlotEffects(this.limits, slots.effects, now);
     yield* this.events.flowRunStateChanged(runId, ctx.stateChanges);
     return { state: ctx.resultState, status: ctx.status, details: ctx.details };
   }
@@ -111,7 +111,7 @@ export class PgRunTransitions {
         .where(eq(taskRun.id, taskRunId)),
     );
     yield* this.applyEffects(row.flowRunId, ctx.effects, options, now);
-    if (tagSlots) yield* this.applyTagSlotEffects(tagSlots.effects, now);
+    if (tagSlots) yield* applyTagSlotEffects(this.limits, tagSlots.effects, now);
     const enqueue = ctx.effects.find((effect) => effect.kind === "enqueue_task_run");
     return { state: ctx.resultState, status: ctx.status, details: ctx.details, enqueue: enqueue ? { retry: enqueue.retry } : null };
   }
@@ -123,40 +123,13 @@ export class PgRunTransitions {
    * limit's last slot take turns, and the second sees it taken.
    */
   private *tagLimits(tags: string[], proposed: State, now: Micros): Op<TagLimitView[]> {
-    const names = [...new Set(tags)].map((tag) => TAG_PREFIX + tag);
+    const names = tagLimitNames(tags);
     if (proposed.type === "RUNNING") {
       yield* query((db) =>
         db.select({ id: concurrencyLimitV2.id }).from(concurrencyLimitV2).where(inArray(concurrencyLimitV2.name, names)).orderBy(asc(concurrencyLimitV2.id)).for("update"),
       );
     }
-    const rows = yield* this.limits.readByNames(names);
-    return rows.map((row) => ({
-      id: row.id,
-      tag: row.name.slice(TAG_PREFIX.length),
-      limit: row.limit,
-      active: row.active,
-      activeSlots: activeSlotsAt(row, now),
-      avgSlotOccupancySeconds: row.avgSlotOccupancySeconds,
-    }));
-  }
-
-  /** Applies the slot operations the tag-concurrency rules decided on. */
-  private *applyTagSlotEffects(effects: TagSlotEffect[], now: Micros): Op<void> {
-    for (const effect of effects) {
-      switch (effect.kind) {
-        case "acquire": {
-          const lease = { id: effect.leaseId, resourceIds: effect.limitIds, slots: 1, ttl: V1_LEASE_TTL, holder: { type: "task_run" as const, id: effect.holderRunId } };
-          yield* this.limits.incrementWithLease(effect.limitIds, lease, now);
-          break;
-        }
-        case "release_lease":
-          yield* this.limits.releaseLease(effect.leaseId, now, { recordOccupancy: false });
-          break;
-        case "release_held":
-          yield* this.limits.releaseHolderLeases(effect.limitIds, effect.holderRunId, now);
-          break;
-      }
-    }
+    return tagLimitViews(yield* this.limits.readByNames(names), now);
   }
 
   /** What the deployment-concurrency rules may ask, read before the policy runs. */
@@ -166,55 +139,11 @@ export class PgRunTransitions {
     );
     const leaseId = current?.state_details.deployment_concurrency_lease_id;
     const lease = leaseId ? yield* this.limits.readLease(leaseId) : undefined;
-    const leaseView = lease ? { id: lease.id, expiration: lease.expiration } : null;
-    if (!row) return { settings: null, freeSlots: 0, lease: leaseView };
     // The rules may take the limit's slot on what is read here: locked until the transaction
     // ends, so two runs of the deployment racing for its last slot take turns.
-    const limitId = row.limitId;
+    const limitId = row?.limitId;
     const [limit] = limitId ? yield* query((db) => db.select().from(concurrencyLimitV2).where(eq(concurrencyLimitV2.id, limitId)).for("update")) : [];
-    const options = (row.options ?? {}) as { collision_strategy?: string; grace_period_seconds?: number | null };
-    return {
-      settings: {
-        limitId: limit ? limit.id : null,
-        limit: limit ? limit.limit : null,
-        activeSlots: limit ? activeSlotsAt(limit, now) : 0,
-        collisionStrategy: options.collision_strategy === "CANCEL_NEW" ? "CANCEL_NEW" : "ENQUEUE",
-        leaseSeconds: options.grace_period_seconds ?? INITIAL_DEPLOYMENT_LEASE_SECONDS,
-      },
-      freeSlots: limit?.active ? Math.max(0, limit.limit - activeSlotsAt(limit, now)) : 0,
-      lease: leaseView,
-    };
-  }
-
-  /** Applies the slot operations the deployment-concurrency rules decided on. */
-  private *applySlotEffects(effects: DeploymentSlotEffect[], now: Micros): Op<void> {
-    const seconds = (s: number) => s * MICROS_PER_SECOND;
-    for (const effect of effects) {
-      switch (effect.kind) {
-        case "take_slot":
-          yield* this.limits.tryAcquire([effect.limitId], 1, now);
-          break;
-        case "create_lease": {
-          const holder = effect.holderRunId ? { type: "flow_run" as const, id: effect.holderRunId } : null;
-          yield* this.limits.createLease({ id: effect.leaseId, resourceIds: [effect.limitId], slots: 1, ttl: seconds(effect.ttlSeconds), holder }, now);
-          break;
-        }
-        case "renew_lease":
-          yield* this.limits.renewLease(effect.leaseId, seconds(effect.ttlSeconds), now);
-          break;
-        case "release_lease":
-          if (!(yield* this.limits.releaseLease(effect.leaseId, now, { recordOccupancy: false })) && effect.fallbackLimitId) {
-            yield* this.limits.releaseSlots([effect.fallbackLimitId], 1, now);
-          }
-          break;
-        case "release_slot":
-          yield* this.limits.releaseSlots([effect.limitId], 1, now);
-          break;
-        case "revoke_lease":
-          yield* this.limits.revokeLease(effect.leaseId);
-          break;
-      }
-    }
+    return deploymentConcurrencySnapshot(row, limit, lease, now);
   }
 
   /** Newest cache entry for the key that has not expired, as a state. */
