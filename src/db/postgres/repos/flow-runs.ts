@@ -3,22 +3,27 @@ import { alias } from "drizzle-orm/pg-core";
 import type { JsonObject } from "../../../lib/json";
 import { formatDateTime, MICROS_PER_SECOND, type Micros } from "../../../lib/time";
 import type { OrchestrationResult } from "../../../orchestration/context";
-import { newState, TERMINAL_STATES, type State, type StateType } from "../../../orchestration/states";
+import { TERMINAL_STATES, type State, type StateType } from "../../../orchestration/states";
 import type { RunFilterSet } from "../../../schemas/filters";
 import type { FlowRunRepo } from "../../repositories";
-import type {
-  CreatedFlowRun,
-  FlowRunInputRow,
-  FlowRunInsert,
-  FlowRunPatch,
-  FlowRunSort,
-  FlowRunWithState,
-  InputCreation,
-  LateRunCandidate,
-  ScheduledRunInsert,
-  SubflowToCancel,
+import {
+  CANCELLABLE_SUBFLOW_STATES,
+  flowRunLabels,
+  fromJoined,
+  inputSchemaKey,
+  resumption,
+  type CreatedFlowRun,
+  type FlowRunInputRow,
+  type FlowRunInsert,
+  type FlowRunPatch,
+  type FlowRunSort,
+  type FlowRunWithState,
+  type InputCreation,
+  type LateRunCandidate,
+  type ScheduledRunInsert,
+  type SubflowToCancel,
 } from "../../repos/flow-runs";
-import { stateFromRow, stateRowValues, type FlowRunRow, type RunStateRef, type StateRow } from "../../repos/run-mapping";
+import { stateRowValues, type FlowRunRow, type RunStateRef } from "../../repos/run-mapping";
 import { ascNullsLast, descNullsFirst, runSortOrders } from "../../repos/run-sorts";
 import type { TransitionOptions } from "../../repos/transitions";
 import type { Op } from "../../unit-of-work";
@@ -35,20 +40,9 @@ const ORDER: Record<FlowRunSort, SQL[]> = {
   START_TIME_DESC: descNullsFirst(effectiveStart, flowRun.id),
 };
 
-type JoinedRow = { run: FlowRunRow; state: StateRow | null; workPoolId: string | null; workPoolName: string | null };
-
-const fromJoined = (r: JoinedRow): FlowRunWithState => ({
-  run: r.run,
-  state: r.state ? stateFromRow(r.state) : null,
-  workPool: r.workPoolId && r.workPoolName ? { id: r.workPoolId, name: r.workPoolName } : null,
-});
-
 const currentState = alias(flowRunState, "current_state");
 /** The flow run that contains a subflow's parent task run. */
 const containingRun = alias(flowRun, "containing_run");
-
-/** Subflow states the cancellation-cleanup service still has to act on (Prefect's list). */
-const CANCELLABLE_SUBFLOW_STATES: StateType[] = ["PENDING", "SCHEDULED", "RUNNING", "PAUSED", "CANCELLING"];
 
 /** Cursor paging in id order: rows after `afterId` (all rows when null). */
 const afterRun = (afterId: string | null): SQL | undefined => (afterId === null ? undefined : gt(flowRun.id, afterId));
@@ -97,21 +91,14 @@ export class PgFlowRunRepository extends PgRunRepository<FlowRunWithState, FlowR
     return { ...(yield* this.get(id))!, created: true };
   }
 
-  /**
-   * Prefect's system labels: a deployment run starts from its deployment's labels plus
-   * prefect.flow.id and prefect.deployment.id; any other run from its flow's labels plus
-   * prefect.flow.id. The run's own labels win.
-   */
+  /** Prefect's system labels (`flowRunLabels`), from the deployment's labels or else the flow's. */
   private *systemLabels(input: FlowRunInsert): Op<JsonObject> {
     const deploymentId = input.deploymentId;
     const [parent] = deploymentId
       ? yield* query((db) => db.select({ labels: deployment.labels }).from(deployment).where(eq(deployment.id, deploymentId)))
       : [];
-    if (parent) {
-      return { ...parent.labels, "prefect.flow.id": input.flowId, "prefect.deployment.id": deploymentId!, ...input.labels };
-    }
-    const [flowLabels] = yield* query((db) => db.select({ labels: flow.labels }).from(flow).where(eq(flow.id, input.flowId)));
-    return { ...(flowLabels?.labels ?? {}), "prefect.flow.id": input.flowId, ...input.labels };
+    const [flowRow] = parent ? [] : yield* query((db) => db.select({ labels: flow.labels }).from(flow).where(eq(flow.id, input.flowId)));
+    return flowRunLabels(input, parent?.labels, flowRow?.labels);
   }
 
   *get(id: string): Op<FlowRunWithState | undefined> {
@@ -193,31 +180,13 @@ export class PgFlowRunRepository extends PgRunRepository<FlowRunWithState, FlowR
   ): Op<OrchestrationResult | null> {
     if ((yield* query((db) => db.select({ id: flowRun.id }).from(flowRun).where(eq(flowRun.id, id)).for("update"))).length === 0) return null;
     const current = (yield* this.get(id))!;
-    const state = current.state;
-    if (state?.type !== "PAUSED") {
-      return { state: null, status: "ABORT", details: { type: "abort_details", reason: "Cannot resume a flow run that is not paused." } };
-    }
-    const keyset = state.state_details.run_input_keyset;
-    const input = runInput ?? {};
-    if (keyset) {
-      const reject = (reason: string): OrchestrationResult => ({ state, status: "REJECT", details: { type: "reject_details", reason } });
-      const schemaRow = keyset.schema ? yield* this.readInput(id, keyset.schema) : undefined;
-      if (!schemaRow) return reject("Run input schema not found.");
-      let schema: unknown;
-      try {
-        schema = JSON.parse(schemaRow.value);
-      } catch {
-        return reject("Run input schema is not valid JSON.");
-      }
-      const failure = validate(input, schema as object);
-      if (failure) return reject(`Reason: ${failure}`);
-    }
-    const proposed = state.state_details.pause_reschedule
-      ? newState("SCHEDULED", now, { name: "Resuming", state_details: { scheduled_time: now } })
-      : newState("RUNNING", now);
-    const result = (yield* this.transitions.setFlowRunState(id, proposed, options, now))!;
-    if (keyset?.response && runInput && Object.keys(runInput).length > 0 && result.status === "ACCEPT") {
-      const row = { id: Bun.randomUUIDv7(), created: now, updated: now, flowRunId: id, key: keyset.response, value: JSON.stringify(runInput), sender: null };
+    const schemaKey = inputSchemaKey(current.state);
+    const decision = resumption(current.state, runInput, schemaKey ? yield* this.readInput(id, schemaKey) : undefined, validate, now);
+    if ("answer" in decision) return decision.answer;
+    const result = (yield* this.transitions.setFlowRunState(id, decision.proposed, options, now))!;
+    const responseKey = decision.responseKey;
+    if (responseKey && result.status === "ACCEPT") {
+      const row = { id: Bun.randomUUIDv7(), created: now, updated: now, flowRunId: id, key: responseKey, value: JSON.stringify(runInput), sender: null };
       yield* query((db) => db.insert(flowRunInput).values(row));
     }
     return result;

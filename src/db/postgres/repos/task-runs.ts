@@ -8,9 +8,18 @@ import type { OrchestrationResult } from "../../../orchestration/context";
 import { NON_TERMINAL_STATES, type State } from "../../../orchestration/states";
 import type { RunFilterSet } from "../../../schemas/filters";
 import type { TaskRunRepo } from "../../repositories";
-import { stateFromRow, stateRowValues, type RunStateRef, type StateRow, type TaskRunRow } from "../../repos/run-mapping";
+import { stateRowValues, type RunStateRef } from "../../repos/run-mapping";
 import { runSortOrders } from "../../repos/run-sorts";
-import type { CreatedTaskRun, ReportedTaskRun, ReportOutcome, TaskRunInsert, TaskRunSort, TaskRunWithState } from "../../repos/task-runs";
+import {
+  taskRunFromJoined,
+  taskRunLabels,
+  type CreatedTaskRun,
+  type ReportedTaskRun,
+  type ReportOutcome,
+  type TaskRunInsert,
+  type TaskRunSort,
+  type TaskRunWithState,
+} from "../../repos/task-runs";
 import type { TransitionOptions } from "../../repos/transitions";
 import type { Op } from "../../unit-of-work";
 import { byCodePoint, taskRunsWhere } from "../filters";
@@ -25,8 +34,6 @@ const currentState = alias(taskRunState, "current_state");
 
 /** Task runs joined with their current state. */
 const joined = (db: PgConnection) => db.select({ run: taskRun, state: currentState }).from(taskRun).leftJoin(currentState, eq(currentState.id, taskRun.stateId));
-
-const fromJoined = (r: { run: TaskRunRow; state: StateRow | null }): TaskRunWithState => ({ run: r.run, state: r.state ? stateFromRow(r.state) : null });
 
 /** The task runs with this (flow_run_id, task_key, dynamic_key); a null flow run matches runs without one. */
 const naturalKey = (flowRunId: string | null, taskKey: string, dynamicKey: string) =>
@@ -45,7 +52,7 @@ export class PgTaskRunRepository extends PgRunRepository<TaskRunWithState, TaskR
 
   *get(id: string): Op<TaskRunWithState | undefined> {
     const [row] = yield* query((db) => joined(db).where(eq(taskRun.id, id)));
-    return row && fromJoined(row);
+    return row && taskRunFromJoined(row);
   }
 
   /**
@@ -64,8 +71,7 @@ export class PgTaskRunRepository extends PgRunRepository<TaskRunWithState, TaskR
       id,
       created: now,
       updated: now,
-      // system labels: the flow run's labels, then prefect.flow-run.id, then the task's own
-      labels: { ...(parent?.labels ?? {}), ...(flowRunId ? { "prefect.flow-run.id": flowRunId } : {}), ...input.labels },
+      labels: taskRunLabels(input, parent?.labels),
     };
     let inserted: boolean;
     if (flowRunId === null) {
@@ -158,7 +164,7 @@ export class PgTaskRunRepository extends PgRunRepository<TaskRunWithState, TaskR
 
   *list(filters: RunFilterSet, sort: TaskRunSort, limit: number, offset: number): Op<TaskRunWithState[]> {
     const rows = yield* query((db) => joined(db).where(taskRunsWhere(filters)).orderBy(...ORDER[sort]).limit(limit).offset(offset));
-    return rows.map(fromJoined);
+    return rows.map(taskRunFromJoined);
   }
 
   /** One page of a flow run's task runs, newest id first, after `beforeId` (keyset paging for the run graph). */
@@ -169,7 +175,7 @@ export class PgTaskRunRepository extends PgRunRepository<TaskRunWithState, TaskR
         .orderBy(desc(taskRun.id))
         .limit(limit),
     );
-    return rows.map(fromJoined);
+    return rows.map(taskRunFromJoined);
   }
 
   *rename(id: string, name: string | null, now: Micros): Op<boolean> {
