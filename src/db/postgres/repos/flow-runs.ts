@@ -49,6 +49,7 @@ const afterRun = (afterId: string | null): SQL | undefined => (afterId === null 
 
 /** An instant as the integer microseconds SQLite stores, for arithmetic (exact: `numeric`). */
 const micros = (instant: SQL | Column) => sql`(EXTRACT(EPOCH FROM ${instant}) * 1000000)`;
+/** An instant bound in raw SQL (which bypasses the columns' mapping). */
 const boundInstant = (value: Micros) => sql`${formatDateTime(value)}::timestamptz`;
 
 /** Runs joined with their current state and their queue's work pool. */
