@@ -20,7 +20,7 @@ import type { Service } from "../services/service";
 import { ActionExecutor, ActionFailed, type ActionOutcome } from "./actions";
 import type { TriggeredAction } from "./model";
 import { CausalOrdering, MAX_DEPTH_OF_PRECEDING_EVENT } from "./ordering";
-import { TemplateRenderer } from "./templates";
+import { TemplateRenderer } from "../lib/user-templates";
 import { HELD_EXPECT_EVENTS_RETENTION, TriggerEvaluator } from "./triggers";
 
 const SECOND = 1_000_000;

@@ -23,14 +23,17 @@ import { TransactionEvents, type EventSink, type EventStaging, type Op } from ".
 import { checkConnection, migratePostgres, openPostgres, type PgDb, type PostgresSettings } from "./client";
 import { driverNeutral, isRetryable } from "./errors";
 import { drive } from "./query";
+import { PgArtifactRepository } from "./repos/artifacts";
 import { PgAutomationStateRepository } from "./repos/automation-state";
 import { PgAutomationRepository } from "./repos/automations";
+import { PgBlockRepository } from "./repos/blocks";
 import { PgConcurrencyLimitRepository } from "./repos/concurrency-limits";
 import { PgConfigurationRepository } from "./repos/configuration";
 import { PgDeploymentRepository } from "./repos/deployments";
 import { PgEventRepository } from "./repos/events";
 import { PgFlowRunRepository } from "./repos/flow-runs";
 import { PgFlowRepository } from "./repos/flows";
+import { PgLogRepository } from "./repos/logs";
 import { PgSavedSearchRepository } from "./repos/saved-searches";
 import { PgServerEvents } from "./repos/server-events";
 import { PgTaskRunRepository } from "./repos/task-runs";
@@ -53,6 +56,9 @@ export type PgPortedRepositories = Pick<
   | "events"
   | "automations"
   | "automationState"
+  | "blocks"
+  | "artifacts"
+  | "logs"
   | "flowRuns"
   | "taskRuns"
   | "ui"
@@ -74,6 +80,9 @@ class PgRepositories implements PgPortedRepositories {
   readonly workPools: PgWorkPoolRepository;
   readonly automations: PgAutomationRepository;
   readonly automationState = new PgAutomationStateRepository();
+  readonly blocks = new PgBlockRepository();
+  readonly artifacts = new PgArtifactRepository();
+  readonly logs = new PgLogRepository();
   readonly flowRuns: PgFlowRunRepository;
   readonly taskRuns: PgTaskRunRepository;
   readonly ui = new PgUiQueries();
