@@ -403,7 +403,24 @@ contractSuite("flow runs and task runs", ["flow", "flow_run", "task_run", "log",
     expect(released!.activeSlots).toBe(0);
     // the lease id is new on each backend and lives in the state's details
     const withoutLease = <T>(value: T) => JSON.parse(JSON.stringify(value).replace(/"deployment_concurrency_lease_id":"[^"]+"/g, '"deployment_concurrency_lease_id":"<lease>"')) as T;
-    return withoutLease({ first, second, firstPending, secondPending, held, firstDone, released, secondAfter: await store.read((q) => q.flowRuns.get(second.run.id)) });
+    const other = await createFlowRun(store, flowId, state("PENDING", T0 + 3), { name: "no-deployment" });
+    const throughDeployment = await store.read((q) => q.flowRuns.list({ deployments: { name: { any_: ["nightly"] } } }, "NAME_ASC", 10, 0)).then(names);
+    const withoutDeployment = await store.read((q) => q.flowRuns.list({ flow_runs: { deployment_id: { is_null_: true } } }, "NAME_ASC", 10, 0)).then(names);
+    expect(throughDeployment).toEqual(["first", "second"]);
+    expect(withoutDeployment).toEqual([other.run.name]);
+    return withoutLease({
+      first,
+      second,
+      firstPending,
+      secondPending,
+      held,
+      firstDone,
+      released,
+      secondAfter: await store.read((q) => q.flowRuns.get(second.run.id)),
+      throughDeployment,
+      withoutDeployment,
+      countThroughDeployment: await store.read((q) => q.flowRuns.count({ deployments: { id: { any_: [deploymentId] } } })),
+    });
   },
 
   async "task runs: create (with and without a flow run), idempotent creates, get, labels, set_state, history"(store) {
