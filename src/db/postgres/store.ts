@@ -31,10 +31,14 @@ import { PgConcurrencyLimitRepository } from "./repos/concurrency-limits";
 import { PgConfigurationRepository } from "./repos/configuration";
 import { PgDeploymentRepository } from "./repos/deployments";
 import { PgEventRepository } from "./repos/events";
+import { PgFlowRunRepository } from "./repos/flow-runs";
 import { PgFlowRepository } from "./repos/flows";
 import { PgLogRepository } from "./repos/logs";
 import { PgSavedSearchRepository } from "./repos/saved-searches";
 import { PgServerEvents } from "./repos/server-events";
+import { PgTaskRunRepository } from "./repos/task-runs";
+import { PgRunTransitions } from "./repos/transitions";
+import { PgUiQueries } from "./repos/ui";
 import { PgVariableRepository } from "./repos/variables";
 import { PgWorkPoolRepository } from "./repos/work-pools";
 
@@ -55,6 +59,9 @@ export type PgPortedRepositories = Pick<
   | "blocks"
   | "artifacts"
   | "logs"
+  | "flowRuns"
+  | "taskRuns"
+  | "ui"
 >;
 
 /**
@@ -76,12 +83,18 @@ class PgRepositories implements PgPortedRepositories {
   readonly blocks = new PgBlockRepository();
   readonly artifacts = new PgArtifactRepository();
   readonly logs = new PgLogRepository();
+  readonly flowRuns: PgFlowRunRepository;
+  readonly taskRuns: PgTaskRunRepository;
+  readonly ui = new PgUiQueries();
 
   constructor(staging: EventStaging, automationChanges: AutomationChanges) {
     this.serverEvents = new PgServerEvents(staging);
     this.deployments = new PgDeploymentRepository(this.serverEvents);
     this.workPools = new PgWorkPoolRepository(this.serverEvents);
     this.automations = new PgAutomationRepository(automationChanges);
+    const transitions = new PgRunTransitions(this.concurrencyLimits, this.serverEvents);
+    this.flowRuns = new PgFlowRunRepository(transitions);
+    this.taskRuns = new PgTaskRunRepository(transitions);
   }
 }
 
