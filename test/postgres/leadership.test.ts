@@ -7,11 +7,12 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import postgres, { type Sql } from "postgres";
 import { ManualClock } from "../../src/clock";
+import { PgLeadership } from "../../src/db/postgres/leadership";
 import { PgStore } from "../../src/db/postgres/store";
 import type { Logger } from "../../src/logger";
 import type { Micros } from "../../src/lib/time";
 import { PeriodicService } from "../../src/services/service";
-import { createTestDatabase, type TestDatabase } from "../support/postgres";
+import { createTestDatabase, testSettings, type TestDatabase } from "../support/postgres";
 
 const NAMES = ["Scheduler", "Foreman", "MarkLateRuns"];
 
@@ -125,6 +126,15 @@ describe("three replicas", () => {
       }
     }
   });
+});
+
+test("a database that cannot be asked leads nothing here (no throw: the loop just stands by)", async () => {
+  const unreachable = PgLeadership.open(testSettings("postgresql://postgres@127.0.0.1:1/test", { connectTimeoutSeconds: 1 }));
+  try {
+    expect(await unreachable.isLeader("Scheduler")).toBe(false);
+  } finally {
+    await unreachable.close();
+  }
 });
 
 const quiet: Logger = { debug() {}, info() {}, warning() {}, error() {} };
