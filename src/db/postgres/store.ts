@@ -13,6 +13,7 @@
  *   was committed when it started, as each read statement does on SQLite's reader.
  * - Driver errors surface as src/db/errors.ts's; a lost database as StoreUnavailableError
  *   (503), and postgres.js reconnects on the next query once it is back.
+ * - Leadership of the background services is held on a connection of its own (./leadership.ts).
  */
 import { sql } from "drizzle-orm";
 import type { Event } from "../../events/model";
@@ -22,6 +23,7 @@ import type { Repositories, StoreOf, WriteTxOf } from "../repositories";
 import { TransactionEvents, type EventSink, type EventStaging, type Op } from "../unit-of-work";
 import { checkConnection, migratePostgres, openPostgres, type PgDb, type PostgresSettings } from "./client";
 import { driverNeutral, isRetryable } from "./errors";
+import { PgLeadership } from "./leadership";
 import { drive } from "./query";
 import { PgArtifactRepository } from "./repos/artifacts";
 import { PgAutomationStateRepository } from "./repos/automation-state";
@@ -121,7 +123,10 @@ export class PgStore implements StoreOf<PgPortedRepositories> {
   private sink: EventSink = () => {};
   private closed = false;
 
-  private constructor(private readonly pool: PgDb) {}
+  private constructor(
+    private readonly pool: PgDb,
+    readonly leadership: PgLeadership,
+  ) {}
 
   /**
    * Connects (failing with one line naming host, port and the driver's reason), then applies
@@ -136,7 +141,7 @@ export class PgStore implements StoreOf<PgPortedRepositories> {
       await pool.$client.end({ timeout: 0 });
       throw error;
     }
-    return new PgStore(pool);
+    return new PgStore(pool, PgLeadership.open(settings));
   }
 
   /** The pool's Drizzle handle, for tests that arrange or inspect rows directly. */
@@ -199,6 +204,6 @@ export class PgStore implements StoreOf<PgPortedRepositories> {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.pool.$client.end({ timeout: 5 });
+    await Promise.all([this.leadership.close(), this.pool.$client.end({ timeout: 5 })]);
   }
 }
