@@ -36,7 +36,8 @@ export async function startServerProcess(
 ): Promise<ServerProcess> {
   const port = freePort();
   const apiUrl = `http://127.0.0.1:${port}/api`;
-  const database: TestDatabase | null = TEST_BACKEND === "postgres" ? await createTestDatabase() : null;
+  // a PostgreSQL URL given is used as it is (replicas share one database)
+  const database: TestDatabase | null = TEST_BACKEND === "postgres" && !/^postgres/.test(options.dbPath) ? await createTestDatabase() : null;
   const started = performance.now();
   const child: Subprocess<"ignore", "pipe", "pipe"> = Bun.spawn(
     [...command, "--host", "127.0.0.1", "--port", String(port), "--db", database?.url ?? options.dbPath],
