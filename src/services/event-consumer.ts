@@ -47,11 +47,16 @@ export abstract class EventConsumer<Entry> extends PeriodicService {
     await this.flush();
   }
 
+  /** When a full batch is written: by default as soon as the publisher's call returns. */
+  protected scheduleFlush(flush: () => void): void {
+    queueMicrotask(flush);
+  }
+
   private receive(event: ReceivedEvent): void {
     if (!this.enqueue(event)) return;
     if (this.queue.length >= this.batchSize && !this.flushScheduled) {
       this.flushScheduled = true;
-      queueMicrotask(() => {
+      this.scheduleFlush(() => {
         this.flushScheduled = false;
         void this.flushFullBatches();
       });
