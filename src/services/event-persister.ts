@@ -1,9 +1,10 @@
 /**
  * Prefect's EventPersister (events/services/event_persister.py): every event on the
  * bus is written to the `events` tables, where `/events/filter`, `/events/count-by`
- * and the `/events/out` backfill read them. Events are written in batches
- * (PREFECT_SERVER_SERVICES_EVENT_PERSISTER_BATCH_SIZE, 20) and on every flush
- * interval (5 s); a failed write is retried on the next flush, and after five
+ * and the `/events/out` backfill read them. Events are written once a batch is full
+ * (PREFECT_SERVER_SERVICES_EVENT_PERSISTER_BATCH_SIZE, 20), together with every other
+ * event that arrived in the same event-loop turn, and on every flush interval (5 s);
+ * a failed write is retried on the next flush, and after five
  * failures in a row its events are dropped so one bad batch cannot grow the queue
  * forever.
  */
@@ -17,7 +18,7 @@ const QUEUE_MAX_SIZE = 50_000;
  * A burst is written in pieces of at most about this many events, without waiting for the
  * end of the event-loop turn: it bounds the queue and how long one flush holds the write lock.
  */
-const LARGE_BATCH = 5_000;
+const LARGE_BATCH = 2_000;
 /** PREFECT_SERVER_SERVICES_EVENT_PERSISTER_MAX_FLUSH_RETRIES */
 const MAX_FLUSH_RETRIES = 5;
 
