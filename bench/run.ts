@@ -9,14 +9,17 @@
  *
  * Flags: --quick (fewer repetitions, smaller populations: under 3 minutes), --only lite|python,
  * --no-build (use dist/prefect-lite as it is), --out PATH.
+ * --pg: instead, the lifecycle on PostgreSQL (bench/lib/postgres.ts), prefect-lite with 1 and 2
+ * replicas beside Prefect's server, written to bench/results/postgres.json unless --out says.
  * Not part of the tests: it takes minutes and loads both cores.
  */
 import { spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { closedLoop, ingestEvents, lifecycle, median, post, sequential, type EventsResult, type Latencies } from "./lib/load";
+import { join, resolve } from "node:path";
+import { closedLoop, ingestEvents, lifecycle, lifecycleNote, median, post, sequential, type EventsResult, type Latencies } from "./lib/load";
 import { populate, SPAN_DAYS } from "./lib/populate";
+import { benchPostgres } from "./lib/postgres";
 import {
   CLIENT_CORE,
   cleanEnv,
@@ -38,6 +41,8 @@ import {
   type Memory,
   type ServerKey,
 } from "./lib/proc";
+import { writeReport } from "./lib/report";
+import { advantage, fmt, markdownTable, ratioText } from "./lib/table";
 
 // ---------- options ----------
 const argv = process.argv.slice(2);
@@ -47,8 +52,9 @@ const option = (name: string) => {
   return i >= 0 ? argv[i + 1] : argv.find((a) => a.startsWith(`${name}=`))?.slice(name.length + 1);
 };
 const quick = flag("--quick");
+const pgMode = flag("--pg");
 const only = option("--only") as ServerKey | undefined;
-const outPath = resolve(option("--out") ?? join(repoRoot, "bench/results/latest.json"));
+const outPath = resolve(option("--out") ?? join(repoRoot, pgMode ? "bench/results/postgres.json" : "bench/results/latest.json"));
 const servers: ServerKey[] = only ? [only] : ["lite", "python"];
 
 const MODE = quick
@@ -109,12 +115,20 @@ if (servers.includes("python") && installedPrefect() !== PREFECT_VERSION) {
   run([venvPython, "-m", "pip", "install", "--quiet", `prefect==${PREFECT_VERSION}`]);
   if (installedPrefect() !== PREFECT_VERSION) throw new Error(`bench/.venv has no prefect ${PREFECT_VERSION} after pip install`);
 }
+// Prefect's PostgreSQL driver; `prefect` depends on it, so this only mends a venv that lost it.
+if (servers.includes("python") && pgMode && spawnSync(venvPython, ["-c", "import asyncpg"]).status !== 0)
+  run([venvPython, "-m", "pip", "install", "--quiet", "asyncpg"]);
 if (servers.includes("lite")) {
   if (!flag("--no-build")) run([process.execPath, "build.ts"]);
   if (!existsSync(liteBinary)) throw new Error(`no ${liteBinary}: npm run build`);
 }
 
-// ---------- per-server measurements ----------
+if (pgMode) {
+  writeReport({ argv, t0, loadStart, outPath, mode: MODE, ...(await benchPostgres(servers, MODE, log)) });
+  process.exit(0);
+}
+
+// ---------- per-server measurements (SQLite) ----------
 interface AcceptanceRun {
   total_ms: number;
   requests: number;
@@ -434,17 +448,8 @@ add({ figure: "scheduler tick with nothing to do (second)", unit: "ms", better: 
   rows.push(row);
 }
 
-const fmt = (v: number | null, unit: string) => {
-  if (v === null) return "–";
-  if (Number.isInteger(v) && !unit) return String(v);
-  const digits = v >= 100 ? 0 : v >= 10 ? 1 : 2;
-  return `${v.toFixed(digits)}${unit ? ` ${unit}` : ""}`;
-};
 /** How many times better prefect-lite is (> 1: better, < 1: worse). */
-const advantage = (r: Row) => {
-  if (r.lite === null || r.python === null || r.lite === 0 || r.python === 0) return null;
-  return r.better === "lower" ? r.python / r.lite : r.lite / r.python;
-};
+const rowAdvantage = (r: Row) => advantage(r.better, r.lite, r.python);
 const verdict = (r: Row) => {
   if (!r.target) return "";
   if (r.target.liteBelow !== undefined) {
@@ -452,38 +457,31 @@ const verdict = (r: Row) => {
     const atScale = popRuns >= 100_000;
     return `${r.target.text}: ${r.lite < r.target.liteBelow ? "met" : "MISSED"}${atScale ? "" : ` (at ${popRuns.toLocaleString("en-US")})`}`;
   }
-  const a = advantage(r);
+  const a = rowAdvantage(r);
   return a === null ? r.target.text : `${r.target.text}: ${a >= r.target.ratio! ? "met" : "MISSED"}`;
 };
-const tableRows = rows.map((r) => {
-  const a = advantage(r);
-  return {
-    figure: r.figure,
-    lite: r.liteText ?? fmt(r.lite, r.unit),
-    python: r.pythonText ?? fmt(r.python, r.unit),
-    ratio: a === null ? "–" : `${a >= 10 ? a.toFixed(0) : a.toFixed(1)}×${a < 1 ? " (worse)" : ""}`,
-    target: verdict(r),
-  };
-});
-const headers = { figure: "figure", lite: LABEL.lite, python: `${LABEL.python} (Python)`, ratio: "prefect-lite advantage", target: "target" };
-const widths = Object.fromEntries(
-  Object.keys(headers).map((k) => [k, Math.max(...[headers, ...tableRows].map((r) => (r as any)[k].length))]),
-) as Record<keyof typeof headers, number>;
-const line = (r: typeof headers) =>
-  `| ${r.figure.padEnd(widths.figure)} | ${r.lite.padStart(widths.lite)} | ${r.python.padStart(widths.python)} | ${r.ratio.padStart(widths.ratio)} | ${r.target.padEnd(widths.target)} |`;
-const table = [
-  line(headers),
-  `|${"-".repeat(widths.figure + 2)}|${"-".repeat(widths.lite + 1)}:|${"-".repeat(widths.python + 1)}:|${"-".repeat(widths.ratio + 1)}:|${"-".repeat(widths.target + 2)}|`,
-  ...tableRows.map(line),
-].join("\n");
+const tableRows = rows.map((r) => ({
+  figure: r.figure,
+  lite: r.liteText ?? fmt(r.lite, r.unit),
+  python: r.pythonText ?? fmt(r.python, r.unit),
+  ratio: ratioText(rowAdvantage(r)),
+  target: verdict(r),
+}));
+const table = markdownTable(
+  [
+    { header: "figure", align: "left" },
+    { header: LABEL.lite, align: "right" },
+    { header: `${LABEL.python} (Python)`, align: "right" },
+    { header: "prefect-lite advantage", align: "right" },
+    { header: "target", align: "left" },
+  ],
+  tableRows.map((r) => [r.figure, r.lite, r.python, r.ratio, r.target]),
+);
 
-const cpuModel = readFileSync("/proc/cpuinfo", "utf8").match(/^model name\s*:\s*(.+)$/m)?.[1] ?? "unknown";
-const freeH = spawnSync("free", ["-h"], { encoding: "utf8" }).stdout ?? "";
-const machine = { nproc: cpus().length, cpu: cpuModel, memory: freeH.match(/^Mem:\s+(\S+)/m)?.[1] ?? "?", freeH: freeH.trim() };
 const notes = [
   `mode: ${MODE.name}; servers pinned to core ${SERVER_CORE} (taskset), load generator to core ${CLIENT_CORE}${hasTaskset() ? "" : " (NOT pinned: no taskset)"}`,
   `both on SQLite in a fresh temporary PREFECT_HOME with background services on; Prefect ${PREFECT_VERSION} from PyPI in bench/.venv, with its UI and analytics off`,
-  `lifecycle: create a flow run (SCHEDULED), set_state PENDING -> RUNNING -> COMPLETED, read it back (5 requests); each client back to back for ${MODE.lifecycleS} s after ${MODE.lifecycleWarmupS} s of warm-up; latencies are per whole lifecycle`,
+  lifecycleNote(MODE.lifecycleS, MODE.lifecycleWarmupS),
   `reads: ${popRuns.toLocaleString("en-US")} flow runs over ${SPAN_DAYS} days (60% completed, 20% failed, 10% cancelled, 10% running), each with its state history, 1 task run and 3 logs, copied into each server's own SQLite file from runs made through its API; one client, ${MODE.readReps} requests per query after 3 untimed`,
   "filter: state COMPLETED|FAILED and a 1-day expected_start_time window, 50 newest; count: state COMPLETED over all runs; paginate: pages 1-5 of 10 by START_TIME_DESC (count included); logs/filter: one random run's logs",
   `memory: VmRSS / VmHWM from /proc, summed over the server process and its descendants; idle after ${MODE.idleSettleS} s; peak = VmHWM after the acceptance sections and the lifecycle load`,
@@ -494,37 +492,14 @@ if (quick)
   notes.push(
     `--quick: ${popRuns.toLocaleString("en-US")} runs instead of 100,000 (the 50 ms target is for 100,000), ${MODE.lifecycleS} s per lifecycle level, ${MODE.readReps} reads per query, ${MODE.schedulerDeployments} deployments instead of 1,000 (setting up 1,000 takes the Python side ~20 s)`,
   );
-notes.push(`load average (1 min) at start ${loadStart.toFixed(2)}, at end ${loadavg()[0]!.toFixed(2)}: the figures are only as steady as the machine was`);
-
-const command = `npm run bench${argv.length ? ` -- ${argv.join(" ")}` : ""}`;
-const git = (...args: string[]) => spawnSync("git", args, { cwd: repoRoot, encoding: "utf8" });
-const head = git("rev-parse", "--short", "HEAD");
-const commit =
-  head.status === 0 ? `${head.stdout.trim()}${git("status", "--porcelain", "--untracked-files=no", "--", "src").stdout.trim() ? " + local changes in src/" : ""}` : null;
-console.log(`\n${command}  (${new Date().toISOString()}, ${((performance.now() - t0) / 1000).toFixed(0)} s${commit ? `, prefect-lite at ${commit}` : ""})`);
-console.log(`machine: ${machine.nproc} cores (${machine.cpu}), ${machine.memory} RAM`);
-console.log(`\n${table}\n`);
-for (const n of notes) console.log(`- ${n}`);
-
-mkdirSync(dirname(outPath), { recursive: true });
-writeFileSync(
+writeReport({
+  argv,
+  t0,
+  loadStart,
   outPath,
-  JSON.stringify(
-    {
-      date: new Date().toISOString(),
-      command,
-      commit,
-      mode: MODE,
-      machine,
-      seconds: (performance.now() - t0) / 1000,
-      versions: { prefectLite: JSON.parse(readFileSync(join(repoRoot, "package.json"), "utf8")).version, prefect: PREFECT_VERSION, bun: Bun.version },
-      table,
-      rows: rows.map((r, i) => ({ ...r, advantage: advantage(r), target: r.target ? { ...r.target, verdict: verdict(r) } : undefined, shown: tableRows[i] })),
-      notes,
-      raw: results,
-    },
-    null,
-    2,
-  ) + "\n",
-);
-console.log(`\nwrote ${outPath}`);
+  mode: MODE,
+  table,
+  rows: rows.map((r, i) => ({ ...r, advantage: rowAdvantage(r), target: r.target ? { ...r.target, verdict: verdict(r) } : undefined, shown: tableRows[i] })),
+  notes,
+  raw: results,
+});

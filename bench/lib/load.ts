@@ -99,6 +99,10 @@ export async function lifecycle(api: string, flowId: string, n: number): Promise
   if (back?.state?.type !== "COMPLETED") throw new HttpError(`read back: state ${back?.state?.type}`);
 }
 
+/** What a lifecycle figure measured, for a table's notes. */
+export const lifecycleNote = (seconds: number, warmupSeconds: number) =>
+  `lifecycle: create a flow run (SCHEDULED), set_state PENDING -> RUNNING -> COMPLETED, read it back (5 requests); each client back to back for ${seconds} s after ${warmupSeconds} s of warm-up; latencies are per whole lifecycle`;
+
 /** `clients` loops doing `op` back to back for `seconds` (after `warmupSeconds` not counted). */
 export async function closedLoop(
   clients: number,

@@ -47,6 +47,7 @@ export const removeHome = (dir: string) => rmSync(dir, { recursive: true, force:
 export interface Running {
   key: ServerKey;
   pid: number;
+  port: number;
   apiUrl: string;
   home: string;
   /** Milliseconds from spawn to the first 200 from /api/health. */
@@ -59,6 +60,8 @@ export interface StartOptions {
   timeoutMs?: number;
   /** Run prefect-lite from source with these extra bun flags (profiling) instead of the binary. */
   bunFlags?: string[];
+  /** A postgresql:// URL to serve from instead of SQLite in the home. */
+  postgresUrl?: string;
 }
 
 /** The command and environment that start one server, the way a user would start it. */
@@ -66,7 +69,7 @@ function command(key: ServerKey, port: number, home: string, opts: StartOptions)
   const services = opts.services ?? true;
   if (key === "lite") {
     const exe = opts.bunFlags ? [process.execPath, ...opts.bunFlags, join(repoRoot, "src/main.ts")] : [liteBinary];
-    const cmd = [...exe, "--host", "127.0.0.1", "--port", String(port), "--db", join(home, DB_FILE.lite)];
+    const cmd = [...exe, "--host", "127.0.0.1", "--port", String(port), "--db", opts.postgresUrl ?? join(home, DB_FILE.lite)];
     if (!services) cmd.push("--no-services");
     return { cmd, env: cleanEnv({ PREFECT_HOME: home }) };
   }
@@ -81,6 +84,7 @@ function command(key: ServerKey, port: number, home: string, opts: StartOptions)
       PREFECT_SERVER_ANALYTICS_ENABLED: "false",
       PREFECT_SERVER_UI_ENABLED: "false",
       PYTHONDONTWRITEBYTECODE: "1",
+      ...(opts.postgresUrl ? { PREFECT_API_DATABASE_CONNECTION_URL: opts.postgresUrl.replace(/^postgres(ql)?:/, "postgresql+asyncpg:") } : {}),
     }),
   };
 }
@@ -122,7 +126,7 @@ export async function startServer(key: ServerKey, home: string, opts: StartOptio
       (r) => r.ok,
       () => false,
     );
-    if (healthy) return { key, pid, apiUrl, home, readyMs: performance.now() - started, stop };
+    if (healthy) return { key, pid, port, apiUrl, home, readyMs: performance.now() - started, stop };
     await Bun.sleep(1);
   }
   await stop();
