@@ -110,6 +110,7 @@ export class DeploymentScheduling {
   }
 
   private *scheduleIn(tx: WriteTx, deploymentIds: string[], window: GenerationWindow, now: Micros): Op<number> {
+    yield* tx.deployments.lockForScheduling(deploymentIds);
     const runs: ScheduledRunInsert[] = [];
     for (const view of yield* tx.deployments.getMany(deploymentIds)) runs.push(...this.generateRuns(view, window, now));
     return (yield* tx.flowRuns.insertScheduled(runs, now)).length;

@@ -91,6 +91,13 @@ export class DeploymentRepository {
     return this.readView(id);
   }
 
+  /**
+   * Holds these deployments against a redeploy until the transaction ends, so the runs it
+   * generates come from schedules no redeploy is replacing meanwhile. A write on SQLite holds
+   * the whole database already; PostgreSQL's twin takes row locks.
+   */
+  *lockForScheduling(_ids: string[]): Op<void> {}
+
   /** The deployments with these ids that exist, in the order given (one query per chunk, not one per deployment). */
   *getMany(ids: string[]): Op<DeploymentView[]> {
     const found = new Map<string, DeploymentView>();

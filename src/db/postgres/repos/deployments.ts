@@ -65,6 +65,16 @@ export class PgDeploymentRepository implements DeploymentRepo {
     return (yield* this.views(eq(deployment.id, id)))[0];
   }
 
+  /**
+   * FOR SHARE, in id order: a redeploy (its upsert or update locks the row) waits for this
+   * transaction, and this one for a redeploy in flight, so the scheduler never inserts runs of a
+   * schedule that a committed redeploy has replaced (Prefect's duplicate runs after a redeploy).
+   */
+  *lockForScheduling(ids: string[]): Op<void> {
+    if (ids.length === 0) return;
+    yield* query((db) => db.select({ id: deployment.id }).from(deployment).where(inArray(deployment.id, ids)).orderBy(asc(deployment.id)).for("share"));
+  }
+
   /** The deployments with these ids that exist, in the order given (one query, not one per deployment). */
   *getMany(ids: string[]): Op<DeploymentView[]> {
     if (ids.length === 0) return [];
