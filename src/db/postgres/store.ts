@@ -8,7 +8,8 @@
  *   must be for several replicas anyway.
  * - A deadlock or serialization failure runs the whole body again (up to 3 times): a body
  *   only does database work, so running it again is safe; its staged events are discarded.
- * - Events staged by a write are published after COMMIT and dropped on rollback.
+ * - Events staged by a write are published after COMMIT and dropped on rollback; the bus then
+ *   relays them to the other replicas (`eventRelay`, src/db/postgres/event-relay.ts).
  * - A read runs each query on the pool, outside a transaction: every statement sees what
  *   was committed when it started, as each read statement does on SQLite's reader.
  * - Driver errors surface as src/db/errors.ts's; a lost database as StoreUnavailableError
@@ -22,6 +23,7 @@ import type { Repositories, StoreOf, WriteTxOf } from "../repositories";
 import { TransactionEvents, type EventSink, type EventStaging, type Op } from "../unit-of-work";
 import { checkConnection, migratePostgres, openPostgres, type PgDb, type PostgresSettings } from "./client";
 import { driverNeutral, isRetryable } from "./errors";
+import { PgEventRelay } from "./event-relay";
 import { drive } from "./query";
 import { PgAutomationStateRepository } from "./repos/automation-state";
 import { PgAutomationRepository } from "./repos/automations";
@@ -99,7 +101,10 @@ export class PgStore implements StoreOf<PgPortedRepositories> {
   private sink: EventSink = () => {};
   private closed = false;
 
-  private constructor(private readonly pool: PgDb) {}
+  private constructor(
+    private readonly pool: PgDb,
+    readonly eventRelay: PgEventRelay,
+  ) {}
 
   /**
    * Connects (failing with one line naming host, port and the driver's reason), then applies
@@ -110,11 +115,11 @@ export class PgStore implements StoreOf<PgPortedRepositories> {
     try {
       await checkConnection(pool, settings.url);
       await migratePostgres(settings);
+      return new PgStore(pool, await PgEventRelay.open(pool, settings));
     } catch (error) {
       await pool.$client.end({ timeout: 0 });
       throw error;
     }
-    return new PgStore(pool);
   }
 
   /** The pool's Drizzle handle, for tests that arrange or inspect rows directly. */
@@ -177,6 +182,7 @@ export class PgStore implements StoreOf<PgPortedRepositories> {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.eventRelay.close();
     await this.pool.$client.end({ timeout: 5 });
   }
 }
