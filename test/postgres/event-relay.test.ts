@@ -7,6 +7,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sql } from "drizzle-orm";
+import { Elysia } from "elysia";
+import { eventRoutes } from "../../src/api/events";
 import { SystemClock } from "../../src/clock";
 import { configFromEnv } from "../../src/config";
 import type { AppContext } from "../../src/context";
@@ -19,6 +21,7 @@ import { createLogger } from "../../src/logger";
 import { EventPersister } from "../../src/services/event-persister";
 import { TaskRunRecorder } from "../../src/services/task-run-recorder";
 import { createTestDatabase, type TestDatabase } from "../support/postgres";
+import { connect } from "../support/websocket";
 
 const clock = new SystemClock();
 const logger = createLogger("error");
@@ -188,6 +191,33 @@ describe("events across replicas", () => {
 function servicesContext(store: Store, bus: EventBus): AppContext {
   return { config: { ...configFromEnv({}), databasePath: ":memory:", port: 0 }, store, clock, logger, events: bus };
 }
+
+describe("/events/out across replicas", () => {
+  test("a client subscribed on A receives, within 1 s, an event posted to B's /api/events", async () => {
+    // only the events routes, which read and write only what PgStore offers
+    const serve = (r: Replica) => new Elysia({ prefix: "/api" }).use(eventRoutes(servicesContext(r.store as unknown as Store, r.bus))).listen({ port: 0, hostname: "127.0.0.1" });
+    const [serverA, serverB] = [serve(a), serve(b)];
+    try {
+      const socket = await connect(`ws://127.0.0.1:${serverA.server!.port}/api/events/out`);
+      socket.send({ type: "auth", token: null });
+      expect(await socket.next()).toEqual({ type: "auth_success" });
+      const until = formatDateTime(clock.now() + 3_600_000_000);
+      socket.send({ type: "filter", filter: { event: { prefix: ["test.ws."] }, occurred: { since: formatDateTime(clock.now()), until } } });
+      await Bun.sleep(100); // the subscription starts once its (empty) backfill is read
+      const posted = [event("test.ws.first"), event("test.ws.second")].map((e) => ({ ...e, occurred: formatDateTime(e.occurred) }));
+      const start = performance.now();
+      const response = await fetch(`http://127.0.0.1:${serverB.server!.port}/api/events`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(posted) });
+      expect(response.status).toBe(204);
+      expect((await socket.next()).event?.id).toBe(posted[0]!.id);
+      expect((await socket.next()).event?.id).toBe(posted[1]!.id);
+      expect(performance.now() - start).toBeLessThan(1000);
+      expect(await socket.quiet(200)).toBe(true);
+      socket.close();
+    } finally {
+      await Promise.all([serverA.stop(true), serverB.stop(true)]);
+    }
+  });
+});
 
 describe("consumers across replicas", () => {
   test("the event persister writes each event once: each replica persists what it received", async () => {

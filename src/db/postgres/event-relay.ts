@@ -35,9 +35,9 @@ const SWEEP_INTERVAL_MS = 10_000;
 /** The fallback read, for a notification lost with its connection. */
 const POLL_INTERVAL_MS = 2_000;
 /** Events appended in one transaction, and read in one query. */
-const BATCH_SIZE = 200;
-/** Events waiting to be sent while the database is away; beyond this the oldest are dropped. */
-const MAX_PENDING = 10_000;
+const BATCH_SIZE = 500;
+/** Events waiting to be sent (as many as the persister queues); beyond this the oldest are dropped. */
+const MAX_PENDING = 50_000;
 const RETRY_DELAY_MS = 250;
 
 export class PgEventRelay implements EventRelay {
@@ -51,7 +51,7 @@ export class PgEventRelay implements EventRelay {
   private position = 0;
   private receive: ((events: ReceivedEvent[]) => void) | null = null;
   private logger: Logger | null = null;
-  private reading = false;
+  private reading: Promise<void> | null = null;
   private readAgain = false;
   private relistening = false;
   private poll: ReturnType<typeof setInterval> | null = null;
@@ -92,7 +92,7 @@ export class PgEventRelay implements EventRelay {
     this.pending.push(...events);
     if (this.pending.length > MAX_PENDING) {
       const dropped = this.pending.splice(0, this.pending.length - MAX_PENDING);
-      this.logger?.warning(`event relay: the database is away, ${dropped.length} event(s) not relayed to the other replicas`);
+      this.logger?.warning(`event relay: more than ${MAX_PENDING} events waiting, ${dropped.length} not relayed to the other replicas`);
     }
     this.sending ??= this.sendPending();
   }
@@ -111,7 +111,7 @@ export class PgEventRelay implements EventRelay {
     if (this.poll) clearInterval(this.poll);
     this.poll = null;
     this.receive = null;
-    await this.sending;
+    await Promise.all([this.sending, this.reading]);
     this.closed = true;
     await this.listener.end({ timeout: 1 });
   }
@@ -186,9 +186,8 @@ export class PgEventRelay implements EventRelay {
       this.readAgain = true;
       return;
     }
-    this.reading = true;
-    void this.readAll().finally(() => {
-      this.reading = false;
+    this.reading = this.readAll().finally(() => {
+      this.reading = null;
     });
   }
 
@@ -199,7 +198,7 @@ export class PgEventRelay implements EventRelay {
         while (await this.readBatch());
       } catch (error) {
         // the position is unchanged: the next notification or poll reads the same rows again
-        this.logger?.warning("event relay: reading relayed events failed", error);
+        if (this.receive) this.logger?.warning("event relay: reading relayed events failed", error);
         return;
       }
     } while (this.readAgain && this.receive);
