@@ -87,10 +87,12 @@ beforeAll(async () => {
   b = await replica(database);
 });
 
+// after a connection is reset mid-transaction (the test that kills every connection),
+// postgres.js can take its whole 5 s end timeout to close that pool
 afterAll(async () => {
   await Promise.all([a?.store.close(), b?.store.close()]);
   await database.drop();
-});
+}, 15_000);
 
 describe("events across replicas", () => {
   test("events posted on B and emitted by B's committed writes reach A's subscribers within 1 s, in order, once", async () => {
@@ -158,6 +160,57 @@ describe("events across replicas", () => {
     expect(performance.now() - start).toBeLessThan(1000);
   });
 
+  test("every connection to the database killed at once: what B publishes right after still reaches A, once, in order", async () => {
+    await a.store.db.execute(sql`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`);
+    const meanwhile = Array.from({ length: 30 }, (_, i) => event(`test.blip.${i}`));
+    for (const e of meanwhile) b.bus.publish([e]);
+    expect(await waitFor(() => named(a.seen, "test.blip").length >= 30, 5000)).toBe(true);
+    await Bun.sleep(300);
+    expect(ids(named(a.seen, "test.blip"))).toEqual(ids(meanwhile));
+  });
+
+  test("three replicas sending at once, one event per append: a fourth gets every event once, each sender's in its order", async () => {
+    const senders = [a, b, await replica(database)];
+    const reader = await replica(database);
+    try {
+      const sent = senders.map((_, s) => Array.from({ length: 150 }, (_, i) => event(`test.many.${s}.${i}`)));
+      await Promise.all(
+        senders.map(async (r, s) => {
+          for (const e of sent[s]!) {
+            r.bus.publish([e]);
+            await Bun.sleep(0);
+          }
+        }),
+      );
+      expect(await waitFor(() => named(reader.seen, "test.many").length >= 450, 5000)).toBe(true);
+      await Bun.sleep(300);
+      expect(named(reader.seen, "test.many")).toHaveLength(450);
+      sent.forEach((events, s) => expect(ids(named(reader.seen, `test.many.${s}.`))).toEqual(ids(events)));
+    } finally {
+      await Promise.all([senders[2]!.store.close(), reader.store.close()]);
+    }
+  });
+
+  test("a sender slow to commit does not make readers skip its events: sequence numbers commit in order", async () => {
+    // a third replica's append, held open between taking its sequence number and COMMIT
+    const slow = { ...event("test.order.slow"), received: clock.now() };
+    let inserted: () => void = () => {};
+    const holding = new Promise<void>((resolve) => (inserted = resolve));
+    const append = a.store.db.transaction(async (tx) => {
+      await tx.execute(sql`SELECT pg_advisory_xact_lock(hashtext('prefect-lite event relay'))`);
+      await tx.execute(sql`INSERT INTO event_relay (origin, event) VALUES (${crypto.randomUUID()}, ${JSON.stringify(slow)})`);
+      inserted();
+      await Bun.sleep(300);
+      await tx.execute(sql`SELECT pg_notify('prefect_lite_events', 'elsewhere')`);
+    });
+    await holding;
+    const fast = event("test.order.fast");
+    b.bus.publish([fast]); // its append waits for the slow one, so its number is the larger
+    await append;
+    expect(await waitFor(() => named(a.seen, "test.order").length >= 2, 1000)).toBe(true);
+    expect(ids(named(a.seen, "test.order"))).toEqual([slow.id, fast.id]);
+  });
+
   test("a client re-sending to A an event B already relayed does not publish it twice", async () => {
     const once = event("test.resent");
     b.bus.publish([once]);
@@ -221,23 +274,28 @@ describe("/events/out across replicas", () => {
 
 describe("consumers across replicas", () => {
   test("the event persister writes each event once: each replica persists what it received", async () => {
+    /** Counts the new events its flushes wrote, whether on its interval or when stopped. */
+    class CountingPersister extends EventPersister {
+      written = 0;
+      override async flush(): Promise<number> {
+        const written = await super.flush();
+        this.written += written;
+        return written;
+      }
+    }
     // the persister reads and writes only tx.events, which PgStore offers
-    const persisterA = new EventPersister(servicesContext(a.store as unknown as Store, a.bus));
-    const persisterB = new EventPersister(servicesContext(b.store as unknown as Store, b.bus));
-    persisterA.start();
-    persisterB.start();
+    const persisters = [a, b].map((r) => new CountingPersister(servicesContext(r.store as unknown as Store, r.bus)));
+    for (const persister of persisters) persister.start();
     try {
       const onA = Array.from({ length: 7 }, (_, i) => event(`test.persisted.a.${i}`));
       const onB = Array.from({ length: 5 }, (_, i) => event(`test.persisted.b.${i}`));
       a.bus.publish(onA);
       b.bus.publish(onB);
       expect(await waitFor(() => named(a.seen, "test.persisted.b").length === 5 && named(b.seen, "test.persisted.a").length === 7, 1000)).toBe(true);
-      // batches of 20 are not full yet: each flush writes what its replica received, no more
-      expect(await persisterA.flush()).toBe(7);
-      expect(await persisterB.flush()).toBe(5);
     } finally {
-      await Promise.all([persisterA.stop(), persisterB.stop()]);
+      await Promise.all(persisters.map((persister) => persister.stop()));
     }
+    expect(persisters.map((persister) => persister.written)).toEqual([7, 5]);
     const rows = await a.store.db.execute<{ event: string; n: number }>(
       sql`SELECT event, count(*)::int AS n FROM events WHERE event LIKE 'test.persisted.%' GROUP BY event ORDER BY event`,
     );
