@@ -19,10 +19,10 @@
  *   reconnecting `/events/out` client's backfill reads).
  */
 import { and, asc, gt, lt, ne, sql } from "drizzle-orm";
+import type { Sql } from "postgres";
 import type { ReceivedEvent } from "../../events/model";
 import type { Logger } from "../../logger";
 import type { EventRelay } from "../event-relay";
-import type { Sql } from "postgres";
 import { openListener, type PgDb, type PostgresSettings } from "./client";
 import { eventRelay } from "./schema";
 
@@ -55,6 +55,9 @@ export class PgEventRelay implements EventRelay {
   private readAgain = false;
   private relistening = false;
   private poll: ReturnType<typeof setInterval> | null = null;
+  /** Whether the last append, and the last read, failed: an outage is logged once, not on every try. */
+  private sendFailing = false;
+  private readFailing = false;
   /** Closing: a failed send is not tried again. */
   private closing = false;
   private closed = false;
@@ -125,13 +128,17 @@ export class PgEventRelay implements EventRelay {
       try {
         await this.append(batch);
         this.pending.splice(0, batch.length);
+        this.sendFailing = false;
       } catch (error) {
         if (this.closing) {
           this.logger?.warning(`event relay: ${this.pending.length} event(s) not relayed to the other replicas at shutdown`, error);
           this.pending = [];
           break;
         }
-        this.logger?.warning(`event relay: relaying ${batch.length} event(s) failed, trying again`, error);
+        // an append whose COMMIT succeeded but whose answer was lost is sent twice: the
+        // receiving buses drop the second copy as already seen
+        if (!this.sendFailing) this.logger?.warning("event relay: relaying events to the other replicas failed, trying again until it works", error);
+        this.sendFailing = true;
         await Bun.sleep(RETRY_DELAY_MS);
         continue;
       }
@@ -196,9 +203,11 @@ export class PgEventRelay implements EventRelay {
       this.readAgain = false;
       try {
         while (await this.readBatch());
+        this.readFailing = false;
       } catch (error) {
         // the position is unchanged: the next notification or poll reads the same rows again
-        if (this.receive) this.logger?.warning("event relay: reading relayed events failed", error);
+        if (this.receive && !this.readFailing) this.logger?.warning("event relay: reading the other replicas' events failed, trying again", error);
+        this.readFailing = true;
         return;
       }
     } while (this.readAgain && this.receive);
