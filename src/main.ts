@@ -5,6 +5,7 @@
  */
 import "./production-mode";
 import { CliError, parseCli, USAGE, VERSION, type CliCommand } from "./cli";
+import { postgresLabel } from "./db/postgres/url";
 import { startServer, type RunningServer } from "./server";
 
 const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error));
@@ -46,7 +47,7 @@ try {
 console.log(
   [
     `prefect-lite ${VERSION} serving the Prefect API at ${server.apiUrl}`,
-    `  database: ${config.databasePath}${config.servicesEnabled ? "" : " (background services disabled)"}`,
+    `  database: ${config.postgres ? postgresLabel(config.postgres.url) : config.databasePath}${config.servicesEnabled ? "" : " (background services disabled)"}`,
     `export PREFECT_API_URL=${server.apiUrl}`,
     ...(server.uiUrl ? [`Check out the dashboard at ${server.uiUrl}`] : []),
   ].join("\n"),

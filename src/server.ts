@@ -5,9 +5,7 @@
 import { SystemClock, type Clock } from "./clock";
 import { configFromEnv, type Config } from "./config";
 import type { AppContext } from "./context";
-import type { PostgresSettings } from "./db/postgres/client";
-import { postgresAddress } from "./db/postgres/url";
-import { SqliteStore } from "./db/store";
+import { SqliteStore, type Store } from "./db/store";
 import { createEventBus } from "./events/bus";
 import { createApp, type App } from "./app";
 import { createLogger, type Logger } from "./logger";
@@ -36,17 +34,16 @@ export interface RunningServer {
 }
 
 /**
- * Until every repository is ported, PostgreSQL must not pretend to work: connect and
- * migrate (so an unreachable database fails as it will for real), then refuse to serve.
- * The driver is loaded only here, so SQLite's startup does not pay for it.
+ * The configured database: SQLite (a file or :memory:), or PostgreSQL, connected and
+ * migrated before the server listens. The PostgreSQL driver is loaded only then, so
+ * SQLite's start-up does not pay for it.
  */
-async function refuseIncompletePostgres(settings: PostgresSettings): Promise<never> {
-  const { PgStore } = await import("./db/postgres/store");
-  const store = await PgStore.open(settings);
-  await store.close();
-  throw new Error(
-    `the PostgreSQL backend is not complete yet: the database at ${postgresAddress(settings.url)} is reachable and migrated, but prefect-lite serves only SQLite for now`,
-  );
+async function openStore(config: Config): Promise<Store> {
+  if (config.postgres) {
+    const { PgStore } = await import("./db/postgres/store");
+    return PgStore.open(config.postgres);
+  }
+  return SqliteStore.open(config.databasePath, { busyTimeoutMs: config.databaseTimeoutSeconds * 1000 });
 }
 
 /** Defaults suit tests: in-memory database, random port, quiet logs. */
@@ -60,9 +57,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     ...overrides,
   };
   const logger = givenLogger ?? createLogger(config.logLevel);
-  if (config.postgres) await refuseIncompletePostgres(config.postgres);
   if (config.authString !== null) logger.info("API auth is on: every request needs PREFECT_SERVER_API_AUTH_STRING");
-  const store = SqliteStore.open(config.databasePath, { busyTimeoutMs: config.databaseTimeoutSeconds * 1000 });
+  const store = await openStore(config);
   // As Prefect's server does at start: the protected system block types (Secret, Webhook,
   // LocalFileSystem), the registry's and the collections' (54 block types in 3.9.1).
   if (config.registerBlocksOnStart) await registerBlockCatalog(store, await packedCollectionBlocksSource(), clock.now());

@@ -16,7 +16,8 @@ import { validateJsonSchema } from "../lib/json-schema";
 import { formatDateTime, type Micros } from "../lib/time";
 import { newState, type State, type StateType } from "../orchestration/states";
 import { allEvents, allFirings, firstResourceOfKind, idOfFirstResourceOfKind, resourceKindAndId, type TriggeredAction } from "./model";
-import { maybeTemplate, namesInTemplates, tagKind, TemplateRenderError, type TemplateRenderer } from "./templates";
+import { hydrate, HydrationError } from "../lib/hydration";
+import { maybeTemplate, namesInTemplates, tagKind, TemplateRenderError, type TemplateRenderer } from "../lib/user-templates";
 import { notify, callWebhook } from "./notifications";
 import { WorkPoolService } from "../work-pools/service";
 
@@ -231,36 +232,19 @@ export class ActionExecutor {
     const variableNames = new Set<string>();
     collectPlaceholders(upgraded, templates, variableNames);
     const context = await this.templateContext(templates, triggered);
-    const variables = variableNames.size > 0 ? await this.variables() : {};
-    const hydrate = (value: JsonValue): JsonValue => {
-      if (Array.isArray(value)) return value.map(hydrate);
-      if (!isJsonObject(value)) return value;
-      const kind = value.__prefect_kind;
-      if (kind === undefined) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, hydrate(v)]));
-      if (kind === "jinja") return this.renderOne(String(value.template ?? ""), context);
-      if (kind === "json") {
-        const inner = hydrate(value.value ?? null);
-        if (typeof inner !== "string") return inner;
-        try {
-          return JSON.parse(inner) as JsonValue;
-        } catch {
-          throw new ActionFailed(`Unable to create flow run from deployment: Invalid JSON: ${inner}`);
-        }
-      }
-      if (kind === "workspace_variable") {
-        const name = String(value.variable_name ?? "");
-        if (!(name in variables)) throw new ActionFailed(`Unable to create flow run from deployment: Variable '${name}' not found in workspace.`);
-        return variables[name]!;
-      }
-      if (kind === "none" || kind === null) return null;
-      return "value" in value ? hydrate(value.value!) : value;
-    };
-    return hydrate(upgraded) as JsonObject;
+    const variables = variableNames.size > 0 ? await this.variables() : new Map<string, JsonValue>();
+    try {
+      return hydrate(upgraded, { variables, renderJinja: (template) => this.templates.render(template, context) }) as JsonObject;
+    } catch (error) {
+      // Prefect reports the exception's repr, which carries no detail: `InvalidJSON()`
+      if (error instanceof HydrationError) throw new ActionFailed(`Unable to create flow run from deployment: ${error.pythonRepr}`);
+      throw error;
+    }
   }
 
-  private async variables(): Promise<Record<string, JsonValue>> {
+  private async variables(): Promise<Map<string, JsonValue>> {
     const rows = await this.ctx.store.read((q) => q.variables.list(null, "NAME_ASC", 10_000, 0));
-    return Object.fromEntries(rows.map((row) => [row.name, row.value ?? null]));
+    return new Map(rows.map((row) => [row.name, row.value ?? null]));
   }
 
   private renderOne(template: string, context: Record<string, unknown>): string {

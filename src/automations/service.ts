@@ -20,7 +20,7 @@ import type { Service } from "../services/service";
 import { ActionExecutor, ActionFailed, type ActionOutcome } from "./actions";
 import type { TriggeredAction } from "./model";
 import { CausalOrdering, MAX_DEPTH_OF_PRECEDING_EVENT } from "./ordering";
-import { TemplateRenderer } from "./templates";
+import { TemplateRenderer } from "../lib/user-templates";
 import { HELD_EXPECT_EVENTS_RETENTION, TriggerEvaluator } from "./triggers";
 
 const SECOND = 1_000_000;
@@ -60,13 +60,25 @@ export class AutomationTriggers extends EventConsumer<ReceivedEvent> {
     return this.draining;
   }
 
-  override async tick(now: Micros): Promise<void> {
+  override tick(now: Micros): Promise<void> {
+    return this.evaluatePass(now, true);
+  }
+
+  protected override standbyTick(now: Micros): Promise<void> {
+    return this.evaluatePass(now, false);
+  }
+
+  /**
+   * Every replica evaluates the events it received, against the automations as any replica
+   * last changed them; only the leader evaluates proactive triggers and sweeps the shared state.
+   */
+  private async evaluatePass(now: Micros, leads: boolean): Promise<void> {
     await this.flush();
-    await this.ctx.store.write((tx) => tx.automationState.sweepHeldEvents(now, HELD_EXPECT_EVENTS_RETENTION));
+    if (leads) await this.ctx.store.write((tx) => tx.automationState.sweepHeldEvents(now, HELD_EXPECT_EVENTS_RETENTION));
     await this.reconcile();
-    await this.ctx.store.write((tx) => this.evaluator.proactive(tx, now));
+    if (leads) await this.ctx.store.write((tx) => this.evaluator.proactive(tx, now));
     for (const event of this.ordering.lostFollowers(now)) await this.evaluate(event, 0);
-    await this.ctx.store.write((tx) => tx.automationState.sweepClosedBuckets(now - EXPIRED_BUCKET_BUFFER));
+    if (leads) await this.ctx.store.write((tx) => tx.automationState.sweepClosedBuckets(now - EXPIRED_BUCKET_BUFFER));
   }
 
   /**

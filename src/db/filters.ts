@@ -9,6 +9,7 @@ import { SQL, and, eq, gte, inArray, isNotNull, isNull, lte, not, notInArray, or
 import { parseTextSearchQuery } from "../lib/text-search";
 import { parseDateTime, type Micros } from "../lib/time";
 import { canonicalUuids } from "../lib/uuid";
+import type { BlockDocumentFilter, BlockDocumentFilterSet, BlockSchemaFilter, BlockTypeFilter } from "../schemas/blocks";
 import type {
   ArtifactCollectionFilter,
   ArtifactFilter,
@@ -35,6 +36,9 @@ type TableName =
   | "artifact"
   | "artifactCollection"
   | "automation"
+  | "blockDocument"
+  | "blockSchema"
+  | "blockType"
   | "deployment"
   | "flow"
   | "flowRun"
@@ -108,7 +112,8 @@ interface RunFilterColumns {
 }
 
 export function createFilters(t: FilterTables, d: FilterDialect) {
-  const { artifact, artifactCollection, automation, deployment, flow, flowRun, log, taskRun, variable, worker, workPool, workQueue } = t;
+  const { artifact, artifactCollection, automation, blockDocument, blockSchema, blockType, deployment, flow, flowRun, log, taskRun, variable, worker, workPool, workQueue } =
+    t;
 
   /** Combines criteria with the object's operator; no criteria means "no restriction". */
   function combine(operator: Operator, conds: (Cond | null)[]): Cond {
@@ -457,21 +462,21 @@ export function createFilters(t: FilterTables, d: FilterDialect) {
   function artifactFieldConds(table: ArtifactColumns, f: ArtifactFilter | ArtifactCollectionFilter): Cond[] {
     return [
       group(f.key, [anyOf(table.key, f.key?.any_), f.key?.like_ ? like(table.key, f.key.like_) : undefined, existsCond(table.key, f.key?.exists_)]),
-      group(f.flow_run_id, [anyOf(table.flowRunId, f.flow_run_id?.any_)]),
-      group(f.task_run_id, [anyOf(table.taskRunId, f.task_run_id?.any_)]),
+      group(f.flow_run_id, [anyOf(table.flowRunId, canonicalUuids(f.flow_run_id?.any_))]),
+      group(f.task_run_id, [anyOf(table.taskRunId, canonicalUuids(f.task_run_id?.any_))]),
       group(f.type, [anyOf(table.type, f.type?.any_), notAnyOf(table.type, f.type?.not_any_)]),
     ];
   }
 
   function artifactCond(f: ArtifactFilter | null | undefined): Cond {
     if (!f) return undefined;
-    return combine(f.operator, [group(f.id, [anyOf(artifact.id, f.id?.any_)]), ...artifactFieldConds(artifact, f)]);
+    return combine(f.operator, [group(f.id, [anyOf(artifact.id, canonicalUuids(f.id?.any_))]), ...artifactFieldConds(artifact, f)]);
   }
 
   function artifactCollectionCond(f: ArtifactCollectionFilter | null | undefined): Cond {
     if (!f) return undefined;
     return combine(f.operator, [
-      group(f.latest_id, [anyOf(artifactCollection.latestId, f.latest_id?.any_)]),
+      group(f.latest_id, [anyOf(artifactCollection.latestId, canonicalUuids(f.latest_id?.any_))]),
       ...artifactFieldConds(artifactCollection, f),
     ]);
   }
@@ -513,6 +518,51 @@ export function createFilters(t: FilterTables, d: FilterDialect) {
     ]);
   }
 
+  function blockTypeCond(f: BlockTypeFilter): Cond {
+    return combine("and_", [
+      group(f.name, [f.name?.like_ ? like(blockType.name, f.name.like_) : undefined]),
+      group(f.slug, [anyOf(blockType.slug, f.slug?.any_)]),
+    ]);
+  }
+
+  function blockSchemaCond(f: BlockSchemaFilter): Cond {
+    const capabilities = f.block_capabilities?.all_;
+    return combine(f.operator, [
+      group(f.block_type_id, [anyOf(blockSchema.blockTypeId, canonicalUuids(f.block_type_id?.any_))]),
+      // capabilities are a JSON array of strings, as tags are
+      group(f.block_capabilities, [capabilities?.length ? d.hasAllTags(blockSchema.capabilities, capabilities) : undefined]),
+      group(f.id, [anyOf(blockSchema.id, canonicalUuids(f.id?.any_))]),
+      group(f.version, [anyOf(blockSchema.version, f.version?.any_)]),
+    ]);
+  }
+
+  /** Anonymous documents are hidden unless the filter explicitly says otherwise (§4.2). */
+  function blockDocumentCond(f: BlockDocumentFilter | null | undefined): Cond {
+    const hideAnonymous = eq(blockDocument.isAnonymous, false);
+    if (f == null) return hideAnonymous;
+    const anonymity =
+      f.is_anonymous === undefined
+        ? hideAnonymous
+        : group(f.is_anonymous, [f.is_anonymous?.eq_ == null ? undefined : eq(blockDocument.isAnonymous, f.is_anonymous.eq_)]);
+    return combine(f.operator, [
+      group(f.id, [anyOf(blockDocument.id, canonicalUuids(f.id?.any_))]),
+      anonymity,
+      group(f.block_type_id, [anyOf(blockDocument.blockTypeId, canonicalUuids(f.block_type_id?.any_))]),
+      group(f.name, [anyOf(blockDocument.name, f.name?.any_), f.name?.like_ ? like(blockDocument.name, f.name.like_) : undefined]),
+    ]);
+  }
+
+  /** Documents restricted by their block type and their schema, as EXISTS subqueries. */
+  function blockDocumentsWhere(filters: BlockDocumentFilterSet): Cond {
+    const typeCond = filters.block_types ? blockTypeCond(filters.block_types) : undefined;
+    const schemaCond = filters.block_schemas ? blockSchemaCond(filters.block_schemas) : undefined;
+    return and(
+      blockDocumentCond(filters.block_documents),
+      typeCond && sql`EXISTS (SELECT 1 FROM ${blockType} WHERE ${blockType.id} = ${blockDocument.blockTypeId} AND ${typeCond})`,
+      schemaCond && sql`EXISTS (SELECT 1 FROM ${blockSchema} WHERE ${blockSchema.id} = ${blockDocument.blockSchemaId} AND ${schemaCond})`,
+    );
+  }
+
   return {
     combine,
     group,
@@ -543,6 +593,9 @@ export function createFilters(t: FilterTables, d: FilterDialect) {
     artifactCollectionCond,
     artifactRelationsWhere,
     automationCond,
+    blockTypeCond,
+    blockSchemaCond,
+    blockDocumentsWhere,
   };
 }
 
@@ -584,4 +637,7 @@ export const {
   artifactCollectionCond,
   artifactRelationsWhere,
   automationCond,
+  blockTypeCond,
+  blockSchemaCond,
+  blockDocumentsWhere,
 } = createFilters(sqliteSchema, sqliteDialect);

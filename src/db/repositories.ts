@@ -23,6 +23,7 @@ import type { TaskRunRepository } from "./repos/task-runs";
 import type { UiQueries } from "./repos/ui";
 import type { VariableRepository } from "./repos/variables";
 import type { WorkPoolRepository } from "./repos/work-pools";
+import type { Leadership } from "./leadership";
 import type { EventSink, EventStaging, Op } from "./unit-of-work";
 
 /** The public members of a class: its methods and readonly fields, none of its private state. */
@@ -96,6 +97,8 @@ export interface StoreOf<R> {
   readonly eventRelay: EventRelay;
   /** True when the database answers a trivial query (for /api/ready). */
   isReachable(): Promise<boolean>;
+  /** Which background services this process runs when several share the database. */
+  readonly leadership: Leadership;
   close(): void | Promise<void>;
 }
 

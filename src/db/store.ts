@@ -10,6 +10,7 @@ import type { Event } from "../events/model";
 import { openSqlite, type SqliteConnections, type SqliteDb } from "./client";
 import { NO_RELAY, type EventRelay } from "./event-relay";
 import { StoreBusyError, StoreConflictError, StoreUnavailableError } from "./errors";
+import { soleLeadership } from "./leadership";
 import { ArtifactRepository } from "./repos/artifacts";
 import { AutomationRepository, type AutomationChanges } from "./repos/automations";
 import { AutomationStateRepository } from "./repos/automation-state";
@@ -155,6 +156,7 @@ export class SqliteStore implements Store {
   private sink: EventSink = () => {};
   private readonly busyTimeoutMs: number;
   private closed = false;
+  readonly leadership = soleLeadership;
 
   private constructor(
     private readonly connections: SqliteConnections,

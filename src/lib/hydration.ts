@@ -8,6 +8,7 @@
  */
 import type { JsonObject, JsonValue } from "./json";
 import { validateTemplate } from "./jinja-syntax";
+import { pythonJsonError } from "./python-json";
 
 /** What hydration may read and do. */
 export interface HydrationContext {
@@ -17,14 +18,36 @@ export interface HydrationContext {
   renderJinja: (template: string) => string;
 }
 
+/** Prefect's HydrationError subclasses: what failed. */
+export type HydrationFailure = "ValueNotFound" | "TemplateNotFound" | "InvalidJSON" | "InvalidJinja" | "WorkspaceVariableNotFound";
+
 /** A placeholder that cannot be hydrated; its message is Prefect's. */
-export class HydrationError extends Error {}
+export class HydrationError extends Error {
+  constructor(
+    readonly failure: HydrationFailure,
+    message: string,
+  ) {
+    super(message);
+  }
+
+  /** Python's repr() of Prefect's exception, which shows none of its detail: `InvalidJSON()`. */
+  get pythonRepr(): string {
+    return `${this.failure}()`;
+  }
+}
 
 /** Marks a kind-object that disappears from its parent. */
 const REMOVE = Symbol("remove");
 type Hydrated = JsonValue | typeof REMOVE;
 
 const isObject = (value: unknown): value is JsonObject => typeof value === "object" && value !== null && !Array.isArray(value);
+
+/** True when some placeholder in `value` reads a workspace variable (only then are variables needed). */
+export function readsWorkspaceVariables(value: JsonValue): boolean {
+  if (Array.isArray(value)) return value.some(readsWorkspaceVariables);
+  if (!isObject(value)) return false;
+  return value.__prefect_kind === "workspace_variable" || Object.values(value).some(readsWorkspaceVariables);
+}
 
 /** Hydrates a parameters object; a top-level placeholder that vanishes leaves `{}`. */
 export function hydrate(parameters: JsonObject, ctx: HydrationContext): JsonValue {
@@ -44,7 +67,7 @@ function hydrateValue(value: JsonValue, ctx: HydrationContext): Hydrated {
   return out;
 }
 
-const missingKey = (key: string) => new HydrationError(`Missing '${key}' key in __prefect object`);
+const missingKey = (key: "value" | "template") => new HydrationError(key === "value" ? "ValueNotFound" : "TemplateNotFound", `Missing '${key}' key in __prefect object`);
 
 /** A kind-object's nested value: objects are hydrated first (and may themselves vanish). */
 function operand(value: JsonValue, ctx: HydrationContext): Hydrated {
@@ -60,10 +83,13 @@ function hydrateKind(obj: JsonObject, ctx: HydrationContext): Hydrated {
       if (!("value" in obj)) return REMOVE;
       const text = operand(obj.value!, ctx);
       if (typeof text !== "string") return text;
+      const refused = pythonJsonError(text);
+      if (refused) throw new HydrationError("InvalidJSON", `Invalid JSON: ${refused}`);
       try {
         return JSON.parse(text) as JsonValue;
       } catch (error) {
-        throw new HydrationError(`Invalid JSON: ${(error as Error).message}`);
+        // NaN and Infinity: Python reads them, a JSON document cannot hold them
+        throw new HydrationError("InvalidJSON", `Invalid JSON: ${(error as Error).message}`);
       }
     }
     case "jinja": {
@@ -71,18 +97,18 @@ function hydrateKind(obj: JsonObject, ctx: HydrationContext): Hydrated {
       const template = operand(obj.template!, ctx);
       if (typeof template !== "string") return template;
       const invalid = validateTemplate(template);
-      if (invalid) throw new HydrationError(`Invalid jinja: ${invalid.message}`);
+      if (invalid) throw new HydrationError("InvalidJinja", `Invalid jinja: ${invalid.message}`);
       try {
         return ctx.renderJinja(template);
       } catch (error) {
-        throw new HydrationError(`Invalid jinja: ${(error as Error).message}`);
+        throw new HydrationError("InvalidJinja", `Invalid jinja: ${(error as Error).message}`);
       }
     }
     case "workspace_variable": {
       if (!("variable_name" in obj)) return REMOVE;
       const name = operand(obj.variable_name!, ctx);
       if (typeof name !== "string") return name;
-      if (!ctx.variables.has(name)) throw new HydrationError(`Variable '${name}' not found in workspace.`);
+      if (!ctx.variables.has(name)) throw new HydrationError("WorkspaceVariableNotFound", `Variable '${name}' not found in workspace.`);
       return ctx.variables.get(name)!;
     }
     default:

@@ -12,6 +12,8 @@ export abstract class EventConsumer<Entry> extends PeriodicService {
   protected queue: Entry[] = [];
   private unsubscribe: (() => void) | null = null;
   private flushScheduled = false;
+  /** The writes started so far, in order (see `inTurn`). */
+  private writing: Promise<unknown> = Promise.resolve();
   protected readonly batchSize: number;
 
   constructor(
@@ -47,6 +49,23 @@ export abstract class EventConsumer<Entry> extends PeriodicService {
 
   async tick(_now: Micros): Promise<void> {
     await this.flush();
+  }
+
+  /**
+   * Runs `write` after the writes already started. A flush takes its batch off the queue
+   * before its transaction commits; without this, a second flush meanwhile would find the
+   * queue empty and return before the first batch is stored (on PostgreSQL a write spans
+   * several turns of the event loop).
+   */
+  /** Resolves once the writes started so far are done. */
+  async settled(): Promise<void> {
+    await this.writing;
+  }
+
+  protected inTurn<T>(write: () => Promise<T>): Promise<T> {
+    const run = this.writing.then(write, write);
+    this.writing = run.catch(() => {});
+    return run;
   }
 
   private receive(event: ReceivedEvent): void {

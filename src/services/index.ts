@@ -1,4 +1,7 @@
-/** The background services a server runs (unless started with --no-services). */
+/**
+ * The background services a server runs (unless started with --no-services); which of them
+ * run on one replica at a time is decided in ./placement.ts.
+ */
 import type { AppContext } from "../context";
 import { EventPersister } from "./event-persister";
 import { EventRetention } from "./event-retention";
@@ -9,12 +12,13 @@ import { FailExpiredPauses } from "./pause-expirations";
 import { Repossessor } from "./repossessor";
 import { RecentDeploymentsScheduler, Scheduler } from "./scheduler";
 import { TaskRunRecorder } from "./task-run-recorder";
+import { placeServices } from "./placement";
 import type { Service } from "./service";
 import { AutomationActions, AutomationTriggers } from "../automations/service";
 
 export function createServices(ctx: AppContext): Service[] {
   const { store, clock, logger, config } = ctx;
-  return [
+  const services: Service[] = [
     new Scheduler(ctx),
     new RecentDeploymentsScheduler(ctx),
     new MarkLateRuns(ctx),
@@ -28,4 +32,5 @@ export function createServices(ctx: AppContext): Service[] {
     new AutomationTriggers(ctx),
     new AutomationActions(ctx),
   ];
+  return placeServices(services, store.leadership);
 }

@@ -1,9 +1,12 @@
 /**
  * Background services are small objects with a `tick(now)` that does one pass of
  * work. Tests call `tick` directly with a chosen time; `PeriodicService` runs the
- * same tick on a `setInterval` loop inside the server process.
+ * same tick on a `setInterval` loop inside the server process. A service that must
+ * run on one replica at a time is `ledBy` a leadership (src/services/placement.ts):
+ * the loop asks it before every pass, and `tick` itself never does.
  */
 import type { Clock } from "../clock";
+import type { Leadership } from "../db/leadership";
 import type { Logger } from "../logger";
 import type { Micros } from "../lib/time";
 
@@ -22,6 +25,9 @@ export abstract class PeriodicService implements Service {
   private timer: ReturnType<typeof setInterval> | null = null;
   private firstRun: ReturnType<typeof setTimeout> | null = null;
   private running: Promise<void> | null = null;
+  private leadership: Leadership | null = null;
+  /** What the last pass found: null before the first. */
+  private leading: boolean | null = null;
 
   constructor(
     protected readonly clock: Clock,
@@ -31,6 +37,19 @@ export abstract class PeriodicService implements Service {
   ) {}
 
   abstract tick(now: Micros): Promise<void>;
+
+  /**
+   * What a pass does on a replica that does not lead the service: nothing, unless part of
+   * the service's work belongs to every replica (e.g. the events only this replica received).
+   */
+  protected standbyTick(_now: Micros): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /** From now on a pass ticks only while this process leads the service, and runs `standbyTick` otherwise. */
+  ledBy(leadership: Leadership): void {
+    this.leadership = leadership;
+  }
 
   start(): void {
     if (this.timer) return;
@@ -49,14 +68,32 @@ export abstract class PeriodicService implements Service {
     await this.running;
   }
 
-  /** One tick at a time: a slow tick is not overlapped by the next one. */
-  private async runOnce(): Promise<void> {
+  /**
+   * One pass of the loop (tests call it instead of waiting for the timer). One at a time: a
+   * slow pass is not overlapped by the next one.
+   */
+  async runOnce(): Promise<void> {
     if (this.running) return;
-    this.running = this.tick(this.clock.now())
+    this.running = this.pass()
       .catch((error) => this.logger.error(`${this.name} failed`, error))
       .finally(() => {
         this.running = null;
       });
     await this.running;
+  }
+
+  private async pass(): Promise<void> {
+    const leads = this.leadership === null || (await this.leadership.isLeader(this.name));
+    if (leads !== this.leading) this.reportLeadership(leads);
+    const now = this.clock.now();
+    await (leads ? this.tick(now) : this.standbyTick(now));
+  }
+
+  /** A change of leader is worth a line; a process that leads from its first pass (any lone server) says nothing. */
+  private reportLeadership(leads: boolean): void {
+    if (this.leading !== null || !leads) {
+      this.logger.info(leads ? `${this.name}: this replica took over as leader` : `${this.name}: standing by, another replica leads (or the database is unreachable)`);
+    }
+    this.leading = leads;
   }
 }

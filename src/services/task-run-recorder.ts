@@ -117,11 +117,13 @@ export class TaskRunRecorder extends EventConsumer<Pending> {
   }
 
   /** Records what is queued, a batch per transaction; a partial batch waits for the next interval unless `fullBatchesOnly` is off. */
-  async flush({ fullBatchesOnly = false } = {}): Promise<void> {
-    while (this.queue.length >= (fullBatchesOnly ? this.batchSize : 1)) {
-      const batch = this.queue.splice(0, this.batchSize);
-      if (!(await this.recordBatch(batch))) return; // retried on the next flush
-    }
+  flush({ fullBatchesOnly = false } = {}): Promise<void> {
+    return this.inTurn(async () => {
+      while (this.queue.length >= (fullBatchesOnly ? this.batchSize : 1)) {
+        const batch = this.queue.splice(0, this.batchSize);
+        if (!(await this.recordBatch(batch))) return; // retried on the next flush
+      }
+    });
   }
 
   /** False when the batch failed and was queued again. */

@@ -4,33 +4,12 @@
  * against the parameter schema with Prefect's preprocessing (optional fields may be null), and
  * answer `build_error_obj`'s tree of errors by property and index.
  */
-import type { ErrorObject } from "ajv/dist/2020";
 import type { JsonObject, JsonValue as Json } from "../lib/json";
-import { lazyAjv } from "../lib/json-schema";
+import { schemaFailures } from "../lib/json-schema";
+import { pythonJsonError } from "../lib/python-json";
 export type ErrorNode = string | { property: string; errors: ErrorNode[] } | { index: number; errors: ErrorNode[] };
 
-const validator = lazyAjv({ allErrors: true });
-
 const isObject = (value: unknown): value is JsonObject => typeof value === "object" && value !== null && !Array.isArray(value);
-
-/** preprocess_schema: a property that is not required also accepts null. */
-function allowNullForOptional(schema: JsonObject): JsonObject {
-  const out: JsonObject = { ...schema };
-  if (isObject(schema.properties)) {
-    const required = Array.isArray(schema.required) ? schema.required : [];
-    out.properties = Object.fromEntries(
-      Object.entries(schema.properties).map(([name, property]) => {
-        if (!isObject(property) || required.includes(name)) return [name, property];
-        return [name, { anyOf: [property, { type: "null" }] }];
-      }),
-    );
-  }
-  for (const key of ["definitions", "$defs"]) {
-    const defs = schema[key];
-    if (isObject(defs)) out[key] = Object.fromEntries(Object.entries(defs).map(([n, d]) => [n, isObject(d) ? allowNullForOptional(d) : d]));
-  }
-  return out;
-}
 
 /** Placeholder errors from hydration, by JSON path. */
 interface Hydrated {
@@ -47,10 +26,15 @@ async function hydrate(value: Json, path: (string | number)[], lookup: VariableL
   if (kind === "none") return null;
   if (kind === "json") {
     if (typeof value.value !== "string") return undefined;
+    const refused = pythonJsonError(value.value);
+    if (refused) {
+      errors.push({ path, message: `Invalid JSON: ${refused}` });
+      return undefined;
+    }
     try {
       return JSON.parse(value.value) as Json;
-    } catch {
-      errors.push({ path, message: "Invalid JSON" });
+    } catch (error) {
+      errors.push({ path, message: `Invalid JSON: ${(error as Error).message}` });
       return undefined;
     }
   }
@@ -63,28 +47,6 @@ async function hydrate(value: Json, path: (string | number)[], lookup: VariableL
   if (kind === "jinja") return value;
   const entries = await Promise.all(Object.entries(value).map(async ([k, v]) => [k, await hydrate(v, [...path, k], lookup, errors)] as const));
   return Object.fromEntries(entries.filter(([, v]) => v !== undefined)) as JsonObject;
-}
-
-const pythonRepr = (value: unknown): string =>
-  typeof value === "string" ? `'${value}'` : value === null ? "None" : typeof value === "boolean" ? (value ? "True" : "False") : JSON.stringify(value);
-
-/** jsonschema's messages for the common keywords, so the form shows what Prefect's would. */
-function message(error: ErrorObject, data: unknown): string {
-  const p = error.params as Record<string, unknown>;
-  switch (error.keyword) {
-    case "required":
-      return `'${String(p.missingProperty)}' is a required property`;
-    case "type":
-      return `${pythonRepr(data)} is not of type ${(String(p.type).split(",")).map((t) => `'${t}'`).join(", ")}`;
-    case "enum":
-      return `${pythonRepr(data)} is not one of ${pythonRepr(p.allowedValues)}`;
-    case "minimum":
-      return `${pythonRepr(data)} is less than the minimum of ${String(p.limit)}`;
-    case "maximum":
-      return `${pythonRepr(data)} is greater than the maximum of ${String(p.limit)}`;
-    default:
-      return error.message ?? "is invalid";
-  }
 }
 
 function insert(tree: ErrorNode[], path: (string | number)[], text: string): void {
@@ -105,39 +67,25 @@ function insert(tree: ErrorNode[], path: (string | number)[], text: string): voi
   });
 }
 
-const pointerPath = (pointer: string): (string | number)[] =>
-  pointer
-    .split("/")
-    .slice(1)
-    .map((seg) => seg.replaceAll("~1", "/").replaceAll("~0", "~"))
-    .map((seg) => (/^\d+$/.test(seg) ? Number(seg) : seg));
-
-function valueAt(root: unknown, path: (string | number)[]): unknown {
-  return path.reduce<unknown>((value, part) => (value as Record<string | number, unknown> | undefined)?.[part], root);
-}
-
 export type SchemaValidation = { ok: true; errors: ErrorNode[]; valid: boolean } | { ok: false; detail: string };
 
+/**
+ * Prefect's validate(..., raise_on_error=False) and build_error_obj: every top-level jsonschema
+ * error (messages worded as jsonschema words them, src/lib/json-schema.ts) at its path, a
+ * `required` error one level down at its property, and a placeholder's error instead of the
+ * schema's where both are at one path.
+ */
 export async function validateSchemaValues(schema: JsonObject, values: JsonObject, lookup: VariableLookup): Promise<SchemaValidation> {
-  let validate;
-  try {
-    validate = validator().compile(allowNullForOptional(schema));
-  } catch (error) {
-    return { ok: false, detail: `Invalid schema: ${(error as Error).message}` };
-  }
   const placeholders: Hydrated["errors"] = [];
   const hydrated = (await hydrate(values, [], lookup, placeholders)) ?? {};
-  validate(hydrated);
+  const result = schemaFailures(hydrated, schema);
+  if ("invalidSchema" in result) return { ok: false, detail: `Invalid schema: ${result.invalidSchema}` };
   const tree: ErrorNode[] = [];
   const placed = new Set(placeholders.map((e) => JSON.stringify(e.path)));
   for (const error of placeholders) insert(tree, error.path, error.message);
-  // An anyOf wrapper (optional-and-nullable) repeats its branch's errors: keep the branch's.
-  for (const error of (validate.errors ?? []).filter((e) => e.keyword !== "anyOf")) {
-    const path = pointerPath(error.instancePath);
-    if (error.keyword === "required") path.push(String((error.params as { missingProperty: string }).missingProperty));
-    if (placed.has(JSON.stringify(path))) continue;
-    if (error.keyword === "type" && (error.params as { type: string }).type === "null") continue;
-    insert(tree, path, message(error, valueAt(hydrated, pointerPath(error.instancePath))));
+  for (const error of result.errors) {
+    const path = error.keyword === "required" ? [...error.path, error.message.split(" ")[0]!.replace(/^'|'$/g, "")] : error.path;
+    if (!placed.has(JSON.stringify(path))) insert(tree, path, error.message);
   }
   return { ok: true, errors: tree, valid: tree.length === 0 };
 }

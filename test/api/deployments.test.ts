@@ -3,18 +3,18 @@ import { eq } from "drizzle-orm";
 import { INTEGRITY_CONFLICT } from "../../src/api/errors";
 import { flowRun } from "../../src/db/schema";
 import { Scheduler } from "../../src/services/scheduler";
-import { createTestApi, ManualClock } from "../support/api";
+import { createSqliteTestApi, ManualClock } from "../support/api";
 
 const T0 = Date.UTC(2025, 0, 1) * 1000; // 2025-01-01T00:00:00Z
 const SECOND = 1_000_000;
 const HOUR = 3600 * SECOND;
 const iso = (micros: number) => new Date(micros / 1000).toISOString().replace(".000Z", "Z");
 
-type Api = ReturnType<typeof createTestApi>;
+type Api = ReturnType<typeof createSqliteTestApi>;
 
 function freshApi() {
   const clock = new ManualClock(T0);
-  return { api: createTestApi({ clock }), clock };
+  return { api: createSqliteTestApi({ clock }), clock };
 }
 
 async function newFlow(api: Api, name = "etl") {
@@ -1030,7 +1030,7 @@ describe("POST /deployments/{id}/schedule (manual scheduling and backfill)", () 
 });
 
 describe("GET /deployments/{id}/work_queue_check (deprecated in Prefect, still served)", () => {
-  const api = createTestApi();
+  const api = createSqliteTestApi();
   afterAll(() => api.close());
 
   test("the queues whose legacy filter picks up the deployment: tags a subset, deployment ids naming it or none", async () => {

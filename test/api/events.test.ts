@@ -10,7 +10,7 @@ import { createLogger } from "../../src/logger";
 import { newState } from "../../src/orchestration/states";
 import type { EventFilterBody } from "../../src/schemas/events";
 import { startServer, type RunningServer } from "../../src/server";
-import { createTestApi, ManualClock } from "../support/api";
+import { createSqliteTestApi, ManualClock } from "../support/api";
 import { connect } from "../support/websocket";
 
 const NOW = parseDateTime("2025-06-02T12:00:00Z")!;
@@ -38,7 +38,7 @@ const makeEvent = (init: EventInit = {}) => ({
 /** An in-process API on a manual clock with a persister flushed on demand. */
 function eventsApi() {
   const clock = new ManualClock(NOW);
-  const api = createTestApi({ clock });
+  const api = createSqliteTestApi({ clock });
   const persister = new EventPersister(api.context);
   persister.start();
   const publish = async (...events: ReturnType<typeof makeEvent>[]) => {
@@ -53,7 +53,7 @@ function eventsApi() {
   return { api, clock, persister, publish, close };
 }
 
-const filterIds = async (api: ReturnType<typeof createTestApi>, filter: EventFilterBody | null, limit = 50) => {
+const filterIds = async (api: ReturnType<typeof createSqliteTestApi>, filter: EventFilterBody | null, limit = 50) => {
   const res = await api.post("/events/filter", { filter, limit });
   expect(res.status).toBe(200);
   return (res.body.events as { id: string }[]).map((e) => e.id);
@@ -285,7 +285,7 @@ describe("retention", () => {
 });
 
 describe("server-emitted events", () => {
-  const api = createTestApi();
+  const api = createSqliteTestApi();
   const received: ReceivedEvent[] = [];
   api.context.events.subscribe((e) => {
     // published only once the write is committed

@@ -1,9 +1,9 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
 import { flowRun } from "../../src/db/schema";
-import { createTestApi, ManualClock } from "../support/api";
+import { createSqliteTestApi, ManualClock } from "../support/api";
 
-const api = createTestApi();
+const api = createSqliteTestApi();
 afterAll(() => api.close());
 
 async function newFlow(name = `flow-${crypto.randomUUID().slice(0, 8)}`) {
@@ -222,7 +222,7 @@ describe("reads, filters and updates", () => {
 describe("lateness", () => {
   const T0 = Date.UTC(2025, 0, 1) * 1000;
   const SECOND = 1_000_000;
-  const lateApi = createTestApi({ clock: new ManualClock(T0) });
+  const lateApi = createSqliteTestApi({ clock: new ManualClock(T0) });
   afterAll(() => lateApi.close());
   const arrange = (id: string, columns: Partial<typeof flowRun.$inferInsert>) =>
     lateApi.context.store.db.update(flowRun).set(columns).where(eq(flowRun.id, id)).run();

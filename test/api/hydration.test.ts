@@ -36,6 +36,12 @@ describe("__prefect_kind parameters", () => {
       status: 400,
       body: { detail: "Error hydrating deployment parameters: Missing 'template' key in __prefect object" },
     });
+    // Prefect 3.9.1's answer to the same request: Python's json error, position included
+    const badJson = { x: { __prefect_kind: "json", value: '{"a": 1,}' } };
+    expect(await api.post(`/deployments/${deployment.id}/create_flow_run`, { parameters: badJson })).toMatchObject({
+      status: 400,
+      body: { detail: "Error hydrating flow run parameters: Invalid JSON: Expecting property name enclosed in double quotes: line 1 column 9 (char 8)" },
+    });
     expect((await api.patch(`/deployments/${deployment.id}`, { parameters: { n: { __prefect_kind: "json", value: "3" } } })).status).toBe(204);
     expect((await api.get(`/deployments/${deployment.id}`)).body.parameters).toEqual({ n: 3 });
   });

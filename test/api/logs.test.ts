@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { createTestApi } from "../support/api";
+import { createSqliteTestApi } from "../support/api";
 
 const FLOW_RUN = "0194a2c1-7d3e-7b1a-9c55-2f0e8d1b6a10";
 const TASK_RUN = "0194a2c1-7d3e-7b1a-9c55-2f0e8d1b6a11";
@@ -23,7 +23,7 @@ const entry = (message: string, timestamp: string, extra: Record<string, unknown
 });
 
 describe("logs: create", () => {
-  const api = createTestApi();
+  const api = createSqliteTestApi();
   afterAll(() => api.close());
   const all = async () => (await api.post<LogJson[]>("/logs/filter", {})).body;
 
@@ -101,7 +101,7 @@ describe("logs: create", () => {
 });
 
 describe("logs: filter", () => {
-  const api = createTestApi();
+  const api = createSqliteTestApi();
   afterAll(() => api.close());
   const find = async (body: object) => {
     const res = await api.post<LogJson[]>("/logs/filter", body);

@@ -2,18 +2,18 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
 import { createApp } from "../../src/app";
 import { flowRun } from "../../src/db/schema";
-import { createTestApi, ManualClock } from "../support/api";
+import { createSqliteTestApi, ManualClock } from "../support/api";
 
 const T0 = Date.UTC(2025, 0, 1, 12) * 1000; // 2025-01-01T12:00:00Z
 const SECOND = 1_000_000;
 const HOUR = 3600 * SECOND;
 const iso = (micros: number) => new Date(micros / 1000).toISOString().replace(".000Z", "Z");
 
-type Api = ReturnType<typeof createTestApi>;
+type Api = ReturnType<typeof createSqliteTestApi>;
 
 function freshApi() {
   const clock = new ManualClock(T0);
-  return { api: createTestApi({ clock }), clock };
+  return { api: createSqliteTestApi({ clock }), clock };
 }
 
 /** A work pool with its `default` queue (priority 1) plus the named extra queues, one deployment per queue. */

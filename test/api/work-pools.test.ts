@@ -3,7 +3,7 @@ import { eq } from "drizzle-orm";
 import { INTEGRITY_CONFLICT } from "../../src/api/errors";
 import { createApp } from "../../src/app";
 import { flowRun, workPool } from "../../src/db/schema";
-import { createTestApi, ManualClock } from "../support/api";
+import { createSqliteTestApi, ManualClock } from "../support/api";
 import { ensureLegacyQueue, getOrCreateDefaultAgentPool, getOrCreateQueue, insertPool, resolveOrCreateQueue, resolveQueue } from "../../src/work-pools/service";
 
 const T0 = Date.UTC(2025, 0, 1) * 1000;
@@ -11,10 +11,10 @@ const SECOND = 1_000_000;
 
 function freshApi() {
   const clock = new ManualClock(T0);
-  return { api: createTestApi({ clock }), clock };
+  return { api: createSqliteTestApi({ clock }), clock };
 }
 
-type Api = ReturnType<typeof createTestApi>;
+type Api = ReturnType<typeof createSqliteTestApi>;
 
 /** A flow run placed in a queue with the given state type (written straight to the table). */
 async function runInQueue(api: Api, queueId: string | null, stateType: string, columns: Partial<typeof flowRun.$inferInsert> = {}) {

@@ -2,17 +2,17 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
 import { INTEGRITY_CONFLICT } from "../../src/api/errors";
 import { flowRun } from "../../src/db/schema";
-import { createTestApi, ManualClock } from "../support/api";
+import { createSqliteTestApi, ManualClock } from "../support/api";
 
 const T0 = Date.UTC(2025, 0, 1) * 1000;
 const SECOND = 1_000_000;
 
 function freshApi() {
   const clock = new ManualClock(T0);
-  return { api: createTestApi({ clock }), clock };
+  return { api: createSqliteTestApi({ clock }), clock };
 }
 
-type Api = ReturnType<typeof createTestApi>;
+type Api = ReturnType<typeof createSqliteTestApi>;
 
 /** A flow run with the given columns written straight to the table. */
 async function run(api: Api, columns: Partial<typeof flowRun.$inferInsert>) {

@@ -143,6 +143,36 @@ describe("run-deployment", () => {
   });
 });
 
+describe("run-deployment parameters: Prefect's hydration", () => {
+  test("none, json, workspace variables and templates are hydrated; a placeholder that fails reports the exception's repr", async () => {
+    await api.post("/variables/", { name: "zone", value: "eu-1" });
+    const d = await flowAndDeployment("hydrated-action");
+    const automation = await createAutomation({
+      trigger: reactiveOn("custom.hydrate"),
+      actions: [
+        {
+          type: "run-deployment",
+          source: "selected",
+          deployment_id: d.deployment.id,
+          parameters: {
+            kept: { __prefect_kind: "none", value: 5 },
+            items: { __prefect_kind: "json", value: "[1, 2]" },
+            zone: { __prefect_kind: "workspace_variable", variable_name: "zone" },
+            who: { __prefect_kind: "jinja", template: "{{ event.event }}" },
+          },
+        },
+        { type: "run-deployment", source: "selected", deployment_id: d.deployment.id, parameters: { bad: { __prefect_kind: "json", value: "[1," } } },
+      ],
+    });
+    await postEvent("custom.hydrate", { "prefect.resource.id": "x" });
+    await settle();
+    const runs = await runsOf(d.deployment.id);
+    expect(runs.map((r) => r.parameters)).toEqual([{ kept: 5, items: [1, 2], zone: "eu-1", who: "custom.hydrate" }]);
+    // Prefect 3.9.1: ActionFailed(f"Unable to create flow run from deployment: {exc!r}"), and InvalidJSON's repr is `InvalidJSON()`
+    expect(eventsNamed("prefect.automation.action.failed", automation.id).map((e) => e.payload.reason)).toEqual(["Unable to create flow run from deployment: InvalidJSON()"]);
+  });
+});
+
 describe("state, pause and resume actions", () => {
   test("pause and resume a work pool, selected and inferred", async () => {
     const pool = (await api.post("/work_pools/", { name: "pool-p", type: "process" })).body;

@@ -13,7 +13,7 @@ import { createEventBus } from "../../src/events/bus";
 import { createLogger } from "../../src/logger";
 import { createServices } from "../../src/services";
 import { RecentDeploymentsScheduler, Scheduler } from "../../src/services/scheduler";
-import { createTestApi, ManualClock } from "../support/api";
+import { createSqliteTestApi, ManualClock } from "../support/api";
 
 const T0 = Date.UTC(2025, 0, 1) * 1000; // 2025-01-01T00:00:00Z
 const SECOND = 1_000_000;
@@ -21,11 +21,11 @@ const MINUTE = 60 * SECOND;
 const HOUR = 3600 * SECOND;
 const iso = (micros: number) => new Date(micros / 1000).toISOString().replace(".000Z", "Z");
 
-type Api = ReturnType<typeof createTestApi>;
+type Api = ReturnType<typeof createSqliteTestApi>;
 
 function freshApi(at = T0) {
   const clock = new ManualClock(at);
-  return { api: createTestApi({ clock }), clock };
+  return { api: createSqliteTestApi({ clock }), clock };
 }
 
 async function deploy(api: Api, body: Record<string, unknown>, flowName = "scheduled-flow") {

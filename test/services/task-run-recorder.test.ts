@@ -193,6 +193,7 @@ describe("task-run recorder", () => {
       const ids = [Bun.randomUUIDv7(), Bun.randomUUIDv7(), Bun.randomUUIDv7(), Bun.randomUUIDv7()];
       await api.post("/events", ids.map((taskRunId, i) => clientEvent({ taskRunId, flowRunId, type: "RUNNING", name: "Running", at: T0, dynamicKey: String(i) })));
       await Bun.sleep(0); // the full batch is written once the publisher has returned
+      await batched.settled();
       const found = await Promise.all(ids.map(async (id) => (await api.get(`/task_runs/${id}`)).status));
       expect(found).toEqual([200, 200, 200, 404]);
       await batched.tick(clock.now());

@@ -1,9 +1,19 @@
-/** In-process API harness: the real app over an in-memory database, no socket. */
+/**
+ * In-process API harness: the real app over a fresh database, no socket. An in-memory
+ * SQLite database, or with PREFECT_LITE_TEST_BACKEND=postgres a new PostgreSQL database
+ * per harness (dropped on close), opened in the background: the first request waits for it.
+ */
 import { createApp } from "../../src/app";
 import { ManualClock, SystemClock, type Clock } from "../../src/clock";
 import { configFromEnv } from "../../src/config";
 import type { AppContext } from "../../src/context";
+import type { EventRelay } from "../../src/db/event-relay";
+import type { Leadership } from "../../src/db/leadership";
+import { PgStore } from "../../src/db/postgres/store";
+import type { Repositories, Store, WriteTxOf } from "../../src/db/repositories";
 import { SqliteStore } from "../../src/db/store";
+import { createTestDatabase } from "./postgres";
+import type { EventSink, Op } from "../../src/db/unit-of-work";
 import { createEventBus } from "../../src/events/bus";
 import { createLogger } from "../../src/logger";
 
@@ -14,11 +24,73 @@ export interface ApiResponse<T = any> {
   headers: Headers;
 }
 
+/** A PostgreSQL store still connecting: every call waits for it. */
+class OpeningStore implements Store {
+  readonly leadership: Leadership = { isLeader: async (name) => (await this.opening).leadership.isLeader(name) };
+  readonly eventRelay: EventRelay = {
+    send: (events) => void this.opening.then((store) => store.eventRelay.send(events)),
+    connect: (receive, logger) => void this.opening.then((store) => store.eventRelay.connect(receive, logger)),
+  };
+
+  constructor(private readonly opening: Promise<Store>) {}
+
+  async read<T>(body: (q: Repositories) => Op<T>): Promise<T> {
+    return (await this.opening).read(body);
+  }
+
+  async write<T>(body: (tx: WriteTxOf<Repositories>) => Op<T>): Promise<T> {
+    return (await this.opening).write(body);
+  }
+
+  publishTo(sink: EventSink): void {
+    void this.opening.then((store) => store.publishTo(sink));
+  }
+
+  async isReachable(): Promise<boolean> {
+    return (await this.opening).isReachable();
+  }
+
+  async close(): Promise<void> {
+    await (await this.opening).close();
+  }
+}
+
+async function openPostgres(): Promise<Store & { dropDatabase(): Promise<void> }> {
+  const database = await createTestDatabase();
+  const store = await PgStore.open(database.settings());
+  return Object.assign(store, {
+    async dropDatabase() {
+      await store.close();
+      await database.drop();
+    },
+  });
+}
+
+/** The backend the in-process API tests run on (CI runs them on both). */
+function openTestStore(): { store: Store; close: () => Promise<void> } {
+  if (process.env.PREFECT_LITE_TEST_BACKEND !== "postgres") {
+    const store = SqliteStore.open(":memory:");
+    return { store, close: async () => store.close() };
+  }
+  const opening = openPostgres();
+  return { store: new OpeningStore(opening), close: async () => (await opening).dropDatabase() };
+}
+
+/** The harness on whichever backend the run selects. */
 export function createTestApi(options: { clock?: Clock } = {}) {
-  const clock = options.clock ?? new SystemClock();
+  const { store, close } = openTestStore();
+  return harness(store, close, options.clock ?? new SystemClock());
+}
+
+/** The harness on SQLite whatever the run selects: for tests that arrange or inspect rows through its handle. */
+export function createSqliteTestApi(options: { clock?: Clock } = {}) {
   const store = SqliteStore.open(":memory:");
+  return harness(store, async () => store.close(), options.clock ?? new SystemClock());
+}
+
+function harness<S extends Store>(store: S, close: () => Promise<void>, clock: Clock) {
   const logger = createLogger("error");
-  const context: AppContext<SqliteStore> = {
+  const context: AppContext<S> = {
     config: { ...configFromEnv({}), databasePath: ":memory:", port: 0 },
     store,
     clock,
@@ -53,7 +125,7 @@ export function createTestApi(options: { clock?: Clock } = {}) {
     patch: <T = any>(path: string, body?: unknown) => request<T>("PATCH", path, body ?? {}),
     put: <T = any>(path: string, body?: unknown) => request<T>("PUT", path, body ?? {}),
     delete: <T = any>(path: string) => request<T>("DELETE", path),
-    close: () => context.store.close(),
+    close,
   };
 }
 

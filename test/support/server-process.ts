@@ -2,8 +2,16 @@
  * Runs a prefect-lite executable as a child process on a free port, the way a
  * user would, and waits until /api/health answers. Used by the conformance
  * test and by scripts/startup-time.ts.
+ *
+ * With PREFECT_LITE_TEST_BACKEND=postgres each server gets a fresh PostgreSQL
+ * database instead of its SQLite file (dropped when it stops): how CI runs the
+ * acceptance suite and the SDK scenarios on both backends.
  */
 import type { Subprocess } from "bun";
+import { createTestDatabase, type TestDatabase } from "./postgres";
+
+/** Which backend test servers use. */
+export const TEST_BACKEND: "sqlite" | "postgres" = process.env.PREFECT_LITE_TEST_BACKEND === "postgres" ? "postgres" : "sqlite";
 
 export interface ServerProcess {
   apiUrl: string;
@@ -28,9 +36,11 @@ export async function startServerProcess(
 ): Promise<ServerProcess> {
   const port = freePort();
   const apiUrl = `http://127.0.0.1:${port}/api`;
+  // a PostgreSQL URL given is used as it is (replicas share one database)
+  const database: TestDatabase | null = TEST_BACKEND === "postgres" && !/^postgres/.test(options.dbPath) ? await createTestDatabase() : null;
   const started = performance.now();
   const child: Subprocess<"ignore", "pipe", "pipe"> = Bun.spawn(
-    [...command, "--host", "127.0.0.1", "--port", String(port), "--db", options.dbPath],
+    [...command, "--host", "127.0.0.1", "--port", String(port), "--db", database?.url ?? options.dbPath],
     { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: options.env ?? process.env },
   );
   // Drained from the start: a full pipe would block the server's writes.
@@ -38,7 +48,9 @@ export async function startServerProcess(
   const stderr = new Response(child.stderr).text();
   const stop = async () => {
     child.kill("SIGTERM");
-    return { exitCode: await child.exited, stdout: await stdout, stderr: await stderr };
+    const exitCode = await child.exited;
+    await database?.drop();
+    return { exitCode, stdout: await stdout, stderr: await stderr };
   };
 
   const deadline = started + (options.timeoutMs ?? 10_000);

@@ -31,17 +31,35 @@ describe("POST /ui/schemas/validate", () => {
     expect(res.body).toEqual({ errors: [], valid: true });
   });
 
+  // The messages are Prefect 3.9.1's for the same requests (its preprocessing makes an optional
+  // field anyOf [its schema, null], so a wrong type fails the anyOf as a whole).
   test("errors by property and index, as build_error_obj nests them", async () => {
     const res = await api.post("/ui/schemas/validate", { schema, values: { count: "many", items: [1, "two"] } });
     expect(res.body.valid).toBe(false);
     expect(res.body.errors).toHaveLength(3);
     expect(res.body.errors).toEqual(
       expect.arrayContaining([
-        { property: "count", errors: ["'many' is not of type 'integer'"] },
+        { property: "count", errors: ["'many' is not valid under any of the given schemas"] },
         { property: "items", errors: [{ index: 1, errors: ["'two' is not of type 'integer'"] }] },
         { property: "name", errors: ["'name' is a required property"] },
       ]),
     );
+  });
+
+  test("jsonschema's words: Python reprs in enum and bound messages", async () => {
+    const bounded = {
+      type: "object",
+      properties: { choice: { type: "string", enum: ["a", "b"] }, size: { type: "integer", minimum: 3 } },
+      required: ["size"],
+    };
+    const res = await api.post("/ui/schemas/validate", { schema: bounded, values: { choice: "c", size: 1 } });
+    expect(res.body).toEqual({
+      errors: [
+        { property: "choice", errors: ["'c' is not one of ['a', 'b']"] },
+        { property: "size", errors: ["1 is less than the minimum of 3"] },
+      ],
+      valid: false,
+    });
   });
 
   test("values are hydrated: json and workspace variables", async () => {
@@ -52,7 +70,8 @@ describe("POST /ui/schemas/validate", () => {
     });
     expect(ok.body).toEqual({ errors: [], valid: true });
     const bad = await api.post("/ui/schemas/validate", { schema, values: { name: "x", items: { __prefect_kind: "json", value: "[1," } } });
-    expect(bad.body).toEqual({ errors: [{ property: "items", errors: ["Invalid JSON"] }], valid: false });
+    // Prefect 3.9.1's answer to the same request: Python's json error, position included
+    expect(bad.body).toEqual({ errors: [{ property: "items", errors: ["Invalid JSON: Expecting value: line 1 column 4 (char 3)"] }], valid: false });
   });
 
   test("a missing field is Prefect's 422", async () => {

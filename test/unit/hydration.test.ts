@@ -4,7 +4,7 @@
  * produced by Prefect 3.9.1 on these inputs, with the workspace variables below.
  */
 import { expect, test } from "bun:test";
-import { hydrate, HydrationError } from "../../src/lib/hydration";
+import { hydrate, HydrationError, readsWorkspaceVariables } from "../../src/lib/hydration";
 import type { JsonObject, JsonValue } from "../../src/lib/json";
 
 const variables = new Map<string, JsonValue>([
@@ -222,3 +222,10 @@ for (const { name, input, output, error } of CASES) {
     }
   });
 }
+
+test("variables are needed only when a placeholder, however deep, reads one", () => {
+  const variable = { __prefect_kind: "workspace_variable", variable_name: "v" };
+  expect(readsWorkspaceVariables({ a: 1, b: [{ c: "x" }], d: { __prefect_kind: "json", value: "{}" } })).toBe(false);
+  expect(readsWorkspaceVariables({ a: variable })).toBe(true);
+  expect(readsWorkspaceVariables({ a: [{ b: { __prefect_kind: "none", value: [variable] } }] })).toBe(true);
+});

@@ -56,10 +56,13 @@ export const {
   artifactCollectionCond,
   artifactRelationsWhere,
   automationCond,
+  blockTypeCond,
+  blockSchemaCond,
+  blockDocumentsWhere,
 } = createFilters(schema, postgresDialect);
 
 /** Text sort keys compare by code point, as SQLite's BINARY collation does, whatever the database's collation. */
-export const byCodePoint = (column: Column) => sql`${column} COLLATE "C"`;
+export const byCodePoint = (column: Column | SQL) => sql`${column} COLLATE "C"`;
 
 /** An instant bound inside a raw `sql` fragment, which bypasses the column's mapping (SQLite binds the integer itself). */
 export const instantParam = (value: Micros): SQL => postgresDialect.instant(value);

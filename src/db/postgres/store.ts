@@ -14,6 +14,7 @@
  *   was committed when it started, as each read statement does on SQLite's reader.
  * - Driver errors surface as src/db/errors.ts's; a lost database as StoreUnavailableError
  *   (503), and postgres.js reconnects on the next query once it is back.
+ * - Leadership of the background services is held on a connection of its own (./leadership.ts).
  */
 import { sql } from "drizzle-orm";
 import type { Event } from "../../events/model";
@@ -24,16 +25,24 @@ import { TransactionEvents, type EventSink, type EventStaging, type Op } from ".
 import { checkConnection, migratePostgres, openPostgres, type PgDb, type PostgresSettings } from "./client";
 import { driverNeutral, isRetryable } from "./errors";
 import { PgEventRelay } from "./event-relay";
+import { PgLeadership } from "./leadership";
 import { drive } from "./query";
+import { PgArtifactRepository } from "./repos/artifacts";
 import { PgAutomationStateRepository } from "./repos/automation-state";
 import { PgAutomationRepository } from "./repos/automations";
+import { PgBlockRepository } from "./repos/blocks";
 import { PgConcurrencyLimitRepository } from "./repos/concurrency-limits";
 import { PgConfigurationRepository } from "./repos/configuration";
 import { PgDeploymentRepository } from "./repos/deployments";
 import { PgEventRepository } from "./repos/events";
+import { PgFlowRunRepository } from "./repos/flow-runs";
 import { PgFlowRepository } from "./repos/flows";
+import { PgLogRepository } from "./repos/logs";
 import { PgSavedSearchRepository } from "./repos/saved-searches";
 import { PgServerEvents } from "./repos/server-events";
+import { PgTaskRunRepository } from "./repos/task-runs";
+import { PgRunTransitions } from "./repos/transitions";
+import { PgUiQueries } from "./repos/ui";
 import { PgVariableRepository } from "./repos/variables";
 import { PgWorkPoolRepository } from "./repos/work-pools";
 
@@ -51,6 +60,12 @@ export type PgPortedRepositories = Pick<
   | "events"
   | "automations"
   | "automationState"
+  | "blocks"
+  | "artifacts"
+  | "logs"
+  | "flowRuns"
+  | "taskRuns"
+  | "ui"
 >;
 
 /**
@@ -69,12 +84,21 @@ class PgRepositories implements PgPortedRepositories {
   readonly workPools: PgWorkPoolRepository;
   readonly automations: PgAutomationRepository;
   readonly automationState = new PgAutomationStateRepository();
+  readonly blocks = new PgBlockRepository();
+  readonly artifacts = new PgArtifactRepository();
+  readonly logs = new PgLogRepository();
+  readonly flowRuns: PgFlowRunRepository;
+  readonly taskRuns: PgTaskRunRepository;
+  readonly ui = new PgUiQueries();
 
   constructor(staging: EventStaging, automationChanges: AutomationChanges) {
     this.serverEvents = new PgServerEvents(staging);
     this.deployments = new PgDeploymentRepository(this.serverEvents);
     this.workPools = new PgWorkPoolRepository(this.serverEvents);
     this.automations = new PgAutomationRepository(automationChanges);
+    const transitions = new PgRunTransitions(this.concurrencyLimits, this.serverEvents);
+    this.flowRuns = new PgFlowRunRepository(transitions);
+    this.taskRuns = new PgTaskRunRepository(transitions);
   }
 }
 
@@ -104,6 +128,7 @@ export class PgStore implements StoreOf<PgPortedRepositories> {
   private constructor(
     private readonly pool: PgDb,
     readonly eventRelay: PgEventRelay,
+    readonly leadership: PgLeadership,
   ) {}
 
   /**
@@ -115,7 +140,7 @@ export class PgStore implements StoreOf<PgPortedRepositories> {
     try {
       await checkConnection(pool, settings.url);
       await migratePostgres(settings);
-      return new PgStore(pool, await PgEventRelay.open(pool, settings));
+      return new PgStore(pool, await PgEventRelay.open(pool, settings), PgLeadership.open(settings));
     } catch (error) {
       await pool.$client.end({ timeout: 0 });
       throw error;
@@ -182,7 +207,8 @@ export class PgStore implements StoreOf<PgPortedRepositories> {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // the relay's last sends and reads use the pool
     await this.eventRelay.close();
-    await this.pool.$client.end({ timeout: 5 });
+    await Promise.all([this.leadership.close(), this.pool.$client.end({ timeout: 5 })]);
   }
 }

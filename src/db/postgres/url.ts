@@ -14,3 +14,10 @@ export function postgresAddress(url: string): string {
   const parsed = new URL(normalisePostgresUrl(url));
   return `${parsed.hostname || "localhost"}:${parsed.port || "5432"}`;
 }
+
+/** The URL as a start-up banner shows it: without the password. */
+export function postgresLabel(url: string): string {
+  const parsed = new URL(normalisePostgresUrl(url));
+  parsed.password = "";
+  return parsed.toString();
+}

@@ -6,16 +6,9 @@ import { and, asc, desc, eq, inArray, sql, type SQL } from "drizzle-orm";
 import { alias } from "drizzle-orm/sqlite-core";
 import type { JsonObject } from "../../lib/json";
 import type { Micros } from "../../lib/time";
-import { canonicalUuids } from "../../lib/uuid";
-import type {
-  BlockDocumentFilter,
-  BlockDocumentFilterSet,
-  BlockDocumentSort,
-  BlockSchemaFilter,
-  BlockTypeFilter,
-} from "../../schemas/blocks";
+import type { BlockDocumentFilterSet, BlockDocumentSort, BlockSchemaFilter, BlockTypeFilter } from "../../schemas/blocks";
 import { countWhere, type SqliteDb } from "../client";
-import { anyOf, combine, group, like } from "../filters";
+import { blockDocumentsWhere, blockSchemaCond, blockTypeCond } from "../filters";
 import { blockDocument, blockDocumentReference, blockSchema, blockType } from "../schema";
 import type { Op } from "../unit-of-work";
 
@@ -63,57 +56,9 @@ export interface DocumentChange {
   references: [string, string][];
 }
 
-type Cond = SQL | undefined;
-
 export interface Paging {
   limit: number;
   offset: number;
-}
-
-const hasCapability = (capability: string) =>
-  sql`EXISTS (SELECT 1 FROM json_each(${blockSchema.capabilities}) WHERE json_each.value = ${capability})`;
-
-function blockTypeCond(f: BlockTypeFilter): Cond {
-  return combine("and_", [
-    group(f.name, [f.name?.like_ ? like(blockType.name, f.name.like_) : undefined]),
-    group(f.slug, [anyOf(blockType.slug, f.slug?.any_)]),
-  ]);
-}
-
-function blockSchemaCond(f: BlockSchemaFilter): Cond {
-  const capabilities = f.block_capabilities?.all_;
-  return combine(f.operator, [
-    group(f.block_type_id, [anyOf(blockSchema.blockTypeId, canonicalUuids(f.block_type_id?.any_))]),
-    group(f.block_capabilities, [capabilities?.length ? and(...capabilities.map(hasCapability)) : undefined]),
-    group(f.id, [anyOf(blockSchema.id, canonicalUuids(f.id?.any_))]),
-    group(f.version, [anyOf(blockSchema.version, f.version?.any_)]),
-  ]);
-}
-
-/** Anonymous documents are hidden unless the filter explicitly says otherwise (§4.2). */
-function blockDocumentCond(f: BlockDocumentFilter | null | undefined): Cond {
-  const hideAnonymous = eq(blockDocument.isAnonymous, false);
-  if (f == null) return hideAnonymous;
-  const anonymity = f.is_anonymous === undefined ? hideAnonymous : group(f.is_anonymous, [
-    f.is_anonymous?.eq_ == null ? undefined : eq(blockDocument.isAnonymous, f.is_anonymous.eq_),
-  ]);
-  return combine(f.operator, [
-    group(f.id, [anyOf(blockDocument.id, canonicalUuids(f.id?.any_))]),
-    anonymity,
-    group(f.block_type_id, [anyOf(blockDocument.blockTypeId, canonicalUuids(f.block_type_id?.any_))]),
-    group(f.name, [anyOf(blockDocument.name, f.name?.any_), f.name?.like_ ? like(blockDocument.name, f.name.like_) : undefined]),
-  ]);
-}
-
-function blockDocumentsWhere(filters: BlockDocumentFilterSet): Cond {
-  const typeCond = filters.block_types ? blockTypeCond(filters.block_types) : undefined;
-  const schemaCond = filters.block_schemas ? blockSchemaCond(filters.block_schemas) : undefined;
-  return and(
-    blockDocumentCond(filters.block_documents),
-    typeCond && sql`EXISTS (SELECT 1 FROM ${blockType} WHERE ${blockType.id} = ${blockDocument.blockTypeId} AND ${typeCond})`,
-    schemaCond &&
-      sql`EXISTS (SELECT 1 FROM ${blockSchema} WHERE ${blockSchema.id} = ${blockDocument.blockSchemaId} AND ${schemaCond})`,
-  );
 }
 
 const documentTypeName = sql`(SELECT ${blockType.name} FROM ${blockType} WHERE ${blockType.id} = ${blockDocument.blockTypeId})`;

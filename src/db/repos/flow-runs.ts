@@ -41,7 +41,8 @@ export interface FlowRunWithState {
 
 type JoinedRow = { run: FlowRunRow; state: StateRow | null; workPoolId: string | null; workPoolName: string | null };
 
-const fromJoined = (r: JoinedRow): FlowRunWithState => ({
+/** A run joined with its current state and its queue's work pool, as the API reads it (either backend's row). */
+export const fromJoined = (r: JoinedRow): FlowRunWithState => ({
   run: r.run,
   state: r.state ? stateFromRow(r.state) : null,
   workPool: r.workPoolId && r.workPoolName ? { id: r.workPoolId, name: r.workPoolName } : null,
@@ -73,6 +74,14 @@ export type ScheduledRunInsert = Omit<typeof flowRun.$inferInsert, "created" | "
   state: State;
 };
 
+/** What `create` answers: the run, and whether this call inserted it (false: an idempotent repeat). */
+export type CreatedFlowRun = FlowRunWithState & { created: boolean };
+
+export type FlowRunInputRow = typeof flowRunInput.$inferSelect;
+
+/** What `createInput` did. */
+export type InputCreation = "created" | "missing_run" | "duplicate";
+
 export type FlowRunPatch = Partial<
   Pick<FlowRunRow, "name" | "flowVersion" | "parameters" | "empiricalPolicy" | "tags" | "infrastructurePid" | "jobVariables" | "labels">
 >;
@@ -82,10 +91,64 @@ const currentState = alias(flowRunState, "current_state");
 const containingRun = alias(flowRun, "containing_run");
 
 /** Subflow states the cancellation-cleanup service still has to act on (Prefect's list). */
-const CANCELLABLE_SUBFLOW_STATES: StateType[] = ["PENDING", "SCHEDULED", "RUNNING", "PAUSED", "CANCELLING"];
+export const CANCELLABLE_SUBFLOW_STATES: StateType[] = ["PENDING", "SCHEDULED", "RUNNING", "PAUSED", "CANCELLING"];
 
 /** Cursor paging in id order: rows after `afterId` (all rows when null). */
 const afterRun = (afterId: string | null): SQL | undefined => (afterId === null ? undefined : gt(flowRun.id, afterId));
+
+/**
+ * Prefect's system labels: a deployment run starts from its deployment's labels plus
+ * prefect.flow.id and prefect.deployment.id; any other run from its flow's labels plus
+ * prefect.flow.id. The run's own labels win.
+ */
+export function flowRunLabels(input: FlowRunInsert, deploymentLabels: JsonObject | undefined, flowLabels: JsonObject | undefined): JsonObject {
+  if (deploymentLabels) {
+    return { ...deploymentLabels, "prefect.flow.id": input.flowId, "prefect.deployment.id": input.deploymentId!, ...input.labels };
+  }
+  return { ...(flowLabels ?? {}), "prefect.flow.id": input.flowId, ...input.labels };
+}
+
+/** How a resume goes, decided from the run's current state before anything is written. */
+export type Resumption = { answer: OrchestrationResult } | { proposed: State; responseKey: string | null };
+
+/**
+ * Resuming a run in `state`: not paused is an abort; with a run-input keyset, the input must
+ * validate against the schema the pause stored (`schemaRow`, read by the caller) or it is
+ * rejected. Otherwise Running is proposed (Scheduled "Resuming" for a suspended run), and
+ * the input is kept under `responseKey` if the transition is accepted.
+ */
+export function resumption(
+  state: State | null,
+  runInput: JsonObject | null,
+  schemaRow: FlowRunInputRow | undefined,
+  validate: (value: unknown, schema: object) => string | null,
+  now: Micros,
+): Resumption {
+  if (state?.type !== "PAUSED") {
+    return { answer: { state: null, status: "ABORT", details: { type: "abort_details", reason: "Cannot resume a flow run that is not paused." } } };
+  }
+  const keyset = state.state_details.run_input_keyset;
+  if (keyset) {
+    const reject = (reason: string): Resumption => ({ answer: { state, status: "REJECT", details: { type: "reject_details", reason } } });
+    if (!schemaRow) return reject("Run input schema not found.");
+    let schema: unknown;
+    try {
+      schema = JSON.parse(schemaRow.value);
+    } catch {
+      return reject("Run input schema is not valid JSON.");
+    }
+    const failure = validate(runInput ?? {}, schema as object);
+    if (failure) return reject(`Reason: ${failure}`);
+  }
+  const proposed = state.state_details.pause_reschedule
+    ? newState("SCHEDULED", now, { name: "Resuming", state_details: { scheduled_time: now } })
+    : newState("RUNNING", now);
+  const keepsInput = keyset?.response && runInput && Object.keys(runInput).length > 0;
+  return { proposed, responseKey: keepsInput ? keyset.response! : null };
+}
+
+/** The schema key a paused state's run-input keyset names, if any. */
+export const inputSchemaKey = (state: State | null): string | null => (state?.type === "PAUSED" ? (state.state_details.run_input_keyset?.schema ?? null) : null);
 
 export interface LateRunCandidate extends RunStateRef {
   nextScheduledStartTime: Micros | null;
@@ -123,7 +186,7 @@ export class FlowRunRepository extends RunRepository<FlowRunWithState, FlowRunSo
    * Inserts a run and writes its initial state (forced, as Prefect does), or returns
    * the existing run with the same (flow_id, idempotency_key) untouched.
    */
-  *create(input: FlowRunInsert, initialState: State, options: TransitionOptions, now: Micros) {
+  *create(input: FlowRunInsert, initialState: State, options: TransitionOptions, now: Micros): Op<CreatedFlowRun> {
     if (input.idempotencyKey != null) {
       const existing = this.byIdempotencyKey.get({ flowId: input.flowId, key: input.idempotencyKey });
       if (existing) return { ...this.readRun(existing.id)!, created: false };
@@ -146,11 +209,8 @@ export class FlowRunRepository extends RunRepository<FlowRunWithState, FlowRunSo
     const parent = input.deploymentId
       ? this.db.select({ labels: deployment.labels }).from(deployment).where(eq(deployment.id, input.deploymentId)).get()
       : undefined;
-    if (parent) {
-      return { ...parent.labels, "prefect.flow.id": input.flowId, "prefect.deployment.id": input.deploymentId!, ...input.labels };
-    }
-    const flowLabels = this.db.select({ labels: flow.labels }).from(flow).where(eq(flow.id, input.flowId)).get();
-    return { ...(flowLabels?.labels ?? {}), "prefect.flow.id": input.flowId, ...input.labels };
+    const flowLabels = parent ? undefined : this.db.select({ labels: flow.labels }).from(flow).where(eq(flow.id, input.flowId)).get();
+    return flowRunLabels(input, parent?.labels, flowLabels?.labels);
   }
 
   /** Runs joined with their current state and their queue's work pool. */
@@ -242,39 +302,20 @@ export class FlowRunRepository extends RunRepository<FlowRunWithState, FlowRunSo
   ): Op<OrchestrationResult | null> {
     const current = this.readRun(id);
     if (!current) return null;
-    const state = current.state;
-    if (state?.type !== "PAUSED") {
-      return { state: null, status: "ABORT", details: { type: "abort_details", reason: "Cannot resume a flow run that is not paused." } };
-    }
-    const keyset = state.state_details.run_input_keyset;
-    const input = runInput ?? {};
-    if (keyset) {
-      const reject = (reason: string): OrchestrationResult => ({ state, status: "REJECT", details: { type: "reject_details", reason } });
-      const schemaRow = keyset.schema ? this.readInputRow(id, keyset.schema) : undefined;
-      if (!schemaRow) return reject("Run input schema not found.");
-      let schema: unknown;
-      try {
-        schema = JSON.parse(schemaRow.value);
-      } catch {
-        return reject("Run input schema is not valid JSON.");
-      }
-      const failure = validate(input, schema as object);
-      if (failure) return reject(`Reason: ${failure}`);
-    }
-    const proposed = state.state_details.pause_reschedule
-      ? newState("SCHEDULED", now, { name: "Resuming", state_details: { scheduled_time: now } })
-      : newState("RUNNING", now);
-    const result = (yield* this.transitions.setFlowRunState(id, proposed, options, now))!;
-    if (keyset?.response && runInput && Object.keys(runInput).length > 0 && result.status === "ACCEPT") {
+    const schemaKey = inputSchemaKey(current.state);
+    const decision = resumption(current.state, runInput, schemaKey ? this.readInputRow(id, schemaKey) : undefined, validate, now);
+    if ("answer" in decision) return decision.answer;
+    const result = (yield* this.transitions.setFlowRunState(id, decision.proposed, options, now))!;
+    if (decision.responseKey && result.status === "ACCEPT") {
       this.db
         .insert(flowRunInput)
-        .values({ id: Bun.randomUUIDv7(), created: now, updated: now, flowRunId: id, key: keyset.response, value: JSON.stringify(runInput), sender: null })
+        .values({ id: Bun.randomUUIDv7(), created: now, updated: now, flowRunId: id, key: decision.responseKey, value: JSON.stringify(runInput), sender: null })
         .run();
     }
     return result;
   }
 
-  private readInputRow(flowRunId: string, key: string) {
+  private readInputRow(flowRunId: string, key: string): FlowRunInputRow | undefined {
     return this.db
       .select()
       .from(flowRunInput)
@@ -421,23 +462,23 @@ export class FlowRunRepository extends RunRepository<FlowRunWithState, FlowRunSo
   // Flow-run inputs (pause/suspend with input, send_input/receive_input).
 
   /** Returns "missing_run" or "duplicate" instead of inserting when those apply. */
-  *createInput(flowRunId: string, key: string, value: string, sender: string | null, now: Micros) {
-    if (!this.db.select({ id: flowRun.id }).from(flowRun).where(eq(flowRun.id, flowRunId)).get()) return "missing_run" as const;
+  *createInput(flowRunId: string, key: string, value: string, sender: string | null, now: Micros): Op<InputCreation> {
+    if (!this.db.select({ id: flowRun.id }).from(flowRun).where(eq(flowRun.id, flowRunId)).get()) return "missing_run";
     const existing = this.db
       .select({ id: flowRunInput.id })
       .from(flowRunInput)
       .where(and(eq(flowRunInput.flowRunId, flowRunId), eq(flowRunInput.key, key)))
       .get();
-    if (existing) return "duplicate" as const;
+    if (existing) return "duplicate";
     this.db.insert(flowRunInput).values({ id: Bun.randomUUIDv7(), created: now, updated: now, flowRunId, key, value, sender }).run();
-    return "created" as const;
+    return "created";
   }
 
-  *readInput(flowRunId: string, key: string) {
+  *readInput(flowRunId: string, key: string): Op<FlowRunInputRow | undefined> {
     return this.readInputRow(flowRunId, key);
   }
 
-  *filterInputs(flowRunId: string, prefix: string, limit: number, excludeKeys: string[]) {
+  *filterInputs(flowRunId: string, prefix: string, limit: number, excludeKeys: string[]): Op<FlowRunInputRow[]> {
     return this.db
       .select()
       .from(flowRunInput)

@@ -11,7 +11,7 @@ import { taskRunsWhere } from "../filters";
 import { flowRun, taskRun, taskRunState } from "../schema";
 import { runSortOrders } from "./run-sorts";
 import { taskRunPolicy } from "../../domain/run-policies";
-import { stateFromRow, stateRowValues, type RunStateRef, type TaskRunRow } from "./run-mapping";
+import { stateFromRow, stateRowValues, type RunStateRef, type StateRow, type TaskRunRow } from "./run-mapping";
 import { RunRepository, type RunTables } from "./runs";
 import { RunTransitions, type TransitionOptions } from "./transitions";
 import type { Op } from "../unit-of-work";
@@ -62,7 +62,20 @@ export interface ReportedTaskRun {
   state: State;
 }
 
+/** What `create` answers: the run, whether this call inserted it, and whether to queue it (a background task). */
+export type CreatedTaskRun = TaskRunWithState & { created: boolean; enqueue: { retry: boolean } | null };
+
 export type ReportOutcome = "recorded" | "missing_flow_run";
+
+/** A task run joined with its current state, as the API reads it (either backend's row). */
+export const taskRunFromJoined = (r: { run: TaskRunRow; state: StateRow | null }): TaskRunWithState => ({ run: r.run, state: r.state ? stateFromRow(r.state) : null });
+
+/** Prefect's system labels of a task run: its flow run's labels, then prefect.flow-run.id, then its own. */
+export const taskRunLabels = (input: TaskRunInsert, flowRunLabels: JsonObject | undefined): JsonObject => ({
+  ...(flowRunLabels ?? {}),
+  ...(input.flowRunId ? { "prefect.flow-run.id": input.flowRunId } : {}),
+  ...input.labels,
+});
 
 const currentState = alias(taskRunState, "current_state");
 
@@ -90,7 +103,7 @@ export class TaskRunRepository extends RunRepository<TaskRunWithState, TaskRunSo
 
   private readRun(id: string): TaskRunWithState | undefined {
     const row = this.byId.get({ id });
-    return row && { run: row.run, state: row.state ? stateFromRow(row.state) : null };
+    return row && taskRunFromJoined(row);
   }
 
   *get(id: string): Op<TaskRunWithState | undefined> {
@@ -101,7 +114,7 @@ export class TaskRunRepository extends RunRepository<TaskRunWithState, TaskRunSo
    * Inserts a task run and forces its initial state, or returns the existing run
    * with the same (flow_run_id, task_key, dynamic_key) untouched.
    */
-  *create(input: TaskRunInsert, initialState: State, options: TransitionOptions, now: Micros) {
+  *create(input: TaskRunInsert, initialState: State, options: TransitionOptions, now: Micros): Op<CreatedTaskRun> {
     const existing = this.db
       .select({ id: taskRun.id })
       .from(taskRun)
@@ -125,12 +138,7 @@ export class TaskRunRepository extends RunRepository<TaskRunWithState, TaskRunSo
         id,
         created: now,
         updated: now,
-        // system labels: the flow run's labels, then prefect.flow-run.id, then the task's own
-        labels: {
-          ...(parent?.labels ?? {}),
-          ...(input.flowRunId ? { "prefect.flow-run.id": input.flowRunId } : {}),
-          ...input.labels,
-        },
+        labels: taskRunLabels(input, parent?.labels),
       })
       .run();
     const result = yield* this.transitions.setTaskRunState(id, initialState, { ...options, force: true }, now);
@@ -216,7 +224,7 @@ export class TaskRunRepository extends RunRepository<TaskRunWithState, TaskRunSo
       .limit(limit)
       .offset(offset)
       .all()
-      .map((r) => ({ run: r.run, state: r.state ? stateFromRow(r.state) : null }));
+      .map(taskRunFromJoined);
   }
 
   /** One page of a flow run's task runs, newest id first, after `beforeId` (keyset paging for the run graph). */
@@ -229,7 +237,7 @@ export class TaskRunRepository extends RunRepository<TaskRunWithState, TaskRunSo
       .orderBy(desc(taskRun.id))
       .limit(limit)
       .all()
-      .map((row) => ({ run: row.run, state: row.state ? stateFromRow(row.state) : null }));
+      .map(taskRunFromJoined);
   }
 
   *rename(id: string, name: string | null, now: Micros): Op<boolean> {

@@ -7,7 +7,7 @@
  * are serialised, so two proposals for the same run never both win.
  */
 import { and, desc, eq, gt, gte, isNull, or, sql } from "drizzle-orm";
-import { MICROS_PER_SECOND, type Micros } from "../../lib/time";
+import type { Micros } from "../../lib/time";
 import {
   OrchestrationContext,
   type FlowRunSnapshot,
@@ -15,8 +15,8 @@ import {
   type OrchestrationResult,
   type TagLimitView,
 } from "../../orchestration/context";
-import { DeploymentSlotLedger, type DeploymentConcurrencySnapshot, type DeploymentSlotEffect } from "../../orchestration/deployment-slots";
-import { TagSlotLedger, type TagSlotEffect } from "../../orchestration/tag-slots";
+import { DeploymentSlotLedger, type DeploymentConcurrencySnapshot } from "../../orchestration/deployment-slots";
+import { TagSlotLedger } from "../../orchestration/tag-slots";
 import { orchestrate, type Policy } from "../../orchestration/engine";
 import { BackgroundTaskPolicy, CoreFlowPolicy, CoreTaskPolicy, MinimalFlowPolicy, MinimalTaskPolicy } from "../../orchestration/policies";
 import { GlobalFlowPolicy, GlobalTaskPolicy } from "../../orchestration/transforms";
@@ -24,8 +24,8 @@ import type { State } from "../../orchestration/states";
 import type { SqliteDb } from "../client";
 import { deployment, flowRun, flowRunInput, flowRunState, taskRun, taskRunState, taskRunStateCache } from "../schema";
 import type { Op } from "../unit-of-work";
-import { activeSlotsAt } from "../../domain/concurrency-slots";
 import type { ConcurrencyLimitRepository } from "./concurrency-limits";
+import { applyDeploymentSlotEffects, applyTagSlotEffects, deploymentConcurrencySnapshot, tagLimitNames, tagLimitViews } from "./run-slots";
 import type { ServerEvents } from "./server-events";
 import {
   bookkeepingValues,
@@ -43,13 +43,6 @@ export interface TransitionOptions {
   /** The Prefect client version from the User-Agent (deployment concurrency depends on it). */
   clientVersion?: string | null;
 }
-
-/** Prefect's V1_LEASE_TTL for tag-limit leases: 100 years of 365 days (they are released, never renewed). */
-const V1_LEASE_TTL = 100 * 365 * 86_400 * MICROS_PER_SECOND;
-const TAG_PREFIX = "tag:";
-
-/** PREFECT_SERVER_CONCURRENCY_INITIAL_DEPLOYMENT_LEASE_DURATION */
-const INITIAL_DEPLOYMENT_LEASE_SECONDS = 300;
 
 export class RunTransitions {
   private readonly flowRunById;
@@ -124,7 +117,7 @@ export class RunTransitions {
       .where(eq(flowRun.id, runId))
       .run();
     yield* this.applyEffects(runId, ctx.effects, options, now);
-    if (slots) yield* this.applySlotEffects(slots.effects, now);
+    if (slots) yield* applyDeploymentSlotEffects(this.limits, slots.effects, now);
     yield* this.events.flowRunStateChanged(runId, ctx.stateChanges);
     return { state: ctx.resultState, status: ctx.status, details: ctx.details };
   }
@@ -156,41 +149,14 @@ export class RunTransitions {
       .where(eq(taskRun.id, taskRunId))
       .run();
     yield* this.applyEffects(row.flowRunId, ctx.effects, options, now);
-    if (tagSlots) yield* this.applyTagSlotEffects(tagSlots.effects, now);
+    if (tagSlots) yield* applyTagSlotEffects(this.limits, tagSlots.effects, now);
     const enqueue = ctx.effects.find((effect) => effect.kind === "enqueue_task_run");
     return { state: ctx.resultState, status: ctx.status, details: ctx.details, enqueue: enqueue ? { retry: enqueue.retry } : null };
   }
 
   /** The `tag:<tag>` limits of a task run's tags, read before the policy runs. */
   private *tagLimits(tags: string[], now: Micros): Op<TagLimitView[]> {
-    const rows = yield* this.limits.readByNames([...new Set(tags)].map((tag) => TAG_PREFIX + tag));
-    return rows.map((row) => ({
-      id: row.id,
-      tag: row.name.slice(TAG_PREFIX.length),
-      limit: row.limit,
-      active: row.active,
-      activeSlots: activeSlotsAt(row, now),
-      avgSlotOccupancySeconds: row.avgSlotOccupancySeconds,
-    }));
-  }
-
-  /** Applies the slot operations the tag-concurrency rules decided on. */
-  private *applyTagSlotEffects(effects: TagSlotEffect[], now: Micros): Op<void> {
-    for (const effect of effects) {
-      switch (effect.kind) {
-        case "acquire": {
-          const lease = { id: effect.leaseId, resourceIds: effect.limitIds, slots: 1, ttl: V1_LEASE_TTL, holder: { type: "task_run" as const, id: effect.holderRunId } };
-          yield* this.limits.incrementWithLease(effect.limitIds, lease, now);
-          break;
-        }
-        case "release_lease":
-          yield* this.limits.releaseLease(effect.leaseId, now, { recordOccupancy: false });
-          break;
-        case "release_held":
-          yield* this.limits.releaseHolderLeases(effect.limitIds, effect.holderRunId, now);
-          break;
-      }
-    }
+    return tagLimitViews(yield* this.limits.readByNames(tagLimitNames(tags)), now);
   }
 
   /** What the deployment-concurrency rules may ask, read before the policy runs. */
@@ -202,52 +168,8 @@ export class RunTransitions {
       .get();
     const leaseId = current?.state_details.deployment_concurrency_lease_id;
     const lease = leaseId ? yield* this.limits.readLease(leaseId) : undefined;
-    const leaseView = lease ? { id: lease.id, expiration: lease.expiration } : null;
-    if (!row) return { settings: null, freeSlots: 0, lease: leaseView };
-    const limit = row.limitId ? yield* this.limits.get({ id: row.limitId }) : undefined;
-    const options = (row.options ?? {}) as { collision_strategy?: string; grace_period_seconds?: number | null };
-    return {
-      settings: {
-        limitId: limit ? limit.id : null,
-        limit: limit ? limit.limit : null,
-        activeSlots: limit ? activeSlotsAt(limit, now) : 0,
-        collisionStrategy: options.collision_strategy === "CANCEL_NEW" ? "CANCEL_NEW" : "ENQUEUE",
-        leaseSeconds: options.grace_period_seconds ?? INITIAL_DEPLOYMENT_LEASE_SECONDS,
-      },
-      freeSlots: limit?.active ? Math.max(0, limit.limit - activeSlotsAt(limit, now)) : 0,
-      lease: leaseView,
-    };
-  }
-
-  /** Applies the slot operations the deployment-concurrency rules decided on. */
-  private *applySlotEffects(effects: DeploymentSlotEffect[], now: Micros): Op<void> {
-    const seconds = (s: number) => s * MICROS_PER_SECOND;
-    for (const effect of effects) {
-      switch (effect.kind) {
-        case "take_slot":
-          yield* this.limits.tryAcquire([effect.limitId], 1, now);
-          break;
-        case "create_lease": {
-          const holder = effect.holderRunId ? { type: "flow_run" as const, id: effect.holderRunId } : null;
-          yield* this.limits.createLease({ id: effect.leaseId, resourceIds: [effect.limitId], slots: 1, ttl: seconds(effect.ttlSeconds), holder }, now);
-          break;
-        }
-        case "renew_lease":
-          yield* this.limits.renewLease(effect.leaseId, seconds(effect.ttlSeconds), now);
-          break;
-        case "release_lease":
-          if (!(yield* this.limits.releaseLease(effect.leaseId, now, { recordOccupancy: false })) && effect.fallbackLimitId) {
-            yield* this.limits.releaseSlots([effect.fallbackLimitId], 1, now);
-          }
-          break;
-        case "release_slot":
-          yield* this.limits.releaseSlots([effect.limitId], 1, now);
-          break;
-        case "revoke_lease":
-          yield* this.limits.revokeLease(effect.leaseId);
-          break;
-      }
-    }
+    const limit = row?.limitId ? yield* this.limits.get({ id: row.limitId }) : undefined;
+    return deploymentConcurrencySnapshot(row, limit, lease, now);
   }
 
   /** Newest cache entry for the key that has not expired, as a state. */

@@ -39,8 +39,7 @@ def scenario() -> None:
             step("three delayed add() runs returned their results")
 
             for future in futures:
-                run = c.read_task_run(future.task_run_id)
-                check_equal(run.state_type.value, "COMPLETED", f"state of task run {run.id}")
+                run = wait_for(f"task run {future.task_run_id} recorded as Completed", lambda: (r := c.read_task_run(future.task_run_id)).state_type.value == "COMPLETED" and r, timeout=10)
                 check_equal(run.flow_run_id, None, "a background task run has no flow run")
                 check_equal(run.task_key, add.task_key, "task key")
                 states = c.read_task_run_states(run.id)
@@ -50,7 +49,9 @@ def scenario() -> None:
             marker = Path(tempfile.mkdtemp()) / "flaky-marker"
             retried = flaky.delay(str(marker))
             check_equal(retried.result(timeout=60), "recovered", "result of the retried flaky.delay()")
-            run = c.read_task_run(retried.task_run_id)
+            # result() returns on the Completed event; the server records the run from the same
+            # events a moment later (the task-run recorder), as Prefect's server does
+            run = wait_for("the retried run recorded as Completed", lambda: (r := c.read_task_run(retried.task_run_id)).state_type.value == "COMPLETED" and r, timeout=10)
             check_equal(run.run_count, 2, "run_count of the retried task run")
             names = state_names(c.read_task_run_states(run.id))
             check_equal(names, ["Scheduled", "Pending", "Running", "Retrying", "Completed"], "states of the retried task run")

@@ -1,7 +1,7 @@
 /**
- * User templates of automation actions (prefect/server/utilities/user_templates.py and
- * events/jinja_filters.py), rendered with nunjucks, a Jinja2-compatible engine, in its Jinja
- * compatibility mode (`True`/`None`, `dict.items()`, slices). Prefect renders in Jinja's
+ * User templates: automation actions' and `jinja` parameter placeholders'
+ * (prefect/server/utilities/user_templates.py and events/jinja_filters.py), rendered with
+ * nunjucks, a Jinja2-compatible engine, in its Jinja compatibility mode (`True`/`None`, `dict.items()`, slices). Prefect renders in Jinja's
  * immutable sandbox; here the sandbox is:
  * - no loader, so `include`/`import`/`extends` cannot reach a file;
  * - member lookups of `constructor`, `prototype` and dunder names answer undefined, so no
@@ -11,7 +11,7 @@
  * The context holds plain data only; objects carry their Prefect kind so `ui_url` can link them.
  */
 import nunjucks from "nunjucks";
-import { pythonRepr } from "../lib/python-repr";
+import { pythonRepr } from "./python-repr";
 
 /** user_templates.MAX_TEMPLATE_RANGE */
 const MAX_TEMPLATE_RANGE = 100;

@@ -4,7 +4,7 @@
  * context, and the nunjucks renderer must give the same text.
  */
 import { describe, expect, test } from "bun:test";
-import { jinjaToJson, tagKind, TemplateRenderer } from "../../src/automations/templates";
+import { jinjaToJson, tagKind, TemplateRenderer } from "../../src/lib/user-templates";
 
 const context = {
   "flow": {
