@@ -3,9 +3,6 @@
  * database, in one process.
  */
 import { afterAll, beforeAll, describe, expect, spyOn, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { sql } from "drizzle-orm";
 import { Elysia } from "elysia";
 import { eventRoutes } from "../../src/api/events";
@@ -13,10 +10,11 @@ import { SystemClock } from "../../src/clock";
 import { configFromEnv } from "../../src/config";
 import type { AppContext } from "../../src/context";
 import { PgStore } from "../../src/db/postgres/store";
-import { SqliteStore, type Store } from "../../src/db/store";
+import type { Store } from "../../src/db/store";
 import { createEventBus, type EventBus } from "../../src/events/bus";
 import type { Event, ReceivedEvent } from "../../src/events/model";
 import { formatDateTime } from "../../src/lib/time";
+import { startServer } from "../../src/server";
 import { createLogger } from "../../src/logger";
 import { EventPersister } from "../../src/services/event-persister";
 import { TaskRunRecorder } from "../../src/services/task-run-recorder";
@@ -247,8 +245,8 @@ function servicesContext(store: Store, bus: EventBus): AppContext {
 
 describe("/events/out across replicas", () => {
   test("a client subscribed on A receives, within 1 s, an event posted to B's /api/events", async () => {
-    // only the events routes, which read and write only what PgStore offers
-    const serve = (r: Replica) => new Elysia({ prefix: "/api" }).use(eventRoutes(servicesContext(r.store as unknown as Store, r.bus))).listen({ port: 0, hostname: "127.0.0.1" });
+    // only the events routes, as a replica serves them
+    const serve = (r: Replica) => new Elysia({ prefix: "/api" }).use(eventRoutes(servicesContext(r.store, r.bus))).listen({ port: 0, hostname: "127.0.0.1" });
     const [serverA, serverB] = [serve(a), serve(b)];
     try {
       const socket = await connect(`ws://127.0.0.1:${serverA.server!.port}/api/events/out`);
@@ -272,6 +270,38 @@ describe("/events/out across replicas", () => {
   });
 });
 
+describe("two servers on one database", () => {
+  test("a run cancelled through B: the runner subscribed on A hears prefect.flow-run.Cancelling within 1 s", async () => {
+    const servers = await Promise.all([0, 1].map(() => startServer({ postgres: database.settings(), servicesEnabled: false, registerBlocksOnStart: false, logger })));
+    const [onA, onB] = servers as [(typeof servers)[0], (typeof servers)[0]];
+    try {
+      const post = async <T>(path: string, body: unknown) =>
+        (await (await fetch(`${onB.apiUrl}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) })).json()) as T;
+      const flow = await post<{ id: string }>("/flows/", { name: "cancelled-across-replicas" });
+      const run = await post<{ id: string }>("/flow_runs/", { flow_id: flow.id, state: { type: "RUNNING" } });
+      // what a runner does: subscribe to its runs' Cancelling events, without backfill
+      const socket = await connect(`${onA.apiUrl.replace("http", "ws")}/events/out`);
+      socket.send({ type: "auth", token: null });
+      expect(await socket.next()).toEqual({ type: "auth_success" });
+      const until = formatDateTime(clock.now() + 3_600_000_000);
+      socket.send({
+        type: "filter",
+        backfill: false,
+        filter: { event: { name: ["prefect.flow-run.Cancelling"] }, resource: { id: [`prefect.flow-run.${run.id}`] }, occurred: { since: formatDateTime(clock.now()), until } },
+      });
+      await Bun.sleep(50);
+      const start = performance.now();
+      const cancelled = await post<{ state: { id: string } }>(`/flow_runs/${run.id}/set_state`, { state: { type: "CANCELLING" } });
+      const message = await socket.next();
+      expect(performance.now() - start).toBeLessThan(1000);
+      expect(message.event).toMatchObject({ id: cancelled.state.id, event: "prefect.flow-run.Cancelling", resource: { "prefect.resource.id": `prefect.flow-run.${run.id}` } });
+      socket.close();
+    } finally {
+      await Promise.all(servers.map((server) => server.stop()));
+    }
+  });
+});
+
 describe("consumers across replicas", () => {
   test("the event persister writes each event once: each replica persists what it received", async () => {
     /** Counts the new events its flushes wrote, whether on its interval or when stopped. */
@@ -283,8 +313,7 @@ describe("consumers across replicas", () => {
         return written;
       }
     }
-    // the persister reads and writes only tx.events, which PgStore offers
-    const persisters = [a, b].map((r) => new CountingPersister(servicesContext(r.store as unknown as Store, r.bus)));
+    const persisters = [a, b].map((r) => new CountingPersister(servicesContext(r.store, r.bus)));
     for (const persister of persisters) persister.start();
     try {
       const onA = Array.from({ length: 7 }, (_, i) => event(`test.persisted.a.${i}`));
@@ -320,24 +349,10 @@ function taskRunEvent(taskRunId: string, type: string, name: string, occurred: n
 }
 
 describe("the task-run recorder across replicas", () => {
-  let folder: string;
-  let stores: SqliteStore[];
-  beforeAll(() => {
-    folder = mkdtempSync(join(tmpdir(), "pl-relay-"));
-    // Both replicas' recorders write to one database: one SQLite file open twice, as two
-    // processes would, while their buses are the PostgreSQL replicas'. (PgStore offers taskRuns
-    // once the PostgreSQL run repositories land; then the stores here become a.store and b.store.)
-    stores = [SqliteStore.open(join(folder, "runs.db")), SqliteStore.open(join(folder, "runs.db"))];
-  });
-  afterAll(() => {
-    for (const store of stores) store.close();
-    rmSync(folder, { recursive: true, force: true });
-  });
-
   test("one task run's events split across A and B, arriving out of order: each is recorded once, the run ends in its latest state", async () => {
     // batches of one: a recorder's writes count the events it recorded
-    const writes = stores.map((store) => spyOn(store, "write"));
-    const recorders = [new TaskRunRecorder(servicesContext(stores[0]!, a.bus)), new TaskRunRecorder(servicesContext(stores[1]!, b.bus))];
+    const writes = [a, b].map((r) => spyOn(r.store, "write"));
+    const recorders = [a, b].map((r) => new TaskRunRecorder(servicesContext(r.store, r.bus)));
     for (const recorder of recorders) recorder.start();
     const taskRunId = crypto.randomUUID();
     const t0 = clock.now() - 10_000_000;
@@ -355,10 +370,11 @@ describe("the task-run recorder across replicas", () => {
       await Promise.all(recorders.map((recorder) => recorder.stop()));
     }
     expect(writes.map((spy) => spy.mock.calls.length)).toEqual([1, 2]);
-    const run = await stores[0]!.read((q) => q.taskRuns.get(taskRunId));
+    for (const spy of writes) spy.mockRestore();
+    const run = await a.store.read((q) => q.taskRuns.get(taskRunId));
     expect(run?.state?.type).toBe("COMPLETED");
     expect(run?.state?.id).toBe(completed.id);
-    const history = await stores[0]!.read((q) => q.taskRuns.states(taskRunId));
+    const history = await b.store.read((q) => q.taskRuns.states(taskRunId));
     expect(history.map((state) => state.id).sort()).toEqual([pending.id, running.id, completed.id].sort());
     expect(formatDateTime(run!.state!.timestamp)).toBe(formatDateTime(completed.occurred));
   });
