@@ -10,6 +10,7 @@ import { clampSince, eventFilterFromBody, eventMatches, logicalLimit, withOrder,
 import { eventJson, type Event, type ReceivedEvent, type Resource } from "../events/model";
 import { isJsonObject, type JsonObject } from "../lib/json";
 import { formatDateTime, parseDateTime, type Micros } from "../lib/time";
+import { canonicalUuid } from "../lib/uuid";
 import { Enum, Lenient, Maybe } from "../schemas/common";
 import { COUNTABLES, decoder, EventFilterSchema, EventSchema, TIME_UNITS, type EventBody } from "../schemas/events";
 import { detail, forbidden, validationError } from "./errors";
@@ -25,13 +26,13 @@ const BACKFILL_PAGE_SIZE = 250;
 
 export function eventFromBody(body: EventBody): Event {
   return {
-    id: body.id,
+    id: canonicalUuid(body.id),
     occurred: parseDateTime(body.occurred)!,
     event: body.event,
     resource: body.resource as Resource,
     related: (body.related ?? []) as Resource[],
     payload: (body.payload ?? {}) as JsonObject,
-    follows: body.follows ?? null,
+    follows: body.follows == null ? null : canonicalUuid(body.follows),
   };
 }
 

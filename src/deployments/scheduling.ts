@@ -111,10 +111,7 @@ export class DeploymentScheduling {
 
   private *scheduleIn(tx: WriteTx, deploymentIds: string[], window: GenerationWindow, now: Micros): Op<number> {
     const runs: ScheduledRunInsert[] = [];
-    for (const id of deploymentIds) {
-      const view = yield* tx.deployments.get(id);
-      if (view) runs.push(...this.generateRuns(view, window, now));
-    }
+    for (const view of yield* tx.deployments.getMany(deploymentIds)) runs.push(...this.generateRuns(view, window, now));
     return (yield* tx.flowRuns.insertScheduled(runs, now)).length;
   }
 }

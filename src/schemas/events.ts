@@ -20,7 +20,14 @@ const RelatedResource = resourceSchema({
   "prefect.resource.role": t.String({ minLength: 1 }),
 });
 
-/** Event: unknown keys (a `received` sent back, say) are ignored, as pydantic does. */
+/** A UUID in any form pydantic accepts; eventFromBody brings it to the canonical form. */
+const EventUuid = t.String({ format: "prefect-uuid" });
+
+/**
+ * Event: unknown keys (a `received` sent back, say) are ignored, as pydantic does. No
+ * Transform inside: decoding one would copy and walk every payload and resource, the
+ * largest cost of an event arriving on `/events/in`.
+ */
 export const EventSchema = t.Object(
   {
     occurred: DateTime,
@@ -28,8 +35,8 @@ export const EventSchema = t.Object(
     resource: Resource,
     related: t.Optional(t.Array(RelatedResource, { maxItems: MAX_RELATED_RESOURCES })),
     payload: t.Optional(JsonObjectSchema),
-    id: Uuid,
-    follows: Maybe(Uuid),
+    id: EventUuid,
+    follows: Maybe(EventUuid),
   },
   { additionalProperties: true },
 );

@@ -51,28 +51,33 @@ export abstract class EventConsumer<Entry> extends PeriodicService {
     await this.flush();
   }
 
+  /** Resolves once the writes started so far are done. */
+  async settled(): Promise<void> {
+    await this.writing;
+  }
+
   /**
    * Runs `write` after the writes already started. A flush takes its batch off the queue
    * before its transaction commits; without this, a second flush meanwhile would find the
    * queue empty and return before the first batch is stored (on PostgreSQL a write spans
    * several turns of the event loop).
    */
-  /** Resolves once the writes started so far are done. */
-  async settled(): Promise<void> {
-    await this.writing;
-  }
-
   protected inTurn<T>(write: () => Promise<T>): Promise<T> {
     const run = this.writing.then(write, write);
     this.writing = run.catch(() => {});
     return run;
   }
 
+  /** When a full batch is written: by default as soon as the publisher's call returns. */
+  protected scheduleFlush(flush: () => void): void {
+    queueMicrotask(flush);
+  }
+
   private receive(event: ReceivedEvent): void {
     if (!this.enqueue(event)) return;
     if (this.queue.length >= this.batchSize && !this.flushScheduled) {
       this.flushScheduled = true;
-      queueMicrotask(() => {
+      this.scheduleFlush(() => {
         this.flushScheduled = false;
         void this.flushFullBatches();
       });

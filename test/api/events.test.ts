@@ -90,6 +90,13 @@ describe("POST /events", () => {
     expect(await filterIds(api, { id: { id: [e.id] } })).toEqual([e.id]);
   });
 
+  test("an uppercase or unhyphenated id and follows are stored in canonical form", async () => {
+    const [id, follows] = [crypto.randomUUID(), crypto.randomUUID()];
+    await publish({ ...makeEvent(), id: id.toUpperCase(), follows: follows.replaceAll("-", "") } as ReturnType<typeof makeEvent>);
+    const page = (await api.post("/events/filter", { filter: { id: { id: [id] } } })).body;
+    expect(page.events.map((e: { id: string; follows: string }) => [e.id, e.follows])).toEqual([[id, follows]]);
+  });
+
   test.each([
     ["a resource without prefect.resource.id", { resource: { "prefect.resource.name": "x" } }, ["body", 0, "resource", "prefect.resource.id"]],
     ["an empty prefect.resource.id", { resource: { "prefect.resource.id": "" } }, ["body", 0, "resource", "prefect.resource.id"]],

@@ -294,6 +294,15 @@ contractSuite("deployments", ["deployment_schedule", "deployment", "concurrency_
     };
   },
 
+  async "getMany: the deployments that exist, in the order asked, with their schedules"(store) {
+    const flow = await flowId(store, "many");
+    const [a, b] = [await upsert(store, flow, "a", {}, 1), await upsert(store, flow, "b", {}, 2)];
+    await store.write((tx) => tx.deployments.createSchedules(b, [schedule(1, null, true)], T0));
+    const views = await store.read((q) => q.deployments.getMany([b, MISSING, a, b]));
+    expect(views.map((v) => v.row.name)).toEqual(["b", "a", "b"]);
+    return { views, none: await store.read((q) => q.deployments.getMany([])) };
+  },
+
   async "scheduler: deployments needing runs, recently updated ones, in id order after a cursor"(store) {
     const flow = await flowId(store, "etl");
     const ids: string[] = [];

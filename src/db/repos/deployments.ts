@@ -45,6 +45,9 @@ const ORDER: Record<DeploymentSort, SQL[]> = {
   UPDATED_DESC: [desc(deployment.updated), desc(deployment.id)],
 };
 
+/** Ids per `IN (...)` list, well under SQLite's bind-parameter limit. */
+const VIEW_CHUNK = 1000;
+
 export class DeploymentRepository {
   constructor(
     private readonly db: SqliteDb,
@@ -86,6 +89,16 @@ export class DeploymentRepository {
 
   *get(id: string): Op<DeploymentView | undefined> {
     return this.readView(id);
+  }
+
+  /** The deployments with these ids that exist, in the order given (one query per chunk, not one per deployment). */
+  *getMany(ids: string[]): Op<DeploymentView[]> {
+    const found = new Map<string, DeploymentView>();
+    for (let i = 0; i < ids.length; i += VIEW_CHUNK) {
+      const rows = this.viewQuery().where(inArray(deployment.id, ids.slice(i, i + VIEW_CHUNK))).all();
+      for (const view of this.withSchedules(rows)) found.set(view.row.id, view);
+    }
+    return ids.flatMap((id) => found.get(id) ?? []);
   }
 
   *getByName(flowName: string, name: string): Op<DeploymentView | undefined> {

@@ -5,8 +5,9 @@
  */
 import { asc, desc, eq, inArray, lt, sql } from "drizzle-orm";
 import type { EventFilter } from "../../events/filters";
-import { involvedResources, labelsOnly, type ReceivedEvent, type Resource } from "../../events/model";
+import { involvedResources, labelsOnly, RESOURCE_ID, type ReceivedEvent, type Resource } from "../../events/model";
 import type { Micros } from "../../lib/time";
+import { BulkInsert } from "../bulk-insert";
 import type { SqliteDb } from "../client";
 import { eventsWhere } from "../event-filters";
 import type { Op } from "../unit-of-work";
@@ -34,56 +35,63 @@ export interface ValueCount {
 }
 
 export class EventRepository {
-  constructor(private readonly db: SqliteDb) {}
+  private readonly eventRows: BulkInsert<typeof event>;
+  private readonly resourceRows: BulkInsert<typeof eventResource>;
 
-  /** Stores the events not stored yet (a re-sent event is dropped) and their resources. Returns how many were new. */
+  constructor(private readonly db: SqliteDb) {
+    this.eventRows = new BulkInsert(db.$client, event, { skipConflictsOn: [event.id] });
+    this.resourceRows = new BulkInsert(db.$client, eventResource);
+  }
+
   /** Whether the event is stored (the persister has written it). */
   *exists(id: string): Op<boolean> {
     return this.db.select({ id: event.id }).from(event).where(eq(event.id, id)).get() !== undefined;
   }
 
+  /**
+   * Stores the events not stored yet (a re-sent event is dropped) and their resources, in
+   * multi-row inserts: one persister flush is a few statements whatever its size. Returns how many were new.
+   */
   *write(events: ReceivedEvent[], now: Micros): Op<number> {
     if (events.length === 0) return 0;
-    let written = 0;
-    for (const e of events) {
-      const inserted = this.db
-        .insert(event)
-        .values({
+    const inserted = new Set(
+      this.eventRows.run(
+        events.map((e) => ({
           id: e.id,
           created: now,
           updated: now,
           occurred: e.occurred,
           event: e.event,
-          resourceId: e.resource["prefect.resource.id"]!,
+          resourceId: e.resource[RESOURCE_ID]!,
           resource: e.resource,
-          relatedResourceIds: e.related.map((r) => r["prefect.resource.id"]!),
+          relatedResourceIds: e.related.map((r) => r[RESOURCE_ID]!),
           related: e.related,
           payload: e.payload,
           received: e.received,
           recorded: now,
           follows: e.follows,
-        })
-        .onConflictDoNothing({ target: event.id })
-        .returning({ id: event.id })
-        .get();
-      if (!inserted) continue;
-      written++;
-      this.db
-        .insert(eventResource)
-        .values(
-          involvedResources(e).map((r) => ({
-            id: Bun.randomUUIDv7(),
-            created: now,
-            updated: now,
-            occurred: e.occurred,
-            resourceId: r.id,
-            resourceRole: r.role,
-            resource: labelsOnly(r.resource),
-            eventId: e.id,
-          })),
-        )
-        .run();
+        })),
+      ),
+    );
+    const written = inserted.size;
+    const resources: (typeof eventResource.$inferInsert)[] = [];
+    for (const e of events) {
+      // an event twice in one batch was inserted from its first copy
+      if (!inserted.delete(e.id)) continue;
+      for (const r of involvedResources(e)) {
+        resources.push({
+          id: Bun.randomUUIDv7(),
+          created: now,
+          updated: now,
+          occurred: e.occurred,
+          resourceId: r.id,
+          resourceRole: r.role,
+          resource: labelsOnly(r.resource),
+          eventId: e.id,
+        });
+      }
     }
+    this.resourceRows.run(resources);
     return written;
   }
 

@@ -5,6 +5,7 @@ import { MICROS_PER_SECOND, type Micros } from "../../lib/time";
 import type { OrchestrationResult } from "../../orchestration/context";
 import { newState, TERMINAL_STATES, type State, type StateType } from "../../orchestration/states";
 import type { RunFilterSet } from "../../schemas/filters";
+import { BulkInsert } from "../bulk-insert";
 import type { SqliteDb } from "../client";
 import { flowRunsWhere } from "../filters";
 import { deployment, flow, flowRun, flowRunInput, flowRunState, log, taskRun, workPool, workQueue } from "../schema";
@@ -168,6 +169,8 @@ const TABLES: RunTables = {
 export class FlowRunRepository extends RunRepository<FlowRunWithState, FlowRunSort> {
   private readonly byId;
   private readonly byIdempotencyKey;
+  private readonly scheduledRuns: BulkInsert<typeof flowRun>;
+  private readonly scheduledStates: BulkInsert<typeof flowRunState>;
 
   constructor(
     db: SqliteDb,
@@ -180,6 +183,8 @@ export class FlowRunRepository extends RunRepository<FlowRunWithState, FlowRunSo
       .from(flowRun)
       .where(and(eq(flowRun.flowId, sql.placeholder("flowId")), eq(flowRun.idempotencyKey, sql.placeholder("key"))))
       .prepare();
+    this.scheduledRuns = new BulkInsert(db.$client, flowRun, { skipConflictsOn: [flowRun.flowId, flowRun.idempotencyKey] });
+    this.scheduledStates = new BulkInsert(db.$client, flowRunState);
   }
 
   /**
@@ -338,21 +343,26 @@ export class FlowRunRepository extends RunRepository<FlowRunWithState, FlowRunSo
    * Inserts scheduler-generated runs with their Scheduled state, skipping any whose
    * (flow_id, idempotency_key) already exists: running the scheduler twice, or on two
    * processes sharing the database, never duplicates a run. Returns the inserted ids.
+   * Multi-row inserts: a scheduler tick writes thousands of runs in one transaction.
    */
   *insertScheduled(runs: ScheduledRunInsert[], now: Micros): Op<string[]> {
-    const inserted: string[] = [];
-    for (const { state, ...run } of runs) {
-      const row = this.db
-        .insert(flowRun)
-        .values({ ...run, created: now, updated: now, stateId: state.id, stateType: state.type, stateName: state.name, stateTimestamp: state.timestamp })
-        .onConflictDoNothing({ target: [flowRun.flowId, flowRun.idempotencyKey] })
-        .returning({ id: flowRun.id })
-        .get();
-      if (!row) continue;
-      this.db.insert(flowRunState).values({ ...stateRowValues(state), flowRunId: row.id }).run();
-      inserted.push(row.id);
-    }
-    return inserted;
+    if (runs.length === 0) return [];
+    const inserted = new Set(
+      this.scheduledRuns.run(
+        runs.map(({ state, ...run }) => ({
+          ...run,
+          created: now,
+          updated: now,
+          stateId: state.id,
+          stateType: state.type,
+          stateName: state.name,
+          stateTimestamp: state.timestamp,
+        })),
+      ),
+    );
+    const kept = runs.filter((run) => inserted.has(run.id));
+    this.scheduledStates.run(kept.map(({ id, state }) => ({ ...stateRowValues(state), flowRunId: id })));
+    return kept.map((run) => run.id);
   }
 
   /** Runs per queue whose state type is one of `stateTypes` (what queue and pool concurrency limits count). */

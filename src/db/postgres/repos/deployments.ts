@@ -65,6 +65,13 @@ export class PgDeploymentRepository implements DeploymentRepo {
     return (yield* this.views(eq(deployment.id, id)))[0];
   }
 
+  /** The deployments with these ids that exist, in the order given (one query, not one per deployment). */
+  *getMany(ids: string[]): Op<DeploymentView[]> {
+    if (ids.length === 0) return [];
+    const found = new Map((yield* this.views(inArray(deployment.id, ids))).map((view) => [view.row.id, view]));
+    return ids.flatMap((id) => found.get(id) ?? []);
+  }
+
   *getByName(flowName: string, name: string): Op<DeploymentView | undefined> {
     const [found] = yield* query((db) =>
       db
