@@ -4,6 +4,7 @@
  * SQLite class (`Public<...>` keeps the methods and drops the private fields), and a
  * PostgreSQL repository `implements` the same type (src/db/postgres/repos/).
  */
+import type { EventRelay } from "./event-relay";
 import type { ArtifactRepository } from "./repos/artifacts";
 import type { AutomationRepository } from "./repos/automations";
 import type { AutomationStateRepository } from "./repos/automation-state";
@@ -92,6 +93,8 @@ export interface StoreOf<R> {
   write<T>(body: (tx: WriteTxOf<R>) => Op<T>): Promise<T>;
   /** Where committed events go (the event bus). Until connected they are dropped: nobody is listening. */
   publishTo(sink: EventSink): void;
+  /** How the events this replica publishes reach the other replicas on the same database. */
+  readonly eventRelay: EventRelay;
   /** True when the database answers a trivial query (for /api/ready). */
   isReachable(): Promise<boolean>;
   /** Which background services this process runs when several share the database. */

@@ -8,6 +8,7 @@
 import { SQLiteError } from "bun:sqlite";
 import type { Event } from "../events/model";
 import { openSqlite, type SqliteConnections, type SqliteDb } from "./client";
+import { NO_RELAY, type EventRelay } from "./event-relay";
 import { StoreBusyError, StoreConflictError, StoreUnavailableError } from "./errors";
 import { soleLeadership } from "./leadership";
 import { ArtifactRepository } from "./repos/artifacts";
@@ -146,6 +147,8 @@ const DEFAULT_BUSY_TIMEOUT_MS = 10_000;
 const MAX_BUSY_PAUSE_MS = 25;
 
 export class SqliteStore implements Store {
+  /** One server process per database file serves its clients' events: nothing to relay. */
+  readonly eventRelay: EventRelay = NO_RELAY;
   private readonly writeLock = new AsyncLock();
   private readonly outbox = new TransactionEvents();
   private readonly writeTx: SqliteWriteTx;

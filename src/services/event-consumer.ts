@@ -33,7 +33,9 @@ export abstract class EventConsumer<Entry> extends PeriodicService {
   abstract flush(): unknown;
 
   override start(): void {
-    this.unsubscribe ??= this.ctx.events.subscribe((event) => this.receive(event));
+    // Each replica consumes the events it received itself, so across replicas each is consumed
+    // once. A consumer run on one leader replica instead would need the relayed ones too.
+    this.unsubscribe ??= this.ctx.events.subscribe((event) => this.receive(event), { relayed: false });
     super.start();
   }
 

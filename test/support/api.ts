@@ -7,6 +7,7 @@ import { createApp } from "../../src/app";
 import { ManualClock, SystemClock, type Clock } from "../../src/clock";
 import { configFromEnv } from "../../src/config";
 import type { AppContext } from "../../src/context";
+import type { EventRelay } from "../../src/db/event-relay";
 import type { Leadership } from "../../src/db/leadership";
 import { PgStore } from "../../src/db/postgres/store";
 import type { Repositories, Store, WriteTxOf } from "../../src/db/repositories";
@@ -26,6 +27,10 @@ export interface ApiResponse<T = any> {
 /** A PostgreSQL store still connecting: every call waits for it. */
 class OpeningStore implements Store {
   readonly leadership: Leadership = { isLeader: async (name) => (await this.opening).leadership.isLeader(name) };
+  readonly eventRelay: EventRelay = {
+    send: (events) => void this.opening.then((store) => store.eventRelay.send(events)),
+    connect: (receive, logger) => void this.opening.then((store) => store.eventRelay.connect(receive, logger)),
+  };
 
   constructor(private readonly opening: Promise<Store>) {}
 

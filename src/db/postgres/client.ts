@@ -36,8 +36,16 @@ export interface PostgresSettings {
 /** The database could not be reached or opened at start: one line saying where and why. */
 export class PostgresConnectError extends Error {}
 
-function client(settings: PostgresSettings, max: number, statementTimeoutSeconds: number): Sql {
-  return postgres(normalisePostgresUrl(settings.url), {
+/** What the event relay's listening connection adds to a client. */
+interface ListenerOptions {
+  applicationName: string;
+  onnotify: (channel: string, payload: string) => void;
+  onclose: () => void;
+}
+
+function client(settings: PostgresSettings, max: number, statementTimeoutSeconds: number, listener?: ListenerOptions): Sql {
+  // postgres.js reads `onnotify` (its own listen() is built on it), but its types leave it out
+  const options: postgres.Options<{}> & Partial<Pick<ListenerOptions, "onnotify">> = {
     max,
     connect_timeout: settings.connectTimeoutSeconds,
     max_lifetime: settings.poolRecycleSeconds < 0 ? null : settings.poolRecycleSeconds,
@@ -45,19 +53,37 @@ function client(settings: PostgresSettings, max: number, statementTimeoutSeconds
     // so requests and /api/ready recover within a second of the database coming back.
     backoff: (retries: number) => Math.min(0.05 * 2 ** retries, 1),
     onnotice: () => {},
+    onnotify: listener?.onnotify,
+    onclose: listener?.onclose,
     connection: {
       TimeZone: "UTC",
       DateStyle: "ISO, MDY",
       statement_timeout: Math.round(statementTimeoutSeconds * 1000),
-      application_name: "prefect-lite",
+      application_name: listener?.applicationName ?? "prefect-lite",
     },
-  });
+  };
+  return postgres(normalisePostgresUrl(settings.url), options);
 }
 
 /** The pool the store runs queries on. Connections open lazily; `checkConnection` proves the first. */
 export function openPostgres(settings: PostgresSettings): PgDb {
   const max = settings.poolSize + Math.max(0, settings.maxOverflow);
   return drizzle({ client: client(settings, Math.max(1, max), settings.statementTimeoutSeconds), schema }) as PgDb;
+}
+
+/**
+ * One connection of its own for LISTEN (the event relay), never recycled (a LISTEN lasts as
+ * long as its session) and named `applicationName` so an operator can find it in
+ * pg_stat_activity. `onnotify` gets each notification; `onclose` runs whenever the connection
+ * is lost, after which its LISTEN must be issued again.
+ */
+export function openListener(
+  settings: PostgresSettings,
+  applicationName: string,
+  onnotify: (channel: string, payload: string) => void,
+  onclose: () => void,
+): Sql {
+  return client({ ...settings, poolRecycleSeconds: -1 }, 1, settings.statementTimeoutSeconds, { applicationName, onnotify, onclose });
 }
 
 /** Fails with one line (host, port, the driver's reason) unless the database answers. */

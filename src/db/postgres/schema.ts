@@ -8,6 +8,7 @@
 import { sql } from "drizzle-orm";
 import {
   bigint,
+  bigserial,
   boolean,
   customType,
   doublePrecision,
@@ -626,4 +627,21 @@ export const automationHeldEvent = pgTable(
     uniqueIndex("uq_automation_held_event__trigger_key_event").on(t.automationId, t.triggerId, t.bucketingKey, t.eventId),
     index("ix_automation_held_event__trigger_key_occurred").on(t.automationId, t.triggerId, t.bucketingKey, t.occurred, t.eventId),
   ],
+);
+
+/**
+ * PostgreSQL only: the events each replica published, for the other replicas on this database
+ * to read (src/db/postgres/event-relay.ts). `seq` orders them; rows are swept after a minute.
+ * The event is its JSON as text, not jsonb: nothing queries inside it, and text keeps every
+ * value an event may hold (jsonb refuses `\u0000`).
+ */
+export const eventRelay = pgTable(
+  "event_relay",
+  {
+    seq: bigserial("seq", { mode: "number" }).primaryKey(),
+    origin: uuid("origin").notNull(),
+    event: text("event").notNull(),
+    relayed: timestamptz("relayed").notNull().default(sql`now()`),
+  },
+  (t) => [index("ix_event_relay__relayed").on(t.relayed)],
 );

@@ -8,7 +8,8 @@
  *   must be for several replicas anyway.
  * - A deadlock or serialization failure runs the whole body again (up to 3 times): a body
  *   only does database work, so running it again is safe; its staged events are discarded.
- * - Events staged by a write are published after COMMIT and dropped on rollback.
+ * - Events staged by a write are published after COMMIT and dropped on rollback; the bus then
+ *   relays them to the other replicas (`eventRelay`, src/db/postgres/event-relay.ts).
  * - A read runs each query on the pool, outside a transaction: every statement sees what
  *   was committed when it started, as each read statement does on SQLite's reader.
  * - Driver errors surface as src/db/errors.ts's; a lost database as StoreUnavailableError
@@ -23,6 +24,7 @@ import type { Repositories, StoreOf, WriteTxOf } from "../repositories";
 import { TransactionEvents, type EventSink, type EventStaging, type Op } from "../unit-of-work";
 import { checkConnection, migratePostgres, openPostgres, type PgDb, type PostgresSettings } from "./client";
 import { driverNeutral, isRetryable } from "./errors";
+import { PgEventRelay } from "./event-relay";
 import { PgLeadership } from "./leadership";
 import { drive } from "./query";
 import { PgArtifactRepository } from "./repos/artifacts";
@@ -125,6 +127,7 @@ export class PgStore implements StoreOf<PgPortedRepositories> {
 
   private constructor(
     private readonly pool: PgDb,
+    readonly eventRelay: PgEventRelay,
     readonly leadership: PgLeadership,
   ) {}
 
@@ -137,11 +140,11 @@ export class PgStore implements StoreOf<PgPortedRepositories> {
     try {
       await checkConnection(pool, settings.url);
       await migratePostgres(settings);
+      return new PgStore(pool, await PgEventRelay.open(pool, settings), PgLeadership.open(settings));
     } catch (error) {
       await pool.$client.end({ timeout: 0 });
       throw error;
     }
-    return new PgStore(pool, PgLeadership.open(settings));
   }
 
   /** The pool's Drizzle handle, for tests that arrange or inspect rows directly. */
@@ -204,6 +207,8 @@ export class PgStore implements StoreOf<PgPortedRepositories> {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // the relay's last sends and reads use the pool
+    await this.eventRelay.close();
     await Promise.all([this.leadership.close(), this.pool.$client.end({ timeout: 5 })]);
   }
 }
