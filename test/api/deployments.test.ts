@@ -1,20 +1,20 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { eq } from "drizzle-orm";
 import { INTEGRITY_CONFLICT } from "../../src/api/errors";
-import { flowRun } from "../../src/db/schema";
+import type { flowRun } from "../../src/db/schema";
 import { Scheduler } from "../../src/services/scheduler";
-import { createSqliteTestApi, ManualClock } from "../support/api";
+import { createTestApi, ManualClock } from "../support/api";
+import { updateRow } from "../support/rows";
 
 const T0 = Date.UTC(2025, 0, 1) * 1000; // 2025-01-01T00:00:00Z
 const SECOND = 1_000_000;
 const HOUR = 3600 * SECOND;
 const iso = (micros: number) => new Date(micros / 1000).toISOString().replace(".000Z", "Z");
 
-type Api = ReturnType<typeof createSqliteTestApi>;
+type Api = ReturnType<typeof createTestApi>;
 
 function freshApi() {
   const clock = new ManualClock(T0);
-  return { api: createSqliteTestApi({ clock }), clock };
+  return { api: createTestApi({ clock }), clock };
 }
 
 async function newFlow(api: Api, name = "etl") {
@@ -45,8 +45,7 @@ async function runsOf(api: Api, deploymentId: string) {
   return res.body as any[];
 }
 
-const setRun = (api: Api, id: string, columns: Partial<typeof flowRun.$inferInsert>) =>
-  api.context.store.db.update(flowRun).set(columns).where(eq(flowRun.id, id)).run();
+const setRun = (api: Api, id: string, columns: Partial<typeof flowRun.$inferInsert>) => updateRow(api.context.store, "flowRun", id, columns);
 
 const count = async (api: Api) => (await api.post("/deployments/count", {})).body as number;
 
@@ -164,7 +163,7 @@ describe("POST /deployments/: create and upsert", () => {
       "2025-01-01T01:00:00Z",
     ]);
     const ranOnce = auto.find((r) => r.next_scheduled_start_time === "2025-01-01T01:00:00Z")!.id;
-    setRun(api, ranOnce, { runCount: 1 });
+    await setRun(api, ranOnce, { runCount: 1 });
 
     await deploy(api, { name: "d", flow_id: flowId, schedules: [{ schedule: { interval: 3600, anchor_date: "2025-01-01T00:00:00Z" } }] });
     const left = (await runsOf(api, d.id)).map((r) => r.id).sort();
@@ -658,7 +657,7 @@ describe("DELETE /deployments/{id} and /bulk_delete", () => {
     await schedule(api, T0 - HOUR);
     await manualRun(api, d.id, T0 + 10 * HOUR);
     const retried = await manualRun(api, d.id, T0 + 11 * HOUR);
-    setRun(api, retried, { runCount: 1 });
+    await setRun(api, retried, { runCount: 1 });
     const running = (await api.post(`/deployments/${d.id}/create_flow_run`, { state: { type: "RUNNING" } })).body.id;
     expect((await runsOf(api, d.id)).length).toBe(6);
 
@@ -1030,7 +1029,7 @@ describe("POST /deployments/{id}/schedule (manual scheduling and backfill)", () 
 });
 
 describe("GET /deployments/{id}/work_queue_check (deprecated in Prefect, still served)", () => {
-  const api = createSqliteTestApi();
+  const api = createTestApi();
   afterAll(() => api.close());
 
   test("the queues whose legacy filter picks up the deployment: tags a subset, deployment ids naming it or none", async () => {

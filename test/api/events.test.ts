@@ -10,7 +10,8 @@ import { createLogger } from "../../src/logger";
 import { newState } from "../../src/orchestration/states";
 import type { EventFilterBody } from "../../src/schemas/events";
 import { startServer, type RunningServer } from "../../src/server";
-import { createSqliteTestApi, ManualClock } from "../support/api";
+import { SqliteStore } from "../../src/db/store";
+import { createSqliteTestApi, createTestApi, ManualClock } from "../support/api";
 import { connect } from "../support/websocket";
 
 const NOW = parseDateTime("2025-06-02T12:00:00Z")!;
@@ -35,10 +36,10 @@ const makeEvent = (init: EventInit = {}) => ({
   id: init.id ?? crypto.randomUUID(),
 });
 
-/** An in-process API on a manual clock with a persister flushed on demand. */
-function eventsApi() {
+/** An in-process API on a manual clock with a persister flushed on demand (on SQLite when the test reads its rows raw). */
+function eventsApi(options: { sqlite?: boolean } = {}) {
   const clock = new ManualClock(NOW);
-  const api = createSqliteTestApi({ clock });
+  const api = options.sqlite ? createSqliteTestApi({ clock }) : createTestApi({ clock });
   const persister = new EventPersister(api.context);
   persister.start();
   const publish = async (...events: ReturnType<typeof makeEvent>[]) => {
@@ -53,7 +54,7 @@ function eventsApi() {
   return { api, clock, persister, publish, close };
 }
 
-const filterIds = async (api: ReturnType<typeof createSqliteTestApi>, filter: EventFilterBody | null, limit = 50) => {
+const filterIds = async (api: ReturnType<typeof createTestApi>, filter: EventFilterBody | null, limit = 50) => {
   const res = await api.post("/events/filter", { filter, limit });
   expect(res.status).toBe(200);
   return (res.body.events as { id: string }[]).map((e) => e.id);
@@ -278,14 +279,16 @@ describe("retention", () => {
     expect(configFromEnv({ PREFECT_SERVER_EVENTS_RETENTION_PERIOD: "3600" }).eventRetention).toBe(3_600_000_000);
     expect(configFromEnv({}).eventRetention).toBe(7 * 86_400_000_000);
 
-    const { api, publish, close } = eventsApi();
+    const { api, publish, close } = eventsApi({ sqlite: true });
     const old = makeEvent({ minutesAgo: 60 * 25, related: [{ "prefect.resource.id": "r", "prefect.resource.role": "x" }] });
     const recent = makeEvent({ minutesAgo: 60 });
     await publish(old, recent);
     api.context.config.eventRetention = env.eventRetention;
     await new EventRetention(api.context).tick(NOW);
     expect(await filterIds(api, { occurred: { since: at(60 * 48) } })).toEqual([recent.id]);
-    const resources = api.context.store.db.$client.query("SELECT count(*) AS n FROM event_resources WHERE event_id = ?").get(old.id) as { n: number };
+    const store = api.context.store;
+    if (!(store instanceof SqliteStore)) throw new Error("this test reads SQLite's rows");
+    const resources = store.db.$client.query("SELECT count(*) AS n FROM event_resources WHERE event_id = ?").get(old.id) as { n: number };
     expect(resources.n).toBe(0);
     await close();
   });

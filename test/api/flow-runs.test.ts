@@ -1,9 +1,9 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { eq } from "drizzle-orm";
-import { flowRun } from "../../src/db/schema";
-import { createSqliteTestApi, ManualClock } from "../support/api";
+import type { flowRun } from "../../src/db/schema";
+import { createTestApi, ManualClock } from "../support/api";
+import { updateRow } from "../support/rows";
 
-const api = createSqliteTestApi();
+const api = createTestApi();
 afterAll(() => api.close());
 
 async function newFlow(name = `flow-${crypto.randomUUID().slice(0, 8)}`) {
@@ -222,22 +222,21 @@ describe("reads, filters and updates", () => {
 describe("lateness", () => {
   const T0 = Date.UTC(2025, 0, 1) * 1000;
   const SECOND = 1_000_000;
-  const lateApi = createSqliteTestApi({ clock: new ManualClock(T0) });
+  const lateApi = createTestApi({ clock: new ManualClock(T0) });
   afterAll(() => lateApi.close());
-  const arrange = (id: string, columns: Partial<typeof flowRun.$inferInsert>) =>
-    lateApi.context.store.db.update(flowRun).set(columns).where(eq(flowRun.id, id)).run();
+  const arrange = (id: string, columns: Partial<typeof flowRun.$inferInsert>) => updateRow(lateApi.context.store, "flowRun", id, columns);
 
   test("averages estimated_start_time_delta over the matching runs in SQL; null when none match", async () => {
     const flow = (await lateApi.post("/flows/", { name: "late" })).body;
     const run = async (tags: string[]) => (await lateApi.post("/flow_runs/", { flow_id: flow.id, tags })).body.id as string;
     const waiting = await run(["late"]);
-    arrange(waiting, { expectedStartTime: T0 - 60 * SECOND, startTime: null, stateType: "SCHEDULED" });
+    await arrange(waiting, { expectedStartTime: T0 - 60 * SECOND, startTime: null, stateType: "SCHEDULED" });
     const startedLate = await run(["late"]);
-    arrange(startedLate, { expectedStartTime: T0 - 100 * SECOND, startTime: T0 - 70 * SECOND, stateType: "RUNNING" });
+    await arrange(startedLate, { expectedStartTime: T0 - 100 * SECOND, startTime: T0 - 70 * SECOND, stateType: "RUNNING" });
     const finished = await run(["late"]);
-    arrange(finished, { expectedStartTime: T0 - 500 * SECOND, startTime: null, stateType: "COMPLETED" });
+    await arrange(finished, { expectedStartTime: T0 - 500 * SECOND, startTime: null, stateType: "COMPLETED" });
     const onTime = await run(["early"]);
-    arrange(onTime, { expectedStartTime: T0 + 60 * SECOND, startTime: null, stateType: "SCHEDULED" });
+    await arrange(onTime, { expectedStartTime: T0 + 60 * SECOND, startTime: null, stateType: "SCHEDULED" });
 
     const lateness = (filter: object) => lateApi.post("/flow_runs/lateness", filter);
     expect(await lateness({ flow_runs: { tags: { all_: ["late"] } } })).toMatchObject({ status: 200, body: 30 });

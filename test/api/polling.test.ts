@@ -1,19 +1,18 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { eq } from "drizzle-orm";
 import { createApp } from "../../src/app";
-import { flowRun } from "../../src/db/schema";
-import { createSqliteTestApi, ManualClock } from "../support/api";
+import { createTestApi, ManualClock } from "../support/api";
+import { updateRow } from "../support/rows";
 
 const T0 = Date.UTC(2025, 0, 1, 12) * 1000; // 2025-01-01T12:00:00Z
 const SECOND = 1_000_000;
 const HOUR = 3600 * SECOND;
 const iso = (micros: number) => new Date(micros / 1000).toISOString().replace(".000Z", "Z");
 
-type Api = ReturnType<typeof createSqliteTestApi>;
+type Api = ReturnType<typeof createTestApi>;
 
 function freshApi() {
   const clock = new ManualClock(T0);
-  return { api: createSqliteTestApi({ clock }), clock };
+  return { api: createTestApi({ clock }), clock };
 }
 
 /** A work pool with its `default` queue (priority 1) plus the named extra queues, one deployment per queue. */
@@ -144,8 +143,8 @@ describe("POST /work_pools/{name}/get_scheduled_flow_runs: selection", () => {
     await runIn(api, d.default!, "PENDING");
     await runIn(api, d.default!, "COMPLETED");
     const policy = (await api.get(`/flow_runs/${inProcess}`)).body.empirical_policy;
-    api.context.store.db.update(flowRun).set({ empiricalPolicy: { ...policy, retry_type: "in_process" } }).where(eq(flowRun.id, inProcess)).run();
-    api.context.store.db.update(flowRun).set({ empiricalPolicy: { ...policy, retry_type: "reschedule" } }).where(eq(flowRun.id, rescheduled)).run();
+    await updateRow(api.context.store, "flowRun", inProcess, { empiricalPolicy: { ...policy, retry_type: "in_process" } });
+    await updateRow(api.context.store, "flowRun", rescheduled, { empiricalPolicy: { ...policy, retry_type: "reschedule" } });
     expect(await polledIds(api, "retries")).toEqual([plain, rescheduled]);
   });
 });

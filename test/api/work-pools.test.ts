@@ -1,9 +1,9 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { eq } from "drizzle-orm";
 import { INTEGRITY_CONFLICT } from "../../src/api/errors";
 import { createApp } from "../../src/app";
-import { flowRun, workPool } from "../../src/db/schema";
-import { createSqliteTestApi, ManualClock } from "../support/api";
+import type { flowRun } from "../../src/db/schema";
+import { createTestApi, ManualClock } from "../support/api";
+import { readRow, updateRow } from "../support/rows";
 import { ensureLegacyQueue, getOrCreateDefaultAgentPool, getOrCreateQueue, insertPool, resolveOrCreateQueue, resolveQueue } from "../../src/work-pools/service";
 
 const T0 = Date.UTC(2025, 0, 1) * 1000;
@@ -11,21 +11,20 @@ const SECOND = 1_000_000;
 
 function freshApi() {
   const clock = new ManualClock(T0);
-  return { api: createSqliteTestApi({ clock }), clock };
+  return { api: createTestApi({ clock }), clock };
 }
 
-type Api = ReturnType<typeof createSqliteTestApi>;
+type Api = ReturnType<typeof createTestApi>;
 
 /** A flow run placed in a queue with the given state type (written straight to the table). */
 async function runInQueue(api: Api, queueId: string | null, stateType: string, columns: Partial<typeof flowRun.$inferInsert> = {}) {
   const flow = (await api.post("/flows/", { name: "work-pool-flow" })).body;
   const run = (await api.post("/flow_runs/", { flow_id: flow.id })).body;
-  api.context.store.db.update(flowRun).set({ workQueueId: queueId, stateType, ...columns }).where(eq(flowRun.id, run.id)).run();
+  await updateRow(api.context.store, "flowRun", run.id, { workQueueId: queueId, stateType, ...columns });
   return run.id as string;
 }
 
-const queueOfRun = (api: Api, id: string) =>
-  api.context.store.db.select({ q: flowRun.workQueueId }).from(flowRun).where(eq(flowRun.id, id)).get()?.q;
+const queueOfRun = async (api: Api, id: string) => (await readRow(api.context.store, "flowRun", id))?.workQueueId;
 
 const priorities = async (api: Api, pool: string) =>
   Object.fromEntries(((await api.post(`/work_pools/${pool}/queues/filter`, {})).body as { name: string; priority: number }[]).map((q) => [q.name, q.priority]));
@@ -271,9 +270,9 @@ describe("work pools: update, pause and delete", () => {
     expect(await api.delete("/work_pools/doomed")).toMatchObject({ status: 204, text: "" });
     expect((await api.get("/work_pools/doomed")).status).toBe(404);
     expect((await api.get("/work_pools/doomed/queues/extra")).status).toBe(404);
-    expect(queueOfRun(api, inDefault)).toBeNull();
-    expect(queueOfRun(api, inExtra)).toBeNull();
-    expect(queueOfRun(api, elsewhere)).not.toBeNull();
+    expect(await queueOfRun(api, inDefault)).toBeNull();
+    expect(await queueOfRun(api, inExtra)).toBeNull();
+    expect(await queueOfRun(api, elsewhere)).not.toBeNull();
     expect((await api.get(`/flow_runs/${inDefault}`)).body.work_queue_name).toBe("default");
     expect((await api.delete("/work_pools/doomed")).status).toBe(404);
   });
@@ -406,7 +405,7 @@ describe("work pool queues", () => {
     const queue = (await api.post("/work_pools/pool/queues", { name: "short-lived" })).body;
     const run = await runInQueue(api, queue.id, "SCHEDULED");
     expect((await api.delete("/work_pools/pool/queues/short-lived")).status).toBe(204);
-    expect(queueOfRun(api, run)).toBeNull();
+    expect(await queueOfRun(api, run)).toBeNull();
   });
 
   test("active_slots counts PENDING and RUNNING runs of the queue (not CANCELLING here)", async () => {
@@ -608,13 +607,13 @@ describe("helpers for deployment and flow-run code", () => {
 
   test("markPoolPolled (decision #8): NOT_READY -> READY; PAUSED and agent pools untouched; the poll time is recorded", async () => {
     const pool = (await api.get("/work_pools/pool")).body;
-    const transitionedAt = () => api.context.store.db.select().from(workPool).where(eq(workPool.id, pool.id)).get()!.lastTransitionedStatusAt;
+    const transitionedAt = async () => (await readRow(api.context.store, "workPool", pool.id))!.lastTransitionedStatusAt;
     clock.set(T0 + 5 * SECOND);
     expect(await api.context.store.write((tx) => tx.workPools.markPoolPolled(pool.id, clock.now()))).toBe(true);
     expect((await api.get("/work_pools/pool")).body).toMatchObject({ status: "READY", updated: "2025-01-01T00:00:05Z" });
     clock.set(T0 + 9 * SECOND);
     expect(await api.context.store.write((tx) => tx.workPools.markPoolPolled(pool.id, clock.now()))).toBe(false);
-    expect(transitionedAt()).toBe(T0 + 9 * SECOND);
+    expect(await transitionedAt()).toBe(T0 + 9 * SECOND);
     expect((await api.get("/work_pools/pool")).body.updated).toBe("2025-01-01T00:00:05Z");
 
     await api.patch("/work_pools/pool", { is_paused: true });

@@ -1,24 +1,24 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { eq } from "drizzle-orm";
 import { INTEGRITY_CONFLICT } from "../../src/api/errors";
-import { flowRun } from "../../src/db/schema";
-import { createSqliteTestApi, ManualClock } from "../support/api";
+import type { flowRun } from "../../src/db/schema";
+import { createTestApi, ManualClock } from "../support/api";
+import { readRow, updateRow } from "../support/rows";
 
 const T0 = Date.UTC(2025, 0, 1) * 1000;
 const SECOND = 1_000_000;
 
 function freshApi() {
   const clock = new ManualClock(T0);
-  return { api: createSqliteTestApi({ clock }), clock };
+  return { api: createTestApi({ clock }), clock };
 }
 
-type Api = ReturnType<typeof createSqliteTestApi>;
+type Api = ReturnType<typeof createTestApi>;
 
 /** A flow run with the given columns written straight to the table. */
 async function run(api: Api, columns: Partial<typeof flowRun.$inferInsert>) {
   const flow = (await api.post("/flows/", { name: "legacy-queue-flow" })).body;
   const created = (await api.post("/flow_runs/", { flow_id: flow.id })).body;
-  api.context.store.db.update(flowRun).set(columns).where(eq(flowRun.id, created.id)).run();
+  await updateRow(api.context.store, "flowRun", created.id, columns);
   return created.id as string;
 }
 
@@ -114,7 +114,7 @@ describe("legacy work queues: update and delete", () => {
     const runId = await run(api, { workQueueId: queue.id });
     expect((await api.delete(`/work_queues/${queue.id}`)).status).toBe(204);
     expect((await api.delete(`/work_queues/${queue.id}`)).body).toEqual({ detail: "work queue not found" });
-    expect(api.context.store.db.select().from(flowRun).where(eq(flowRun.id, runId)).get()?.workQueueId).toBeNull();
+    expect((await readRow(api.context.store, "flowRun", runId))?.workQueueId).toBeNull();
     const defaultQueueId = (await api.get("/work_pools/default-agent-pool")).body.default_queue_id;
     expect(await api.delete(`/work_queues/${defaultQueueId}`)).toMatchObject({ status: 409, body: { detail: INTEGRITY_CONFLICT } });
   });

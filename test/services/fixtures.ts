@@ -1,6 +1,6 @@
 /** Shared set-up for background-service tests: an in-process API on a manual clock. */
 import { expect } from "bun:test";
-import { createSqliteTestApi, createTestApi, ManualClock } from "../support/api";
+import { createTestApi, ManualClock } from "../support/api";
 
 export const T0 = Date.UTC(2025, 0, 1) * 1000; // 2025-01-01T00:00:00Z
 export const SECOND = 1_000_000;
@@ -10,10 +10,9 @@ export type Api = ReturnType<typeof createTestApi>;
 /** ISO text of an instant, as the API reads and writes it. */
 export const iso = (micros: number) => new Date(micros / 1000).toISOString().replace(".000Z", "Z");
 
-/** On SQLite whatever the run selects: some service tests arrange rows through its handle. */
 export function serviceApi() {
   const clock = new ManualClock(T0);
-  return { api: createSqliteTestApi({ clock }), clock };
+  return { api: createTestApi({ clock }), clock };
 }
 
 /** A flow run of a new flow, created with `body` (e.g. an initial state). */

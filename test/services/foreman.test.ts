@@ -1,8 +1,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { eq } from "drizzle-orm";
-import { deployment, workQueue } from "../../src/db/schema";
 import { createServices } from "../../src/services";
 import { Foreman } from "../../src/services/foreman";
+import { updateRow } from "../support/rows";
 import { iso, SECOND, serviceApi, T0, type Api } from "./fixtures";
 
 const poolStatus = async (api: Api, pool: string) => (await api.get(`/work_pools/${pool}`)).body.status as string;
@@ -127,8 +126,8 @@ describe("Foreman: work queues and deployments", () => {
   test("a deployment stays READY while its work queue was polled recently, even if it was not", async () => {
     const id = await deployTo("shared");
     const queueId = (await deploymentOf(id)).work_queue_id as string;
-    api.context.store.db.update(deployment).set({ status: "READY", lastPolled: T0 }).where(eq(deployment.id, id)).run();
-    api.context.store.db.update(workQueue).set({ lastPolled: T0 + 50 * SECOND }).where(eq(workQueue.id, queueId)).run();
+    await updateRow(api.context.store, "deployment", id, { status: "READY", lastPolled: T0 });
+    await updateRow(api.context.store, "workQueue", queueId, { lastPolled: T0 + 50 * SECOND });
 
     await foreman.tick(T0 + 100 * SECOND);
     expect((await deploymentOf(id)).status).toBe("READY");

@@ -25,7 +25,7 @@ export interface ApiResponse<T = any> {
 }
 
 /** A PostgreSQL store still connecting: every call waits for it. */
-class OpeningStore implements Store {
+export class OpeningStore implements Store {
   readonly leadership: Leadership = { isLeader: async (name) => (await this.opening).leadership.isLeader(name) };
   readonly eventRelay: EventRelay = {
     send: (events) => void this.opening.then((store) => store.eventRelay.send(events)),
@@ -33,6 +33,11 @@ class OpeningStore implements Store {
   };
 
   constructor(private readonly opening: Promise<Store>) {}
+
+  /** The store once open (for tests that reach its rows directly, test/support/rows.ts). */
+  opened(): Promise<Store> {
+    return this.opening;
+  }
 
   async read<T>(body: (q: Repositories) => Op<T>): Promise<T> {
     return (await this.opening).read(body);
