@@ -8,7 +8,6 @@ Then `prefect flow-run cancel` on a long run that is RUNNING must end it CANCELL
 Cancelling), and its process (the run's infrastructure_pid) must be gone.
 """
 
-import os
 import sys
 
 from _common import (
@@ -20,22 +19,15 @@ from _common import (
     client,
     logs_of,
     main,
-    step,
+    pid_alive,
     prefect_cli,
     scenario_env,
+    step,
     suffix,
     wait_for,
     wait_for_flow_run_state,
 )
 from prefect import flow
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def scenario() -> None:

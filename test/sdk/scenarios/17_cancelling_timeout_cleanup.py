@@ -20,6 +20,7 @@ from _common import (
     client,
     logs_of,
     main,
+    pid_alive,
     prefect_cli,
     scenario_env,
     step,
@@ -30,14 +31,6 @@ from _common import (
 from prefect import flow
 
 TIMEOUT_MESSAGE = "Flow run cancellation timed out; marked this flow run as Cancelled."
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def scenario() -> None:

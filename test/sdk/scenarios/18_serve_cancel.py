@@ -7,7 +7,6 @@ must show it CANCELLED (through Cancelling), its process gone, and its last log 
 Through two replicas, the cancellation and the runner's subscription may be on different ones.
 """
 
-import os
 import sys
 
 from _common import (
@@ -18,6 +17,7 @@ from _common import (
     client,
     logs_of,
     main,
+    pid_alive,
     prefect_cli,
     scenario_env,
     state_names,
@@ -26,14 +26,6 @@ from _common import (
     wait_for,
     wait_for_flow_run_state,
 )
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def run_process_of(runner_pid: int) -> int | None:

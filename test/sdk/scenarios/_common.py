@@ -60,6 +60,15 @@ def step(message: str) -> None:
     print(f"[+{time.monotonic() - _STARTED:5.1f}s] {message}", flush=True)
 
 
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this id exists (a run's process, after a cancellation)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def suffix() -> str:
     """A short random suffix, so a scenario can run twice against one server."""
     return uuid.uuid4().hex[:6]
