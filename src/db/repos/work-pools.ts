@@ -557,6 +557,7 @@ export class WorkPoolRepository {
           or(isNull(workPool.lastTransitionedStatusAt), lt(workPool.lastTransitionedStatusAt, silentSince)),
         ),
       )
+      .orderBy(asc(workPool.id))
       .all();
     for (const pool of unattended) yield* this.stampPoolStatus(pool, "NOT_READY", now);
     return unattended.map((pool) => pool.id);
