@@ -6,6 +6,8 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import type { ReceivedEvent } from "../../src/events/model";
 import { Foreman } from "../../src/services/foreman";
+import { WorkPoolService } from "../../src/work-pools/service";
+import type { WorkerHello } from "../../src/work-pools/worker-channel";
 import { createTestApi, ManualClock } from "../support/api";
 
 const T0 = Date.UTC(2025, 0, 1) * 1000;
@@ -195,6 +197,40 @@ describe("work-queue status and update events", () => {
     await new Foreman(api.context).tick(clock.now());
     expect(fresh().filter((e) => e.event.startsWith("prefect.work-queue."))).toMatchObject([
       { event: "prefect.work-queue.not-ready", occurred: clock.now(), resource: queueResource(queue), related: [poolRelated(pool)] },
+    ]);
+  });
+});
+
+describe("worker channel", () => {
+  const { api, fresh } = eventedApi();
+  afterAll(() => api.close());
+  const template = { job_configuration: { command: "{{ command }}" }, variables: { type: "object", properties: { command: { type: "string" } } } };
+  const hello = (createPoolIfNotFound: boolean): WorkerHello => ({
+    consumerId: "c",
+    workerName: "w",
+    workerType: "process",
+    heartbeatIntervalSeconds: 30,
+    supportedChannelVersions: ["1"],
+    requestedCapabilities: [],
+    workQueueNames: [],
+    handledCleanupKinds: [],
+    maxCleanupConcurrency: 1,
+    createPoolIfNotFound,
+    defaultBaseJobTemplate: template,
+  });
+
+  test("a pool the hello creates announces no first status; its first heartbeat announces READY", async () => {
+    await new WorkPoolService(api.context).connectWorker("channel-made", hello(true));
+    expect(fresh().map((e) => e.event)).toEqual(["prefect.work-queue.created", "prefect.work-pool.created", "prefect.work-pool.ready"]);
+  });
+
+  test("a hello filling in a pool's empty base job template announces the update, then the heartbeat's READY", async () => {
+    const pool = (await api.post("/work_pools/", { name: "templateless", type: "process" })).body;
+    fresh();
+    await new WorkPoolService(api.context).connectWorker("templateless", hello(false));
+    expect(fresh()).toMatchObject([
+      { event: "prefect.work-pool.updated", resource: poolRelated(pool), payload: { updated_fields: ["base_job_template"], updates: { base_job_template: { from: {}, to: template } } } },
+      { event: "prefect.work-pool.ready", resource: poolResource(pool), follows: null },
     ]);
   });
 });
