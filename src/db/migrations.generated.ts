@@ -6,6 +6,7 @@ import m3 from "../../drizzle/0003_scheduler_index.sql" with { type: "text" };
 import m4 from "../../drizzle/0004_events_artifacts.sql" with { type: "text" };
 import m5 from "../../drizzle/0005_start_time_index.sql" with { type: "text" };
 import m6 from "../../drizzle/0006_automation_triggers.sql" with { type: "text" };
+import m7 from "../../drizzle/0007_work_pool_status_events.sql" with { type: "text" };
 
 export interface EmbeddedMigration {
   tag: string;
@@ -22,4 +23,5 @@ export const migrations: EmbeddedMigration[] = [
   { tag: "0004_events_artifacts", when: 1795664843142, breakpoints: true, sql: m4 },
   { tag: "0005_start_time_index", when: 1795668716280, breakpoints: true, sql: m5 },
   { tag: "0006_automation_triggers", when: 1796308218240, breakpoints: true, sql: m6 },
+  { tag: "0007_work_pool_status_events", when: 1796414800214, breakpoints: true, sql: m7 },
 ];

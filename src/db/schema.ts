@@ -288,6 +288,10 @@ export const workPool = sqliteTable("work_pool", {
   concurrencyLimit: integer("concurrency_limit"),
   status: text("status"),
   lastTransitionedStatusAt: instant("last_transitioned_status_at"),
+  /** The last `prefect.work-pool.<status>` event, which the next one `follows` while it is recent. */
+  lastStatusEventId: text("last_status_event_id"),
+  /** When that event occurred (polls also move last_transitioned_status_at, decision #8). */
+  lastStatusEventAt: instant("last_status_event_at"),
   storageConfiguration: json<JsonObject>("storage_configuration").notNull(),
 });
 

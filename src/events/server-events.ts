@@ -201,3 +201,78 @@ export function workQueueEvent(change: LifecycleChange, queue: NamedObject, pool
     follows: null,
   };
 }
+
+/** A status event names its predecessor in `follows` only when that came this recently. */
+const STATUS_EVENT_FOLLOWS_WITHIN = 10 * 60 * 1_000_000;
+
+/** The pool's last status event, as the pool row keeps it. */
+export interface PoolStatusEventMark {
+  lastStatusEventId: string | null;
+  lastStatusEventAt: Micros | null;
+}
+
+/** What a new status event `follows` (_get_recent_preceding_work_pool_event_id). */
+export function precedingPoolStatusEvent(mark: PoolStatusEventMark | null, now: Micros): string | null {
+  if (!mark?.lastStatusEventId || mark.lastStatusEventAt == null) return null;
+  return now - mark.lastStatusEventAt < STATUS_EVENT_FOLLOWS_WITHIN ? mark.lastStatusEventId : null;
+}
+
+/** `READY` → `ready`, `NOT_READY` → `not-ready` (Prefect's in_kebab_case). */
+const kebabStatus = (status: string): string => status.toLowerCase().replaceAll("_", "-");
+
+/** `{field: {from, to}}` of the fields whose values differ, in the order of `fields`. */
+export type FieldUpdates = Record<string, { from: JsonValue; to: JsonValue }>;
+
+export function changedFields(fields: readonly string[], before: Record<string, JsonValue>, after: Record<string, JsonValue>): FieldUpdates {
+  const updates: FieldUpdates = {};
+  for (const field of fields) {
+    if (JSON.stringify(before[field]) !== JSON.stringify(after[field])) updates[field] = { from: before[field]!, to: after[field]! };
+  }
+  return updates;
+}
+
+const updatesPayload = (updates: FieldUpdates): JsonObject => ({ updated_fields: Object.keys(updates), updates });
+
+/** `prefect.work-pool.<status>` (work_pool_status_event): its resource has no role and it relates to nothing. */
+export function workPoolStatusEvent(pool: WorkPoolObject & { status: string }, id: string, occurred: Micros, follows: string | null): Event {
+  return {
+    id,
+    occurred,
+    event: `prefect.work-pool.${kebabStatus(pool.status)}`,
+    resource: { "prefect.resource.id": `prefect.work-pool.${pool.id}`, "prefect.resource.name": pool.name, "prefect.work-pool.type": pool.type },
+    related: [],
+    payload: {},
+    follows,
+  };
+}
+
+/** `prefect.work-pool.updated` with the fields that changed. */
+export function workPoolUpdatedEvent(pool: WorkPoolObject, updates: FieldUpdates, occurred: Micros): Event {
+  return { id: Bun.randomUUIDv7(), occurred, event: "prefect.work-pool.updated", resource: workPoolResource(pool), related: [], payload: updatesPayload(updates), follows: null };
+}
+
+/** `prefect.work-queue.<status>` (work_queue_status_event), related to the queue's pool. */
+export function workQueueStatusEvent(queue: NamedObject & { status: string }, pool: WorkPoolObject | null, occurred: Micros): Event {
+  return {
+    id: Bun.randomUUIDv7(),
+    occurred,
+    event: `prefect.work-queue.${kebabStatus(queue.status)}`,
+    resource: workQueueResource(queue),
+    related: pool ? [workPoolRelated(pool)] : [],
+    payload: {},
+    follows: null,
+  };
+}
+
+/** `prefect.work-queue.updated` with the fields that changed, related to the queue's pool. */
+export function workQueueUpdatedEvent(queue: NamedObject, pool: WorkPoolObject | null, updates: FieldUpdates, occurred: Micros): Event {
+  return {
+    id: Bun.randomUUIDv7(),
+    occurred,
+    event: "prefect.work-queue.updated",
+    resource: workQueueResource(queue),
+    related: pool ? [workPoolRelated(pool)] : [],
+    payload: updatesPayload(updates),
+    follows: null,
+  };
+}

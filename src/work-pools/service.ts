@@ -173,7 +173,12 @@ export class WorkPoolService {
 
   async createPool(input: WorkPoolInput): Promise<WorkPoolView> {
     const now = this.now();
-    const row = await this.store.write((tx) => insertPool(tx, input, now));
+    const row = await this.store.write(function* (tx) {
+      const created = yield* insertPool(tx, input, now);
+      // Only this route announces a new pool's first status; the pool keeps no id for it to be followed.
+      if (created) yield* tx.serverEvents.workPoolStatusChanged(created.id, Bun.randomUUIDv7(), now, null);
+      return created;
+    });
     if (!row) throw new Conflict("A work pool with this name already exists.");
     return { row, activeSlots: row.concurrencyLimit == null ? null : 0 };
   }

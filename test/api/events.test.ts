@@ -411,7 +411,7 @@ describe("server-emitted events", () => {
     expect(mine().map((e) => e.event)).toEqual(["prefect.deployment.created", "prefect.deployment.updated", "prefect.deployment.ready", "prefect.deployment.deleted"]);
   });
 
-  test("work pools and queues: created (with the default queue) and deleted", async () => {
+  test("work pools and queues: created (with the default queue, then the pool's first status) and deleted", async () => {
     const pool = (await api.post("/work_pools/", { name: "pool-lifecycle", type: "process" })).body;
     const queue = (await api.post("/work_pools/pool-lifecycle/queues/", { name: "extra" })).body;
     expect((await api.delete("/work_pools/pool-lifecycle/queues/extra")).status).toBe(204);
@@ -420,6 +420,7 @@ describe("server-emitted events", () => {
     expect(mine.map((e) => [e.event, e.resource["prefect.resource.name"]])).toEqual([
       ["prefect.work-queue.created", "default"],
       ["prefect.work-pool.created", "pool-lifecycle"],
+      ["prefect.work-pool.not-ready", "pool-lifecycle"],
       ["prefect.work-queue.created", "extra"],
       ["prefect.work-queue.deleted", "extra"],
       ["prefect.work-queue.deleted", "default"],
@@ -432,7 +433,7 @@ describe("server-emitted events", () => {
       "prefect.resource.role": "work-pool",
     });
     expect(mine[1]!.related).toEqual([{ "prefect.resource.id": `prefect.work-queue.${pool.default_queue_id}`, "prefect.resource.role": "default-queue" }]);
-    expect(mine[2]!.resource["prefect.resource.id"]).toBe(`prefect.work-queue.${queue.id}`);
+    expect(mine[3]!.resource["prefect.resource.id"]).toBe(`prefect.work-queue.${queue.id}`);
   });
 });
 

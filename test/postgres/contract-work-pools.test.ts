@@ -53,7 +53,7 @@ async function flowId(store: ContractStore): Promise<string> {
 }
 
 contractSuite("work pools, work queues, workers", ["worker", "work_queue", "work_pool", "flow_run", "flow"], {
-  async "pools: insert, name conflicts, default queue, read, filters, code-point order, pages, counts, updates, NOT NULL"(store) {
+  async "pools: insert, name conflicts, default queue, read, filters, code-point order, pages, counts, updates and their events, NOT NULL"(store, published, events) {
     const names = ["beta", "Alpha", "_under", "zeta", "default-agent-pool"];
     const ids: string[] = [];
     for (const [i, name] of names.entries()) {
@@ -87,8 +87,20 @@ contractSuite("work pools, work queues, workers", ["worker", "work_queue", "work
     const nullPaused = await errorOf(store.write((tx) => tx.workPools.updatePoolRow(ids[2]!, { isPaused: null }, undefined, T0 + 12)));
     const nullTemplate = await errorOf(store.write((tx) => tx.workPools.updatePoolRow(ids[2]!, { baseJobTemplate: null }, undefined, T0 + 12)));
     expect([nullPaused, nullTemplate]).toEqual(["StoreConflictError", "StoreConflictError"]);
+    // the failed writes' events are dropped with them; setting is_paused alone changes no event field
+    expect(published).toEqual(["prefect.work-pool.updated", "prefect.work-pool.paused"]);
+    expect(events[0]!.payload).toEqual({
+      updated_fields: ["description", "base_job_template", "concurrency_limit", "storage_configuration"],
+      updates: {
+        description: { from: "ünïcödé 🚀", to: null },
+        base_job_template: { from: pool("x").baseJobTemplate, to: { replaced: [true] } },
+        concurrency_limit: { from: null, to: 7 },
+        storage_configuration: { from: pool("x").storageConfiguration, to: { bundle: "s3" } },
+      },
+    });
     return {
       ...observed,
+      events: [...events],
       duplicate: duplicate ?? null,
       updated: await store.read((q) => q.workPools.poolById(ids[1]!)),
       paused: await store.read((q) => q.workPools.poolById(ids[2]!)),
@@ -223,7 +235,7 @@ contractSuite("work pools, work queues, workers", ["worker", "work_queue", "work
     };
   },
 
-  async "statuses: pool moves, polls of pools and queues, the foreman's NOT_READY for unattended pools and unpolled queues"(store) {
+  async "statuses and their events: pool moves, polls of pools and queues, the foreman's NOT_READY for unattended pools and unpolled queues"(store, published, events) {
     const ready = await insertPool(store, pool("ready"), "READY");
     const attended = await insertPool(store, pool("attended"), "READY");
     const polledLately = await insertPool(store, pool("polled-lately"), "READY");
@@ -251,7 +263,22 @@ contractSuite("work pools, work queues, workers", ["worker", "work_queue", "work
     expect(becameReady).toEqual(queues.slice(1, 3));
     const unpolled = await store.write((tx) => tx.workPools.markUnpolledQueuesNotReady(T0 + 20, T0 + 70));
     expect(unpolled).toEqual([queues[1]!]);
+    expect(published).toEqual([
+      "prefect.work-pool.not-ready",
+      "prefect.work-pool.ready",
+      "prefect.work-pool.not-ready",
+      "prefect.work-pool.not-ready",
+      "prefect.work-queue.paused",
+      "prefect.work-queue.ready",
+      "prefect.work-queue.ready",
+      "prefect.work-queue.not-ready",
+    ]);
+    const [, polledEvent, , unattendedNotReady] = events;
+    // the foreman's NOT_READY follows the poll's READY, 57 µs before; a pool's first status event follows nothing
+    expect(unattendedNotReady).toMatchObject({ resource: { "prefect.resource.id": `prefect.work-pool.${notReady}` }, follows: polledEvent!.id, occurred: T0 + 60 });
+    expect(events[0]!.follows).toBeNull();
     return {
+      events: [...events],
       moved,
       notMoved,
       polledNotReady,
@@ -366,12 +393,16 @@ contractSuite("work pools, work queues, workers", ["worker", "work_queue", "work
     expect(polls.flat()).toHaveLength(queueIds.length);
     const poolPolls = await Promise.all(Array.from({ length: 4 }, () => store.write((tx) => tx.workPools.markPoolPolled(poolId, T0 + 10))));
     expect(poolPolls.filter(Boolean)).toHaveLength(1);
+    // which queue was already first when its writer came is a race: the priority updates are left out
+    const statusEvents = published.splice(0).filter((name) => name !== "prefect.work-queue.updated");
+    // one READY per queue and one for the pool, however many polls raced
+    expect(statusEvents).toEqual([...Array<string>(6).fill("prefect.work-queue.ready"), "prefect.work-pool.ready"]);
     await Promise.all(Array.from({ length: 3 }, () => store.write((tx) => tx.workPools.deleteQueue(queueIds[1]!, T0 + 15))));
     expect(published).toEqual(["prefect.work-queue.deleted"]);
     const deletes = await Promise.all(Array.from({ length: 3 }, () => store.write((tx) => tx.workPools.deletePool(poolId, T0 + 20))));
     expect(deletes.filter(Boolean)).toHaveLength(1);
     // the pool's five other queues are announced with it, each once
     expect(published).toEqual([...Array<string>(6).fill("prefect.work-queue.deleted"), "prefect.work-pool.deleted"]);
-    return { published: [...published], priorities, reshuffled, workers: workers.length, becameReady: polls.flat().length, poolPolls: poolPolls.filter(Boolean).length, deletes: deletes.filter(Boolean).length };
+    return { statusEvents, published: [...published], priorities, reshuffled, workers: workers.length, becameReady: polls.flat().length, poolPolls: poolPolls.filter(Boolean).length, deletes: deletes.filter(Boolean).length };
   },
 });

@@ -16,8 +16,11 @@ import { createTestDatabase, type TestDatabase } from "./postgres";
 
 export type ContractStore = StoreOf<PgPortedRepositories>;
 
-/** Each scenario runs against one empty store and returns what it observed. */
-export type ContractScenario = (store: ContractStore, published: string[]) => Promise<unknown>;
+/**
+ * Each scenario runs against one empty store and returns what it observed. `published`
+ * names the events published after commit; `events` holds them whole.
+ */
+export type ContractScenario = (store: ContractStore, published: string[], events: Event[]) => Promise<unknown>;
 
 /** An instant with microseconds a JS Date would lose. */
 export const T0 = Date.UTC(2026, 11, 3, 10, 0, 0) * 1000 + 123_457;
@@ -33,14 +36,18 @@ export const event = (name: string): Event => ({
   follows: null,
 });
 
-/** Ids differ between runs: each distinct UUID becomes `<id n>` in order of appearance. */
+/**
+ * Ids differ between runs: each distinct UUID becomes `<id n>` in order of appearance, also
+ * inside a string (an event's `prefect.work-pool.<id>`).
+ */
 export function withoutIds(value: unknown): unknown {
   const seen = new Map<string, string>();
+  const alias = (id: string) => {
+    if (!seen.has(id)) seen.set(id, `<id ${seen.size}>`);
+    return seen.get(id)!;
+  };
   const walk = (v: unknown): unknown => {
-    if (typeof v === "string" && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(v)) {
-      if (!seen.has(v)) seen.set(v, `<id ${seen.size}>`);
-      return seen.get(v);
-    }
+    if (typeof v === "string") return v.replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, alias);
     if (Array.isArray(v)) return v.map(walk);
     if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)]));
     return v;
@@ -65,11 +72,15 @@ export function contractSuite(title: string, tables: string[], scenarios: Record
   let database: TestDatabase;
   let pg: PgStore;
   const pgPublished: string[] = [];
+  const pgEvents: Event[] = [];
 
   beforeAll(async () => {
     database = await createTestDatabase();
     pg = await PgStore.open(database.settings());
-    pg.publishTo((events) => pgPublished.push(...events.map((e) => e.event)));
+    pg.publishTo((events) => {
+      pgPublished.push(...events.map((e) => e.event));
+      pgEvents.push(...events);
+    });
   });
   afterAll(async () => {
     await pg?.close();
@@ -79,9 +90,13 @@ export function contractSuite(title: string, tables: string[], scenarios: Record
   async function onSqlite(name: string): Promise<unknown> {
     const store = SqliteStore.open(":memory:");
     const published: string[] = [];
-    store.publishTo((events) => published.push(...events.map((e) => e.event)));
+    const events: Event[] = [];
+    store.publishTo((batch) => {
+      published.push(...batch.map((e) => e.event));
+      events.push(...batch);
+    });
     try {
-      return withoutIds(await scenarios[name]!(store, published));
+      return withoutIds(await scenarios[name]!(store, published, events));
     } finally {
       store.close();
     }
@@ -90,7 +105,8 @@ export function contractSuite(title: string, tables: string[], scenarios: Record
   async function onPostgres(name: string): Promise<unknown> {
     await pg.db.execute(sql.raw(`TRUNCATE ${tables.join(", ")} CASCADE`));
     pgPublished.length = 0;
-    return withoutIds(await scenarios[name]!(pg, pgPublished));
+    pgEvents.length = 0;
+    return withoutIds(await scenarios[name]!(pg, pgPublished, pgEvents));
   }
 
   describe(`repository contract, ${title}: SQLite and PostgreSQL give identical results`, () => {

@@ -3,9 +3,11 @@ import type { EmbeddedMigration } from "../migrations.generated";
 import m0 from "../../../drizzle/postgres/0000_init.sql" with { type: "text" };
 import m1 from "../../../drizzle/postgres/0001_automation_triggers.sql" with { type: "text" };
 import m2 from "../../../drizzle/postgres/0002_event_relay.sql" with { type: "text" };
+import m3 from "../../../drizzle/postgres/0003_work_pool_status_events.sql" with { type: "text" };
 
 export const migrations: EmbeddedMigration[] = [
   { tag: "0000_init", when: 1796306977368, breakpoints: true, sql: m0 },
   { tag: "0001_automation_triggers", when: 1796312931844, breakpoints: true, sql: m1 },
   { tag: "0002_event_relay", when: 1796411396138, breakpoints: true, sql: m2 },
+  { tag: "0003_work_pool_status_events", when: 1796414800649, breakpoints: true, sql: m3 },
 ];

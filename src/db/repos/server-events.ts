@@ -3,12 +3,17 @@
  * (inside the transaction that changed it, so it sees the change) and stages the
  * event on that transaction, which publishes it only after it commits.
  */
-import { eq } from "drizzle-orm";
+import { eq, inArray } from "drizzle-orm";
 import {
+  changedFields,
   deploymentEvent,
   flowRunStateChangeEvent,
   workPoolEvent,
+  workPoolStatusEvent,
+  workPoolUpdatedEvent,
   workQueueEvent,
+  workQueueStatusEvent,
+  workQueueUpdatedEvent,
   type DeploymentRelations,
   type NamedObject,
   type WorkPoolObject,
@@ -21,6 +26,29 @@ import type { EventStaging, Op } from "../unit-of-work";
 import { deployment, flow, flowRun, taskRun, workPool, workQueue } from "../schema";
 
 type DeploymentRow = typeof deployment.$inferSelect;
+type WorkPoolRow = typeof workPool.$inferSelect;
+type WorkQueueRow = typeof workQueue.$inferSelect;
+
+/** The pool fields whose changes a `prefect.work-pool.updated` event reports (WORK_POOL_EVENT_FIELDS; `is_paused` shows in the status). */
+export const WORK_POOL_EVENT_FIELDS = {
+  description: "description",
+  base_job_template: "baseJobTemplate",
+  concurrency_limit: "concurrencyLimit",
+  storage_configuration: "storageConfiguration",
+} as const satisfies Record<string, keyof WorkPoolRow>;
+
+/** The queue fields whose changes a `prefect.work-queue.updated` event reports (WORK_QUEUE_EVENT_FIELDS). */
+export const WORK_QUEUE_EVENT_FIELDS = {
+  name: "name",
+  description: "description",
+  concurrency_limit: "concurrencyLimit",
+  priority: "priority",
+} as const satisfies Record<string, keyof WorkQueueRow>;
+
+/** A row's event fields under their Prefect names, to compare before and after a write. */
+export function eventFields<Row>(fields: Record<string, keyof Row>, row: Row): Record<string, JsonValue> {
+  return Object.fromEntries(Object.entries(fields).map(([field, column]) => [field, (row[column] ?? null) as JsonValue]));
+}
 
 /** The deployment fields whose changes a `prefect.deployment.updated` event reports (DEPLOYMENT_EVENT_FIELDS). */
 export const DEPLOYMENT_EVENT_FIELDS = {
@@ -164,5 +192,40 @@ export class ServerEvents {
   *workQueueDeleting(queueId: string, now: Micros): Op<void> {
     const queue = this.queue(queueId);
     if (queue) this.outbox.stage(workQueueEvent("deleted", queue, this.pool(queue.workPoolId), now));
+  }
+
+  /**
+   * `prefect.work-pool.<status>` for the pool's current status (none for agent pools,
+   * which have no status), with the id the pool row keeps for the next one to follow.
+   */
+  *workPoolStatusChanged(poolId: string, eventId: string, occurred: Micros, follows: string | null): Op<void> {
+    const row = this.db.select().from(workPool).where(eq(workPool.id, poolId)).get();
+    if (row?.status) this.outbox.stage(workPoolStatusEvent({ ...row, status: row.status }, eventId, occurred, follows));
+  }
+
+  /** After a pool write: `prefect.work-pool.updated` with the event fields that changed since `before` (nothing when none did). */
+  *workPoolWritten(before: WorkPoolRow, now: Micros): Op<void> {
+    const row = this.db.select().from(workPool).where(eq(workPool.id, before.id)).get();
+    if (!row) return;
+    const updates = changedFields(Object.keys(WORK_POOL_EVENT_FIELDS), eventFields(WORK_POOL_EVENT_FIELDS, before), eventFields(WORK_POOL_EVENT_FIELDS, row));
+    if (Object.keys(updates).length > 0) this.outbox.stage(workPoolUpdatedEvent(row, updates, now));
+  }
+
+  /** After a queue write: `prefect.work-queue.updated` with the event fields that changed since `before`, then its status when that moved. */
+  *workQueueWritten(before: WorkQueueRow, statusMoved: boolean, now: Micros): Op<void> {
+    const row = this.db.select().from(workQueue).where(eq(workQueue.id, before.id)).get();
+    if (!row) return;
+    const pool = this.pool(row.workPoolId);
+    const updates = changedFields(Object.keys(WORK_QUEUE_EVENT_FIELDS), eventFields(WORK_QUEUE_EVENT_FIELDS, before), eventFields(WORK_QUEUE_EVENT_FIELDS, row));
+    if (Object.keys(updates).length > 0) this.outbox.stage(workQueueUpdatedEvent(row, pool, updates, now));
+    if (statusMoved) this.outbox.stage(workQueueStatusEvent(row, pool, now));
+  }
+
+  /** `prefect.work-queue.<status>` for queues whose status just moved. */
+  *workQueueStatusChanged(queueIds: string[], now: Micros): Op<void> {
+    if (queueIds.length === 0) return;
+    for (const row of this.db.select().from(workQueue).where(inArray(workQueue.id, queueIds)).orderBy(workQueue.id).all()) {
+      this.outbox.stage(workQueueStatusEvent(row, this.pool(row.workPoolId), now));
+    }
   }
 }

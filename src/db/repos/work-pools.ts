@@ -8,6 +8,7 @@
  */
 import { SQLiteError } from "bun:sqlite";
 import { and, asc, count, desc, eq, inArray, isNull, lt, notExists, or, sql, type SQL } from "drizzle-orm";
+import { precedingPoolStatusEvent } from "../../events/server-events";
 import type { JsonObject } from "../../lib/json";
 import { MICROS_PER_SECOND, type Micros } from "../../lib/time";
 import type { StateType } from "../../orchestration/states";
@@ -166,7 +167,17 @@ export class WorkPoolRepository {
 
   /** Inserts a pool row; undefined when the name is taken. */
   *insertPoolRow(input: WorkPoolInput, status: WorkPoolStatus | null, now: Micros): Op<WorkPoolRow | undefined> {
-    const row: WorkPoolRow = { id: Bun.randomUUIDv7(), created: now, updated: now, ...input, defaultQueueId: null, status, lastTransitionedStatusAt: null };
+    const row: WorkPoolRow = {
+      id: Bun.randomUUIDv7(),
+      created: now,
+      updated: now,
+      ...input,
+      defaultQueueId: null,
+      status,
+      lastTransitionedStatusAt: null,
+      lastStatusEventId: null,
+      lastStatusEventAt: null,
+    };
     return unlessConflict(() => this.db.insert(workPool).values(row).run()) ? row : undefined;
   }
 
@@ -189,8 +200,14 @@ export class WorkPoolRepository {
     return countWhere(this.db, workPool, workPoolCond(filter));
   }
 
-  /** Writes the fields sent, and the new status when there is one. */
+  /**
+   * Writes the fields sent, and the new status when there is one (announced even when it
+   * is the status the pool had, as Prefect does for every pause or unpause).
+   */
   *updatePoolRow(id: string, patch: WorkPoolPatch, status: WorkPoolStatus | undefined, now: Micros): Op<void> {
+    const before = this.selectPoolById.get({ id });
+    if (!before) return;
+    const statusEventId = Bun.randomUUIDv7();
     this.db
       .update(workPool)
       .set({
@@ -200,10 +217,12 @@ export class WorkPoolRepository {
         concurrencyLimit: patch.concurrencyLimit,
         storageConfiguration: sqlNull(patch.storageConfiguration),
         updated: now,
-        ...(status && { status, lastTransitionedStatusAt: now }),
+        ...(status && { status, lastTransitionedStatusAt: now, lastStatusEventId: statusEventId, lastStatusEventAt: now }),
       })
       .where(eq(workPool.id, id))
       .run();
+    yield* this.events.workPoolWritten(before, now);
+    if (status) yield* this.events.workPoolStatusChanged(id, statusEventId, now, precedingPoolStatusEvent(before, now));
   }
 
   /**
@@ -273,6 +292,8 @@ export class WorkPoolRepository {
 
   /** Writes the fields sent, and the new status when there is one. */
   *updateQueueRow(id: string, patch: WorkQueuePatch, status: WorkQueueStatus | undefined, now: Micros): Op<void> {
+    const before = this.selectQueueById.get({ id });
+    if (!before) return;
     this.db
       .update(workQueue)
       .set({
@@ -288,6 +309,7 @@ export class WorkPoolRepository {
       })
       .where(eq(workQueue.id, id))
       .run();
+    yield* this.events.workQueueWritten(before, status !== undefined, now);
   }
 
   /** Deletes the queue; its flow runs lose their `work_queue_id` (flow_run has no foreign key to it here). */
@@ -344,7 +366,7 @@ export class WorkPoolRepository {
 
   /** Moves the pool from one status to another; true when it was in `from`. */
   *setPoolStatus(poolId: string, from: WorkPoolStatus, to: WorkPoolStatus, now: Micros): Op<boolean> {
-    return this.movePoolStatus(poolId, from, to, now);
+    return yield* this.movePoolStatus(poolId, from, to, now);
   }
 
   /** The pool's workers, newest heartbeat first. */
@@ -477,6 +499,7 @@ export class WorkPoolRepository {
     if (becameReady.length > 0) {
       this.db.update(workQueue).set({ status: "READY" }).where(inArray(workQueue.id, becameReady)).run();
     }
+    yield* this.events.workQueueStatusChanged(becameReady, now);
     return becameReady;
   }
 
@@ -487,7 +510,7 @@ export class WorkPoolRepository {
    * PAUSED and agent pools are left alone. Returns true when the pool was NOT_READY.
    */
   *markPoolPolled(poolId: string, now: Micros): Op<boolean> {
-    const becameReady = this.movePoolStatus(poolId, "NOT_READY", "READY", now);
+    const becameReady = yield* this.movePoolStatus(poolId, "NOT_READY", "READY", now);
     if (!becameReady) {
       this.db
         .update(workPool)
@@ -524,9 +547,9 @@ export class WorkPoolRepository {
       .select({ id: worker.id })
       .from(worker)
       .where(and(eq(worker.workPoolId, workPool.id), eq(worker.status, "ONLINE")));
-    return this.db
-      .update(workPool)
-      .set({ status: "NOT_READY" satisfies WorkPoolStatus, lastTransitionedStatusAt: now, updated: now })
+    const unattended = this.db
+      .select()
+      .from(workPool)
       .where(
         and(
           eq(workPool.status, "READY"),
@@ -534,20 +557,23 @@ export class WorkPoolRepository {
           or(isNull(workPool.lastTransitionedStatusAt), lt(workPool.lastTransitionedStatusAt, silentSince)),
         ),
       )
-      .returning({ id: workPool.id })
-      .all()
-      .map((r) => r.id);
+      .orderBy(asc(workPool.id))
+      .all();
+    for (const pool of unattended) yield* this.stampPoolStatus(pool, "NOT_READY", now);
+    return unattended.map((pool) => pool.id);
   }
 
   /** READY queues last polled before `polledBefore` go NOT_READY (never-polled ones are left alone). Returns their ids. */
   *markUnpolledQueuesNotReady(polledBefore: Micros, now: Micros): Op<string[]> {
-    return this.db
+    const ids = this.db
       .update(workQueue)
       .set({ status: "NOT_READY" satisfies WorkQueueStatus, updated: now })
       .where(and(eq(workQueue.status, "READY"), lt(workQueue.lastPolled, polledBefore)))
       .returning({ id: workQueue.id })
       .all()
       .map((r) => r.id);
+    yield* this.events.workQueueStatusChanged(ids, now);
+    return ids;
   }
 
   /** PENDING and RUNNING runs in each pool's queues (pools without such runs are absent). */
@@ -589,16 +615,23 @@ export class WorkPoolRepository {
   }
 
 
-  /** Moves the pool from one status to another; true when it was in `from`. */
-  private movePoolStatus(poolId: string, from: WorkPoolStatus, to: WorkPoolStatus, now: Micros): boolean {
-    return (
-      this.db
-        .update(workPool)
-        .set({ status: to, lastTransitionedStatusAt: now, updated: now })
-        .where(and(eq(workPool.id, poolId), eq(workPool.status, from)))
-        .returning({ id: workPool.id })
-        .all().length > 0
-    );
+  /** Moves the pool from one status to another and announces it; true when it was in `from`. */
+  private *movePoolStatus(poolId: string, from: WorkPoolStatus, to: WorkPoolStatus, now: Micros): Op<boolean> {
+    const before = this.selectPoolById.get({ id: poolId });
+    if (before?.status !== from) return false;
+    yield* this.stampPoolStatus(before, to, now);
+    return true;
+  }
+
+  /** Gives the pool its new status and announces it, following the pool's last status event while that is recent. */
+  private *stampPoolStatus(before: WorkPoolRow, to: WorkPoolStatus, now: Micros): Op<void> {
+    const eventId = Bun.randomUUIDv7();
+    this.db
+      .update(workPool)
+      .set({ status: to, lastTransitionedStatusAt: now, lastStatusEventId: eventId, lastStatusEventAt: now, updated: now })
+      .where(eq(workPool.id, before.id))
+      .run();
+    yield* this.events.workPoolStatusChanged(before.id, eventId, now, precedingPoolStatusEvent(before, now));
   }
 
   private queueRowByName(poolName: string, queueName: string): WorkQueueRow | undefined {

@@ -1,9 +1,14 @@
-import { eq } from "drizzle-orm";
+import { eq, inArray } from "drizzle-orm";
 import {
+  changedFields,
   deploymentEvent,
   flowRunStateChangeEvent,
   workPoolEvent,
+  workPoolStatusEvent,
+  workPoolUpdatedEvent,
   workQueueEvent,
+  workQueueStatusEvent,
+  workQueueUpdatedEvent,
   type DeploymentRelations,
   type NamedObject,
   type WorkPoolObject,
@@ -12,12 +17,14 @@ import type { JsonValue } from "../../../lib/json";
 import type { Micros } from "../../../lib/time";
 import type { StateChangeNotice } from "../../../orchestration/context";
 import type { ServerEventsRepo } from "../../repositories";
-import { DEPLOYMENT_EVENT_FIELDS, type DeploymentSnapshot } from "../../repos/server-events";
+import { DEPLOYMENT_EVENT_FIELDS, eventFields, WORK_POOL_EVENT_FIELDS, WORK_QUEUE_EVENT_FIELDS, type DeploymentSnapshot } from "../../repos/server-events";
 import type { EventStaging, Op } from "../../unit-of-work";
 import { query } from "../query";
 import { deployment, flow, flowRun, taskRun, workPool, workQueue } from "../schema";
 
 type DeploymentRow = typeof deployment.$inferSelect;
+type WorkPoolRow = typeof workPool.$inferSelect;
+type WorkQueueRow = typeof workQueue.$inferSelect;
 
 /** src/db/repos/server-events.ts on PostgreSQL: the same look-ups, inside the transaction that made the change. */
 export class PgServerEvents implements ServerEventsRepo {
@@ -127,6 +134,33 @@ export class PgServerEvents implements ServerEventsRepo {
   *workQueueDeleting(queueId: string, now: Micros): Op<void> {
     const queue = yield* this.queue(queueId);
     if (queue) this.outbox.stage(workQueueEvent("deleted", queue, yield* this.pool(queue.workPoolId), now));
+  }
+
+  *workPoolStatusChanged(poolId: string, eventId: string, occurred: Micros, follows: string | null): Op<void> {
+    const [row] = yield* query((db) => db.select().from(workPool).where(eq(workPool.id, poolId)));
+    if (row?.status) this.outbox.stage(workPoolStatusEvent({ ...row, status: row.status }, eventId, occurred, follows));
+  }
+
+  *workPoolWritten(before: WorkPoolRow, now: Micros): Op<void> {
+    const [row] = yield* query((db) => db.select().from(workPool).where(eq(workPool.id, before.id)));
+    if (!row) return;
+    const updates = changedFields(Object.keys(WORK_POOL_EVENT_FIELDS), eventFields(WORK_POOL_EVENT_FIELDS, before), eventFields(WORK_POOL_EVENT_FIELDS, row));
+    if (Object.keys(updates).length > 0) this.outbox.stage(workPoolUpdatedEvent(row, updates, now));
+  }
+
+  *workQueueWritten(before: WorkQueueRow, statusMoved: boolean, now: Micros): Op<void> {
+    const [row] = yield* query((db) => db.select().from(workQueue).where(eq(workQueue.id, before.id)));
+    if (!row) return;
+    const pool = yield* this.pool(row.workPoolId);
+    const updates = changedFields(Object.keys(WORK_QUEUE_EVENT_FIELDS), eventFields(WORK_QUEUE_EVENT_FIELDS, before), eventFields(WORK_QUEUE_EVENT_FIELDS, row));
+    if (Object.keys(updates).length > 0) this.outbox.stage(workQueueUpdatedEvent(row, pool, updates, now));
+    if (statusMoved) this.outbox.stage(workQueueStatusEvent(row, pool, now));
+  }
+
+  *workQueueStatusChanged(queueIds: string[], now: Micros): Op<void> {
+    if (queueIds.length === 0) return;
+    const rows = yield* query((db) => db.select().from(workQueue).where(inArray(workQueue.id, queueIds)).orderBy(workQueue.id));
+    for (const row of rows) this.outbox.stage(workQueueStatusEvent(row, yield* this.pool(row.workPoolId), now));
   }
 }
 

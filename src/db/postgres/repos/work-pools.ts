@@ -1,5 +1,6 @@
 import { and, asc, count, desc, eq, inArray, isNull, lt, notExists, or, sql, type SQL } from "drizzle-orm";
 import type { PgTable } from "drizzle-orm/pg-core";
+import { precedingPoolStatusEvent } from "../../../events/server-events";
 import { DEFAULT_AGENT_POOL, type WorkerStatus, type WorkPoolStatus, type WorkQueueStatus } from "../../../domain/work-pool-status";
 import { MICROS_PER_SECOND, type Micros } from "../../../lib/time";
 import type { StateType } from "../../../orchestration/states";
@@ -59,7 +60,17 @@ export class PgWorkPoolRepository implements WorkPoolRepo {
   // ---------------------------------------------------------------- work pools
 
   *insertPoolRow(input: WorkPoolInput, status: WorkPoolStatus | null, now: Micros): Op<WorkPoolRow | undefined> {
-    const row: WorkPoolRow = { id: Bun.randomUUIDv7(), created: now, updated: now, ...input, defaultQueueId: null, status, lastTransitionedStatusAt: null };
+    const row: WorkPoolRow = {
+      id: Bun.randomUUIDv7(),
+      created: now,
+      updated: now,
+      ...input,
+      defaultQueueId: null,
+      status,
+      lastTransitionedStatusAt: null,
+      lastStatusEventId: null,
+      lastStatusEventAt: null,
+    };
     const inserted = yield* query((db) => db.insert(workPool).values(row).onConflictDoNothing({ target: workPool.name }).returning({ id: workPool.id }));
     return inserted.length > 0 ? row : undefined;
   }
@@ -84,7 +95,11 @@ export class PgWorkPoolRepository implements WorkPoolRepo {
     return yield* countOf(workPool, workPoolCond(filter));
   }
 
+  /** Locks the row first: the events compare with the pool as this write found it. */
   *updatePoolRow(id: string, patch: WorkPoolPatch, status: WorkPoolStatus | undefined, now: Micros): Op<void> {
+    const before = yield* this.lockedPool(id);
+    if (!before) return;
+    const statusEventId = Bun.randomUUIDv7();
     const values = {
       description: patch.description,
       isPaused: sqlNull(patch.isPaused),
@@ -92,9 +107,11 @@ export class PgWorkPoolRepository implements WorkPoolRepo {
       concurrencyLimit: patch.concurrencyLimit,
       storageConfiguration: sqlNull(patch.storageConfiguration),
       updated: now,
-      ...(status && { status, lastTransitionedStatusAt: now }),
+      ...(status && { status, lastTransitionedStatusAt: now, lastStatusEventId: statusEventId, lastStatusEventAt: now }),
     };
     yield* query((db) => db.update(workPool).set(values).where(eq(workPool.id, id)));
+    yield* this.events.workPoolWritten(before, now);
+    if (status) yield* this.events.workPoolStatusChanged(id, statusEventId, now, precedingPoolStatusEvent(before, now));
   }
 
   /** The pool's row is locked first, so of two replicas deleting it only one announces it. */
@@ -169,6 +186,8 @@ export class PgWorkPoolRepository implements WorkPoolRepo {
   *updateQueueRow(id: string, patch: WorkQueuePatch, status: WorkQueueStatus | undefined, now: Micros): Op<void> {
     // a new priority is followed by a renumbering, which takes the pool's lock: take it before the queue's
     if (patch.priority != null) yield* this.lockPool(eq(workPool.id, this.poolOfQueue(id)));
+    const [before] = yield* query((db) => db.select().from(workQueue).where(eq(workQueue.id, id)).for("no key update"));
+    if (!before) return;
     const values = {
       name: sqlNull(patch.name),
       description: sqlNull(patch.description),
@@ -181,6 +200,7 @@ export class PgWorkPoolRepository implements WorkPoolRepo {
       updated: now,
     };
     yield* query((db) => db.update(workQueue).set(values).where(eq(workQueue.id, id)));
+    yield* this.events.workQueueWritten(before, status !== undefined, now);
   }
 
   /** Locks the pool (a renumbering follows), then the queue: of two replicas deleting it, only one announces it. */
@@ -356,6 +376,7 @@ export class PgWorkPoolRepository implements WorkPoolRepo {
     const becameReady = polled.filter((r) => r.status === "NOT_READY").map((r) => r.id);
     yield* query((db) => db.update(workQueue).set({ lastPolled: now, updated: now }).where(inArray(workQueue.id, queueIds)));
     if (becameReady.length > 0) yield* query((db) => db.update(workQueue).set({ status: "READY" }).where(inArray(workQueue.id, becameReady)));
+    yield* this.events.workQueueStatusChanged(becameReady, now);
     return becameReady;
   }
 
@@ -388,15 +409,16 @@ export class PgWorkPoolRepository implements WorkPoolRepo {
     return rows.length;
   }
 
+  /** Locks the pools it moves: a heartbeat or poll that got there first is seen (the lock re-checks the condition). */
   *markUnattendedPoolsNotReady(silentSince: Micros, now: Micros): Op<string[]> {
-    const rows = yield* query((db) => {
+    const unattended = yield* query((db) => {
       const onlineWorker = db
         .select({ id: worker.id })
         .from(worker)
         .where(and(eq(worker.workPoolId, workPool.id), eq(worker.status, "ONLINE")));
       return db
-        .update(workPool)
-        .set({ status: "NOT_READY" satisfies WorkPoolStatus, lastTransitionedStatusAt: now, updated: now })
+        .select()
+        .from(workPool)
         .where(
           and(
             eq(workPool.status, "READY"),
@@ -404,9 +426,11 @@ export class PgWorkPoolRepository implements WorkPoolRepo {
             or(isNull(workPool.lastTransitionedStatusAt), lt(workPool.lastTransitionedStatusAt, silentSince)),
           ),
         )
-        .returning({ id: workPool.id });
+        .orderBy(asc(workPool.id))
+        .for("no key update", { of: workPool });
     });
-    return rows.map((r) => r.id);
+    for (const pool of unattended) yield* this.stampPoolStatus(pool, "NOT_READY", now);
+    return unattended.map((pool) => pool.id);
   }
 
   *markUnpolledQueuesNotReady(polledBefore: Micros, now: Micros): Op<string[]> {
@@ -417,7 +441,9 @@ export class PgWorkPoolRepository implements WorkPoolRepo {
         .where(and(eq(workQueue.status, "READY"), lt(workQueue.lastPolled, polledBefore)))
         .returning({ id: workQueue.id }),
     );
-    return rows.map((r) => r.id);
+    const ids = rows.map((r) => r.id);
+    yield* this.events.workQueueStatusChanged(ids, now);
+    return ids;
   }
 
   *poolActiveSlots(poolIds: string[]): Op<Map<string, number>> {
@@ -462,15 +488,29 @@ export class PgWorkPoolRepository implements WorkPoolRepo {
     return sql`(SELECT ${workQueue.workPoolId} FROM ${workQueue} WHERE ${workQueue.id} = ${queueId})`;
   }
 
+  /** Under the pool's lock: of two heartbeats at once, only the first sees `from` and announces the move. */
   private *movePoolStatus(poolId: string, from: WorkPoolStatus, to: WorkPoolStatus, now: Micros): Op<boolean> {
-    const rows = yield* query((db) =>
+    const before = yield* this.lockedPool(poolId);
+    if (before?.status !== from) return false;
+    yield* this.stampPoolStatus(before, to, now);
+    return true;
+  }
+
+  private *lockedPool(id: string): Op<WorkPoolRow | undefined> {
+    const [row] = yield* query((db) => db.select().from(workPool).where(eq(workPool.id, id)).for("no key update"));
+    return row;
+  }
+
+  /** Gives the (locked) pool its new status and announces it, following the pool's last status event while that is recent. */
+  private *stampPoolStatus(before: WorkPoolRow, to: WorkPoolStatus, now: Micros): Op<void> {
+    const eventId = Bun.randomUUIDv7();
+    yield* query((db) =>
       db
         .update(workPool)
-        .set({ status: to, lastTransitionedStatusAt: now, updated: now })
-        .where(and(eq(workPool.id, poolId), eq(workPool.status, from)))
-        .returning({ id: workPool.id }),
+        .set({ status: to, lastTransitionedStatusAt: now, lastStatusEventId: eventId, lastStatusEventAt: now, updated: now })
+        .where(eq(workPool.id, before.id)),
     );
-    return rows.length > 0;
+    yield* this.events.workPoolStatusChanged(before.id, eventId, now, precedingPoolStatusEvent(before, now));
   }
 
   private *queueViews(where: SQL | undefined, order: SQL[], limit: number, offset: number): Op<{ row: WorkQueueRow; poolName: string }[]> {
