@@ -187,12 +187,12 @@ export class WorkerChannel {
     if (!this.cleanup) {
       result = { messageId: operation.messageId, operation: operation.operation, status: "unauthorized", reason: "cleanup_delivery_not_accepted", leaseExpiresAt: null };
     } else {
-      const { queue } = cleanupDelivery(this.ctx);
+      const delivery = cleanupDelivery(this.ctx);
       const { messageId, reservationToken: token } = operation;
-      if (operation.operation === "ack") result = queue.ack(this.poolId, messageId, token, now);
-      else if (operation.operation === "renew") result = queue.renew(this.poolId, messageId, token, now);
-      else result = queue.release(this.poolId, messageId, token, operation.reason!, now);
-      cleanupDelivery(this.ctx).settle(this.cleanup, token, result);
+      if (operation.operation === "ack") result = delivery.queue.ack(this.poolId, messageId, token, now);
+      else if (operation.operation === "renew") result = delivery.queue.renew(this.poolId, messageId, token, now);
+      else result = delivery.queue.release(this.poolId, messageId, token, operation.reason!, now);
+      delivery.settle(this.cleanup, token, result);
     }
     sendJson(
       this.socket,
